@@ -1,0 +1,240 @@
+"""The ``rag`` command line: stats, index, search, ask, eval, ui.
+
+This is an edge: it reads :class:`~rag.settings.Settings` from the environment, turns
+:class:`~rag.errors.RagError` into one-line messages (exit code 1) and prints JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from .errors import RagError
+from .settings import Settings
+
+
+def _env_defaults() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def edge(fn):
+    """Run a command; a RagError (or a bad setting) becomes ``error: …`` on stderr and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RagError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _dump(obj) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _pipeline(ctx: click.Context):
+    from .pipeline import Pipeline
+
+    if "pipeline" not in ctx.obj:
+        ctx.obj["pipeline"] = Pipeline(_settings(ctx))
+    return ctx.obj["pipeline"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="paper-rag")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Ask questions about machine-learning papers and get answers with checked citations."""
+    _env_defaults()
+    ctx.ensure_object(dict)
+    try:
+        ctx.obj["settings"] = Settings()
+    except ValidationError as e:  # a bad RAG_* value
+        err = e.errors()[0]
+        click.echo(f"error: invalid setting RAG_{str(err['loc'][0]).upper()}: {err['msg']}", err=True)
+        sys.exit(2)
+
+
+# ---------------------------------------------------------------- stats
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--index/--no-index", "with_index", default=False, help="Also report the index (loads the embedding model).")
+@click.pass_context
+@edge
+def stats(ctx, as_json: bool, with_index: bool) -> None:
+    """Count the entries and papers of every source in the manifest."""
+    from .corpus import load_corpus
+
+    corpus = load_corpus(Path(_settings(ctx).manifest))
+    s = corpus.stats()
+    if with_index:
+        s["index"] = _pipeline(ctx).store(create=False).info()
+    if as_json:
+        _dump(s)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    t = Table(title=f"Corpus: {_settings(ctx).manifest}")
+    t.add_column("source")
+    t.add_column("format")
+    t.add_column("venue")
+    t.add_column("entries", justify="right")
+    for src in corpus.sources:
+        t.add_row(src.label, src.format, " ".join(str(x) for x in (src.venue, src.year) if x) or "-", str(s["sources"][src.label]))
+    t.add_row("[b]total[/b]", "", "", f"[b]{s['entries']}[/b]")
+    con.print(t)
+    con.print(f"papers after merging duplicates: [b]{s['papers']}[/b]")
+    con.print("types: " + ", ".join(f"{k} {v}" for k, v in s["types"].items()))
+    con.print("venues: " + ", ".join(f"{k} {v}" for k, v in s["venues"].items()))
+    if with_index:
+        con.print("index: " + ", ".join(f"{k} {v}" for k, v in s["index"].items()))
+    for p in corpus.problems:
+        con.print(f"[yellow]skipped[/yellow] {p}")
+
+
+# ---------------------------------------------------------------- index
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["session_page", "openreview_md", "paper_feed", "jsonl", "csv"]),
+              help="Format of the given files (detected when omitted).")
+@click.option("--venue", help="Venue of the given files' papers, where the files do not say.")
+@click.option("--year", type=int, help="Year of the given files' papers, where the files do not say.")
+@click.option("--full", is_flag=True, help="Re-embed everything (and drop an index built with another model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+@edge
+def index(ctx, paths, fmt, venue, year, full: bool, as_json: bool) -> None:
+    """Build or update the index from the manifest. PATHS are registered as new sources first."""
+    from .pipeline import tqdm_progress
+
+    pipe = _pipeline(ctx)
+    for src in pipe.add_sources(list(paths), fmt, venue=venue, year=year):
+        if not as_json:
+            click.echo(f"source {src.label}: {src.path} ({src.format})", err=True)
+    rep = pipe.index(full=full, progress=tqdm_progress())
+    if as_json:
+        _dump({"added": rep.added, "updated": rep.updated, "removed": rep.removed, "unchanged": rep.unchanged,
+               "papers": rep.papers, "seconds": round(rep.seconds, 2), "skipped": rep.problems})
+        return
+    for p in rep.problems:
+        click.echo(f"skipped: {p}", err=True)
+    click.echo(f"{rep.papers} papers indexed: {rep.added} added, {rep.updated} updated, {rep.removed} removed, "
+               f"{rep.unchanged} unchanged ({rep.chunks_embedded} chunks embedded in {rep.seconds:.1f} s)")
+
+
+# ---------------------------------------------------------------- search
+
+def _filter_options(fn):
+    for opt in reversed([
+        click.option("--venue", multiple=True, help="Only papers of this venue (repeatable)."),
+        click.option("--year", help="Year or range: 2021, 2020-2022, >=2021."),
+        click.option("--type", "ptype", multiple=True, help="Oral, Spotlight or Poster (repeatable)."),
+        click.option("--author", help="Only papers with an author name containing this text."),
+        click.option("--source", multiple=True, help="Only papers from this source label (repeatable)."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def _filters(venue, year, ptype, author, source) -> dict:
+    return {k: v for k, v in {"venue": list(venue), "year": year, "type": list(ptype), "author": author,
+                              "source": list(source)}.items() if v}
+
+
+def _paper_json(p) -> dict:
+    return {"id": p.id, "title": p.title, "authors": list(p.authors), "venue": p.venue, "year": p.year, "type": p.type}
+
+
+@main.command()
+@click.argument("query")
+@click.option("--k", "k", type=click.IntRange(1, 100), default=None, help="Number of papers (default: RAG_K).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid", help="Retriever.")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@edge
+def search(ctx, query, k, mode, venue, year, ptype, author, source, as_json) -> None:
+    """Print the papers that best match QUERY."""
+    pipe = _pipeline(ctx)
+    hits = pipe.retriever.search(query, k or pipe.settings.k, mode=mode, **_filters(venue, year, ptype, author, source))
+    if as_json:
+        _dump([{"rank": h.rank, "score": round(h.score, 4), **_paper_json(h.paper), "passage": (h.passages or [""])[0]} for h in hits])
+        return
+    if not hits:
+        click.echo("no papers match")
+    for h in hits:
+        p = h.paper
+        meta = " · ".join(str(x) for x in (p.venue, p.year, p.type) if x)
+        click.echo(f"{h.rank}. {p.title}  [{meta or 'no venue'}]  ({h.score:.3f})")
+        if p.authors:
+            click.echo(f"   {', '.join(p.authors)}")
+        click.echo(f"   id {p.id}")
+
+
+@main.command()
+@click.argument("paper_id")
+@click.option("--k", "k", type=click.IntRange(1, 100), default=5)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@edge
+def similar(ctx, paper_id, k, as_json) -> None:
+    """Print the papers nearest to PAPER_ID."""
+    hits = _pipeline(ctx).similar(paper_id, k)
+    if as_json:
+        _dump([{"rank": h.rank, "score": round(h.score, 4), **_paper_json(h.paper)} for h in hits])
+        return
+    for h in hits:
+        click.echo(f"{h.rank}. {h.paper.title} ({h.score:.3f})  id {h.paper.id}")
+
+
+# ---------------------------------------------------------------- eval
+
+@main.command(name="eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--backend", type=click.Choice(["local", "openai", "extractive"]), multiple=True,
+              help="Also score answers with this backend (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@edge
+def eval_cmd(ctx, questions, backend, as_json) -> None:
+    """Score retrieval (hybrid, dense, keyword) and optionally answers on a question file."""
+    from .evaluate import eval_retrieval, format_retrieval, load_questions
+
+    qs = load_questions(questions)
+    pipe = _pipeline(ctx)
+    res = {"questions": str(questions), "n": len(qs), "retrieval": eval_retrieval(pipe.retriever, qs)}
+    if backend:
+        from .evaluate import eval_answers, format_answers
+
+        res["answers"] = {b: eval_answers(pipe, qs, b) for b in backend}
+    if as_json:
+        _dump(res)
+        return
+    click.echo(f"{questions}: {len(qs)} questions")
+    click.echo(format_retrieval(res["retrieval"]))
+    if backend:
+        click.echo()
+        click.echo(format_answers(res["answers"]))

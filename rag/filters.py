@@ -1,0 +1,153 @@
+"""Retrieval filters: parsed and validated once, then applied identically by the dense path
+(as a Chroma ``where`` through llama-index ``MetadataFilters``) and the keyword path (as a
+predicate over paper records)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import FilterError
+from .models import PRESENTATION_TYPES, Paper
+
+FIELDS = ("venue", "year", "type", "author", "source")
+
+
+@dataclass(frozen=True)
+class Filters:
+    venues: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    types: tuple[str, ...] = ()
+    author: str | None = None
+    sources: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.venues or self.year_min is not None or self.year_max is not None
+                    or self.types or self.author or self.sources)
+
+    def match(self, p: Paper) -> bool:
+        if self.venues and (p.venue or "").lower() not in {v.lower() for v in self.venues}:
+            return False
+        if self.year_min is not None and (p.year is None or p.year < self.year_min):
+            return False
+        if self.year_max is not None and (p.year is None or p.year > self.year_max):
+            return False
+        if self.types and (p.type or "") not in self.types:
+            return False
+        if self.author and not any(self.author.lower() in a.lower() for a in p.authors):
+            return False
+        return not (self.sources and not {s.label for s in p.sources} & set(self.sources))
+
+    def describe(self) -> str:
+        parts = []
+        if self.venues:
+            parts.append("venue " + "/".join(self.venues))
+        if self.year_min is not None or self.year_max is not None:
+            lo, hi = self.year_min, self.year_max
+            parts.append(f"year {lo}" if lo == hi else f"year {lo or ''}–{hi or ''}")
+        if self.types:
+            parts.append("type " + "/".join(self.types))
+        if self.author:
+            parts.append(f"author ~ {self.author!r}")
+        if self.sources:
+            parts.append("source " + "/".join(self.sources))
+        return ", ".join(parts) or "none"
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [v for v in value if v not in (None, "")]
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [value]
+
+
+def _year(v) -> int:
+    try:
+        y = int(str(v).strip())
+    except (TypeError, ValueError):
+        raise FilterError(f"year filter {v!r} is not a year (use 2021, 2020-2022, >=2021 or <=2022)") from None
+    if not 1900 <= y <= 2100:
+        raise FilterError(f"year filter {y} is out of range (1900–2100)")
+    return y
+
+
+def parse_year(value) -> tuple[int | None, int | None]:
+    """2021, "2021", "2020-2022", "2020..2022", ">=2021", "<=2022", (2020, 2022), [2020, 2022] → (min, max)."""
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise FilterError(f"year range {value!r} must have two ends (min, max)")
+        lo = _year(value[0]) if value[0] not in (None, "") else None
+        hi = _year(value[1]) if value[1] not in (None, "") else None
+    elif isinstance(value, int):
+        lo = hi = _year(value)
+    else:
+        s = str(value).strip()
+        if m := re.fullmatch(r"(>=|<=|>|<)\s*(\S+)", s):
+            y = _year(m.group(2))
+            lo, hi = {">=": (y, None), ">": (y + 1, None), "<=": (None, y), "<": (None, y - 1)}[m.group(1)]
+        elif m := re.fullmatch(r"(\d{4})?\s*(?:-|–|\.\.|:)\s*(\d{4})?", s):
+            lo = _year(m.group(1)) if m.group(1) else None
+            hi = _year(m.group(2)) if m.group(2) else None
+        else:
+            lo = hi = _year(s)
+    if lo is not None and hi is not None and lo > hi:
+        raise FilterError(f"year range {value!r} is empty: {lo} is after {hi}")
+    return lo, hi
+
+
+def parse_filters(known_venues: set[str] | None = None, known_sources: set[str] | None = None, **kwargs) -> Filters:
+    """Validate keyword filters. Unknown fields, unknown types, venues or sources and impossible
+    years raise :class:`FilterError` with the accepted values."""
+    unknown = [k for k, v in kwargs.items() if k not in FIELDS and v not in (None, "", [], ())]
+    if unknown:
+        raise FilterError(f"unknown filter field(s) {', '.join(sorted(unknown))}; use {', '.join(FIELDS)}")
+    venues = []
+    for v in _as_list(kwargs.get("venue")):
+        match = [k for k in known_venues or {v} if k.lower() == str(v).strip().lower()]
+        if known_venues is not None and not match:
+            raise FilterError(f"unknown venue {v!r}; the index has {', '.join(sorted(known_venues)) or 'no venues'}")
+        venues.append(match[0] if match else str(v).strip())
+    types = []
+    for t in _as_list(kwargs.get("type")):
+        match = [k for k in PRESENTATION_TYPES if k.lower() == str(t).strip().lower()]
+        if not match:
+            raise FilterError(f"unknown presentation type {t!r}; use {', '.join(PRESENTATION_TYPES)}")
+        types.append(match[0])
+    sources = [str(s).strip() for s in _as_list(kwargs.get("source"))]
+    if known_sources is not None:
+        bad = [s for s in sources if s not in known_sources]
+        if bad:
+            raise FilterError(f"unknown source {bad[0]!r}; the index has {', '.join(sorted(known_sources))}")
+    author = kwargs.get("author")
+    if author is not None and not isinstance(author, str):
+        raise FilterError(f"author filter must be text, not {type(author).__name__}")
+    lo, hi = parse_year(kwargs.get("year"))
+    return Filters(tuple(venues), lo, hi, tuple(types), (author or "").strip() or None, tuple(sources))
+
+
+def to_metadata_filters(f: Filters, allowed_ids: list[str] | None = None):
+    """llama-index ``MetadataFilters`` for the chunk collection (``None`` when nothing is filtered).
+    Author and source filters, which Chroma cannot express on flat strings, become a paper-id list."""
+    from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
+
+    fs = []
+    if f.venues:
+        fs.append(MetadataFilter(key="venue", value=list(f.venues), operator=FilterOperator.IN))
+    if f.year_min is not None:
+        fs.append(MetadataFilter(key="year", value=f.year_min, operator=FilterOperator.GTE))
+    if f.year_max is not None:
+        fs.append(MetadataFilter(key="year", value=f.year_max, operator=FilterOperator.LTE))
+    if f.types:
+        fs.append(MetadataFilter(key="type", value=list(f.types), operator=FilterOperator.IN))
+    if allowed_ids is not None and (f.author or f.sources):
+        fs.append(MetadataFilter(key="paper_id", value=list(allowed_ids) or ["<none>"], operator=FilterOperator.IN))
+    if not fs:
+        return None
+    return MetadataFilters(filters=fs, condition=FilterCondition.AND)

