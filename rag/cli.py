@@ -88,7 +88,8 @@ def stats(ctx, as_json: bool, with_index: bool) -> None:
     corpus = load_corpus(Path(_settings(ctx).manifest))
     s = corpus.stats()
     if with_index:
-        s["index"] = _pipeline(ctx).store(create=False).info()
+        store = _pipeline(ctx).store(create=False)
+        s["index"] = {**store.info(), **store.health()}
     if as_json:
         _dump(s)
         return

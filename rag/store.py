@@ -70,6 +70,21 @@ class Store:
     def count(self) -> int:
         return self.papers.count()
 
+    def health(self) -> dict:
+        """Consistency counts: chunks not matching their paper's current hash (left by an
+        interrupted update; harmless to queries, removed by the next ``rag index``) and papers whose
+        chunks are missing."""
+        hashes = self.paper_hashes()
+        got = self.chunks.get(include=["metadatas"])
+        stale, seen = 0, set()
+        for m in got["metadatas"] or []:
+            if hashes.get(m.get("paper_id")) == m.get("content_hash"):
+                seen.add(m["paper_id"])
+            else:
+                stale += 1
+        return {"papers": len(hashes), "chunks": len(got["ids"]), "stale_chunks": stale,
+                "papers_without_chunks": len(set(hashes) - seen)}
+
     def info(self) -> dict:
         meta = self.papers.metadata or {}
         return {"papers": self.papers.count(), "chunks": self.chunks.count(), "embed_model": meta.get("embed_model"),

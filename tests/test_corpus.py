@@ -1,0 +1,212 @@
+"""The corpus layer on the shipped corpus and on bad input (no models needed)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import main
+from rag.corpus import Source, add_source, detect_format, load_corpus, load_manifest, parse_source
+from rag.errors import CorpusError
+from rag.models import Paper, paper_id
+
+from .conftest import MANIFEST
+
+CHROME = ["Chat is not available", "Skip to yearly menu bar", "Moderator", "Get trending papers", "Subscribe",
+          "byAK and the research community", "Ballroom 1 & 2"]
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(MANIFEST)
+
+
+def test_entry_counts_per_source_in_manifest_order(corpus):
+    assert [len(v) for v in corpus.entries.values()] == [7, 14, 14, 860, 59]
+    assert corpus.n_entries == 954
+    assert corpus.problems == []
+
+
+def test_iclr2021_presentation_types(corpus):
+    types = Counter(p.type for p in corpus.entries["iclr2021-accepted"])
+    assert types == {"Poster": 693, "Spotlight": 114, "Oral": 53}
+
+
+def test_oral_session_page_means_oral_and_icml_sessions_carry_session_and_slot(corpus):
+    assert {p.type for p in corpus.entries["iclr2023-oral-1-track-6"]} == {"Oral"}
+    icml = corpus.entries["icml2022-dl-algorithms"]
+    assert {p.session for p in icml} == {"DL: Algorithms"}
+    assert icml[0].time == "Tue 19 July 10:30 - 10:35 PDT"
+    assert icml[0].authors == ("Yiduo Guo", "Bing Liu", "Dongyan Zhao")
+    assert all(p.venue == "ICML" and p.year == 2022 for p in icml)
+
+
+def test_merge_keeps_one_record_with_richest_fields(corpus):
+    assert len(corpus.papers) == 953
+    dup = [p for p in corpus.papers if p.title == "Dataset Condensation with Contrastive Signals"]
+    assert len(dup) == 1
+    p = dup[0]
+    assert p.authors[0] == "Saehyung Lee" and len(p.authors) == 5
+    assert (p.venue, p.year, p.session) == ("ICML", 2022, "Deep Learning")
+    assert p.time == "Thu 21 July 8:35 - 8:40 PDT"
+    assert [s.label for s in p.sources] == ["icml2022-deep-learning", "trending-feed"]
+    assert len({x.id for x in corpus.papers}) == 953
+
+
+def test_no_page_chrome_in_titles_or_abstracts(corpus):
+    for p in corpus.papers:
+        for c in CHROME:
+            assert c not in p.title and c not in p.abstract, (c, p.title)
+    titles = {p.title for p in corpus.papers}
+    assert not titles & {"new", "Subscribe", "Mar 17", "DL: Algorithms", "Deep Learning", "Chat is not available."}
+
+
+def test_multi_paragraph_abstracts_are_complete(corpus):
+    iclr = corpus.entries["iclr2021-accepted"]
+    multi = [p for p in iclr if "\n\n" in p.abstract]
+    assert len(multi) == 98
+    raw = (MANIFEST.parent / "corpus" / "003_2614e1796f49d7fd.txt").read_text()
+    # every continuation line of the file ends up inside some abstract
+    cont = [ln.strip() for ln in raw.splitlines() if ln.strip() and not ln.startswith(("## ", "- "))]
+    abstracts = "\n".join(p.abstract for p in iclr)
+    assert len(cont) == 105
+    for line in cont:
+        assert re.sub(r"\s+", " ", line) in abstracts
+
+
+def test_titles_are_cleaned_of_markdown_escapes(corpus):
+    titles = {p.title for p in corpus.papers}
+    assert "Temporally-Extended $\\epsilon$ -Greedy Exploration" in titles
+    assert "Class Normalization for (Continual)? Generalized Zero-Shot Learning" in titles
+    assert "$i$-Mix: A Domain-Agnostic Strategy for Contrastive Representation Learning" in titles
+    assert not any("](#)" in t or t.startswith("[") for t in titles)
+
+
+def test_every_dev_gold_title_is_a_paper(corpus):
+    titles = {p.title for p in corpus.papers}
+    for line in (MANIFEST.parent.parent / "eval" / "dev_questions.jsonl").read_text().splitlines():
+        for t in json.loads(line)["gold_titles"]:
+            assert t in titles
+
+
+def test_stable_ids_and_round_trip(corpus):
+    p = corpus.papers[0]
+    assert p.id == paper_id(p.title) == paper_id(p.title.upper() + "  ")
+    assert Paper.from_dict(json.loads(p.to_json())) == p
+
+
+# ---------------------------------------------------------------- bad input
+
+def _parse(tmp_path: Path, name: str, data: bytes | str, fmt: str):
+    f = tmp_path / name
+    f.write_bytes(data if isinstance(data, bytes) else data.encode())
+    problems = []
+    papers = parse_source(Source("t", f, fmt), problems)
+    return papers, problems
+
+
+def test_unknown_format_is_reported_and_skipped(tmp_path):
+    papers, problems = _parse(tmp_path, "x.txt", "Title\n\n" + "a" * 300, "pdf_magic")
+    assert papers == [] and "unknown format 'pdf_magic'" in str(problems[0]) and "x.txt" in str(problems[0])
+
+
+def test_empty_file_is_reported(tmp_path):
+    papers, problems = _parse(tmp_path, "empty.jsonl", "", "jsonl")
+    assert papers == [] and "file is empty" in str(problems[0])
+
+
+def test_non_utf8_bytes_name_file_and_line_and_keep_other_entries(tmp_path):
+    good = json.dumps({"title": "Good paper", "abstract": "Fine text."})
+    bad = b'{"title": "Latin \xe9t\xe9", "abstract": "Caf\xe9 ok."}'
+    papers, problems = _parse(tmp_path, "mixed.jsonl", good.encode() + b"\n" + bad + b"\n" + good.replace("Good", "Other").encode(), "jsonl")
+    assert [p.title for p in papers] == ["Good paper", "Latin \ufffdt\ufffd", "Other paper"]
+    assert len(problems) == 1 and "mixed.jsonl:2" in str(problems[0]) and "UTF-8" in str(problems[0])
+
+
+def test_entry_without_abstract_is_skipped_with_reason(tmp_path):
+    text = ("## [Has abstract](#)\n\n- A. Author, B. Author\n- abstract@[open-review\\(Oral\\)](#): Real abstract.\n\n"
+            "## [No abstract](#)\n\n- C. Author\n\n## [Third](#)\n\n- D. Author\n- abstract@[open-review\\(Poster\\)](#): More.\n")
+    papers, problems = _parse(tmp_path, "list.md", text, "openreview_md")
+    assert [(p.title, p.type) for p in papers] == [("Has abstract", "Oral"), ("Third", "Poster")]
+    assert papers[0].authors == ("A. Author", "B. Author")
+    assert len(problems) == 1 and "list.md:6" in str(problems[0]) and "no abstract" in str(problems[0])
+
+
+def test_jsonl_line_that_is_not_json(tmp_path):
+    lines = [json.dumps({"title": "A", "abstract": "x"}), "{not json", json.dumps(["list"]),
+             json.dumps({"title": "B", "abstract": "y", "authors": "X Y; Z W", "year": "2020", "type": "poster"})]
+    papers, problems = _parse(tmp_path, "f.jsonl", "\n".join(lines), "jsonl")
+    assert [p.title for p in papers] == ["A", "B"]
+    assert papers[1].authors == ("X Y", "Z W") and papers[1].year == 2020 and papers[1].type == "Poster"
+    assert ["f.jsonl:2" in str(problems[0]), "f.jsonl:3" in str(problems[1])] == [True, True]
+
+
+def test_csv_without_title_column(tmp_path):
+    papers, problems = _parse(tmp_path, "f.csv", "name,abstract\nA,b\n", "csv")
+    assert papers == [] and "no title column" in str(problems[0]) and "f.csv:1" in str(problems[0])
+
+
+def test_csv_import_with_optional_columns(tmp_path):
+    papers, problems = _parse(tmp_path, "f.csv", 'title,abstract,authors,venue,year,url\n"T, one",An abstract.,"A; B",NeurIPS,2023,http://x\n,missing title,,,,\n', "csv")
+    assert problems and "f.csv:3" in str(problems[0])
+    (p,) = papers
+    assert (p.title, p.authors, p.venue, p.year, p.url) == ("T, one", ("A", "B"), "NeurIPS", 2023, "http://x")
+
+
+def test_session_page_entry_without_abstract(tmp_path):
+    text = ("Some Session\n\nChat is not available.\n\nMon 1 May 1:00 - 1:10 PDT\n\nLonely Title\n\nA · B\n\n"
+            "Mon 1 May 1:10 - 1:20 PDT\n\nGood Title\n\nC · D\n\n" + "An abstract sentence. " * 20 + "\n")
+    papers, problems = _parse(tmp_path, "s.txt", text, "session_page")
+    assert [p.title for p in papers] == ["Good Title"] and papers[0].session == "Some Session"
+    assert "s.txt:7" in str(problems[0]) and "no abstract" in str(problems[0])
+
+
+def test_detect_format_of_shipped_files():
+    d = MANIFEST.parent / "corpus"
+    assert [detect_format(f) for f in sorted(d.iterdir())] == ["session_page"] * 3 + ["openreview_md", "paper_feed"]
+
+
+def test_manifest_errors(tmp_path):
+    with pytest.raises(CorpusError, match="not found"):
+        load_manifest(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[source]\n")
+    with pytest.raises(CorpusError, match="not valid TOML"):
+        load_manifest(bad)
+
+
+def test_add_source_registers_file_once(tmp_path):
+    m = tmp_path / "sources.toml"
+    f = tmp_path / "new.jsonl"
+    f.write_text(json.dumps({"title": "New", "abstract": "Text."}) + "\n")
+    s1 = add_source(m, f)
+    s2 = add_source(m, f)
+    assert s1.format == "jsonl" and s1.label == s2.label == "new"
+    assert len(load_manifest(m)) == 1
+    c = load_corpus(m)
+    assert [p.title for p in c.papers] == ["New"]
+    with pytest.raises(CorpusError, match="no such file"):
+        add_source(m, tmp_path / "missing.csv")
+
+
+# ---------------------------------------------------------------- CLI
+
+def test_stats_json_and_table():
+    r = CliRunner().invoke(main, ["stats", "--json"], env={"RAG_MANIFEST": str(MANIFEST)})
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)
+    assert s["entries"] == 954 and s["papers"] == 953
+    assert s["sources"] == {"iclr2023-oral-1-track-6": 7, "icml2022-dl-algorithms": 14, "icml2022-deep-learning": 14,
+                            "iclr2021-accepted": 860, "trending-feed": 59}
+    r = CliRunner().invoke(main, ["stats"], env={"RAG_MANIFEST": str(MANIFEST)})
+    assert r.exit_code == 0 and "954" in r.output and "953" in r.output
+
+
+def test_cli_reports_bad_manifest_in_one_line(tmp_path):
+    r = CliRunner().invoke(main, ["stats"], env={"RAG_MANIFEST": str(tmp_path / "none.toml")})
+    assert r.exit_code == 1 and r.output.strip().startswith("error: manifest") and "Traceback" not in r.output
