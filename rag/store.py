@@ -12,11 +12,13 @@ is refused (:class:`~rag.errors.ModelMismatchError`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .errors import IndexStateError, ModelMismatchError, StoreUnavailableError
+from .errors import IndexDamagedError, IndexStateError, ModelMismatchError, StoreUnavailableError
 from .models import Paper
 
 
@@ -40,11 +42,37 @@ def open_client(index_dir: Path, chroma_url: str | None = None):
             raise StoreUnavailableError(f"Chroma server at {chroma_url} is not reachable ({type(e).__name__}); start it or unset RAG_CHROMA_URL") from e
         return client
     path = Path(index_dir) / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
     try:
-        return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+        client.heartbeat()
+        return client
     except Exception as e:
-        raise IndexStateError(f"the index at {path} cannot be opened ({e}); run `rag index --full` to rebuild it") from e
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+        raise IndexDamagedError(f"the index at {path} cannot be opened ({type(e).__name__}: {e}); "
+                                "run `rag index --full` to move it aside and rebuild it") from e
+
+
+def move_aside(index_dir: Path) -> Path:
+    """Rename a damaged embedded store to ``chroma.damaged-<time>`` (kept, not deleted)."""
+    import time
+
+    src = Path(index_dir) / "chroma"
+    dst = src.with_name(f"chroma.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    src.rename(dst)
+    return dst
+
+
+def stale_chunk_ids(chunk_ids: list[str], hashes: dict[str, str]) -> list[str]:
+    """The chunk ids (``paper_id:content_hash:n``) not matching their paper's current hash."""
+    out = []
+    for cid in chunk_ids:
+        pid, _, rest = cid.partition(":")
+        if hashes.get(pid) != rest.partition(":")[0]:
+            out.append(cid)
+    return out
 
 
 @dataclass
@@ -75,15 +103,11 @@ class Store:
         interrupted update; harmless to queries, removed by the next ``rag index``) and papers whose
         chunks are missing."""
         hashes = self.paper_hashes()
-        got = self.chunks.get(include=["metadatas"])
-        stale, seen = 0, set()
-        for m in got["metadatas"] or []:
-            if hashes.get(m.get("paper_id")) == m.get("content_hash"):
-                seen.add(m["paper_id"])
-            else:
-                stale += 1
-        return {"papers": len(hashes), "chunks": len(got["ids"]), "stale_chunks": stale,
-                "papers_without_chunks": len(set(hashes) - seen)}
+        ids = self.chunks.get(include=[])["ids"]
+        stale = set(stale_chunk_ids(ids, hashes))
+        covered = {cid.partition(":")[0] for cid in ids if cid not in stale}
+        return {"papers": len(hashes), "chunks": len(ids), "stale_chunks": len(stale),
+                "papers_without_chunks": len(set(hashes) - covered)}
 
     def info(self) -> dict:
         meta = self.papers.metadata or {}
@@ -91,15 +115,36 @@ class Store:
                 "dim": meta.get("dim"), "last_build": meta.get("last_build")}
 
 
+@contextmanager
+def server_errors(chroma_url: str | None) -> Iterator[None]:
+    """Turn a Chroma server's transport failures into :class:`StoreUnavailableError`."""
+    try:
+        yield
+    except (ConnectionError, TimeoutError) as e:
+        raise StoreUnavailableError(_down(chroma_url, e)) from e
+    except Exception as e:
+        import httpx
+
+        if chroma_url and isinstance(e, httpx.HTTPError):
+            raise StoreUnavailableError(_down(chroma_url, e)) from e
+        raise
+
+
+def _down(url: str | None, e: Exception) -> str:
+    return f"the Chroma server at {url} stopped answering ({type(e).__name__}: {e}); restart it, or unset RAG_CHROMA_URL to use the embedded index"
+
+
 def open_store(client, name: str, model: str, dim: int, *, create: bool = True) -> Store:
     """The index's collections, checked against the embedding model; created when missing."""
+    from chromadb.errors import NotFoundError
+
     meta = {"embed_model": model, "dim": dim, "hnsw:space": "cosine"}
     cols = {}
     for kind in ("chunks", "papers"):
         cname = f"{name}_{kind}"
         try:
             col = client.get_collection(cname)
-        except Exception:
+        except NotFoundError:
             if not create:
                 raise IndexStateError(f"no index yet (collection {cname} missing); run `rag index`") from None
             col = client.create_collection(cname, metadata=meta)
@@ -115,8 +160,8 @@ def open_store(client, name: str, model: str, dim: int, *, create: bool = True) 
 
 def drop_store(client, name: str) -> None:
     """Delete both collections (for a full rebuild)."""
+    from chromadb.errors import NotFoundError
+
     for kind in ("chunks", "papers"):
-        try:
+        with suppress(NotFoundError):
             client.delete_collection(f"{name}_{kind}")
-        except Exception:
-            pass

@@ -59,6 +59,7 @@ def test_long_abstracts_become_several_chunks_within_the_model_window(built_inde
     counts = [m["chunks"] for m in got["metadatas"]]
     assert max(counts) >= 2 and sum(counts) == store.chunks.count()
     from llama_index.core.schema import MetadataMode
+
     from rag.index import Chunker
 
     chunker = Chunker(embedder, built_index.chunk_size, built_index.chunk_overlap)
@@ -178,7 +179,7 @@ CRASHER = textwrap.dedent("""
     from rag.pipeline import Pipeline
     from rag.settings import Settings
     def progress(done, total, what):
-        if done > 0:
+        if what == "writing":
             print("BATCH", done, total, flush=True)
     Pipeline(Settings()).index(progress=progress)
 """)

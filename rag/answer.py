@@ -1,0 +1,580 @@
+"""Answers with checked citations.
+
+The flow of one question:
+
+1. **Retrieve** papers; decide whether any is relevant enough (else **refuse**). A hit's relevance is
+   its dense score (best-chunk cosine) plus ``COVERAGE_WEIGHT`` × the IDF-weighted share of the
+   question's content words that the paper contains; the question is refused when no hit among
+   the top ``RELEVANCE_DEPTH`` reaches the threshold (``settings.refuse_threshold`` overrides).
+2. **Select sources**: the hits whose fused score is at least ``CITE_RATIO`` of the top hit's and
+   which are relevant themselves, numbered 1..m. For each, code picks the abstract sentence(s)
+   (and, when the question asks for authors, presentation type, venue or schedule, the metadata)
+   that best match the question: the *evidence*.
+3. **Generate** (local / openai backends): the model gets the numbered evidence between
+   ``<paper id=N>`` delimiters and writes a short answer with ``[n]`` markers.
+4. **Check** every sentence as it streams in (:mod:`rag.support`): markers naming no source are
+   removed; a sentence is kept only if the paper(s) it cites support it; an uncited sentence gets
+   the source that supports it best, or is dropped. Kept sentences are streamed to the caller;
+   dropped ones are listed in ``Answer.unsupported`` and never shown as answer text.
+5. **Fall back** to the extractive answer (the evidence sentences, each cited) when the backend
+   fails or nothing the model wrote is supported, saying why in ``Answer.fallback``.
+
+Citations are renumbered in order of first use, so ``Citation.n`` always matches the text's markers.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError, GeneratorError
+from .generate import ExtractiveGenerator
+from .models import Hit, Paper
+from .prompts import answer_messages, evidence_block, render
+from .support import (
+    MIN_CONTENT,
+    PaperText,
+    PaperTexts,
+    TermStats,
+    check_support,
+    content_terms,
+    paper_details,
+    parse_markers,
+    question_terms,
+    strip_markers,
+    with_markers,
+)
+
+# Calibrated on eval/dev_questions.jsonl (bench/bench_answer.py --calibrate); see the module docstring.
+REFUSE_THRESHOLD = 0.72
+COVERAGE_WEIGHT = 0.4
+RELEVANCE_DEPTH = 3
+CITE_RATIO = 0.7
+DENSE_FALLBACK_OFFSET = 0.05  # a hit the dense retriever missed: best sentence cosine + this
+MAX_SOURCES = 6
+EVIDENCE_SENTENCES = {"local": 2}  # sentences per source shown to the model; others get DEFAULT_EVIDENCE
+DEFAULT_EVIDENCE = 5
+MAX_ANSWER_SENTENCES = 8
+CONTRIBUTION_BONUS = 0.1  # a sentence that names the paper's contribution ("we propose X") is preferred
+_CONTRIBUTION = re.compile(r"\b(?:we|this paper|this work)\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name)", re.I)
+MIN_NEW_TERMS = 2  # a sentence must say something the question does not already say
+
+_INTENTS = {
+    "authors": re.compile(r"\b(?:who|authors?|wrote|written|writers?|co-?authors?)\b", re.I),
+    "type": re.compile(r"\b(?:oral|spotlight|poster|presentation type|presented as)\b", re.I),
+    "venue": re.compile(r"\b(?:conference|venue|which year|what year|published|appeared|accepted)\b", re.I),
+    "when": re.compile(r"\b(?:what|which) (?:day|time)\b|\b(?:time slot|slot|session|scheduled?)\b|\bwhen (?:was|is|were|will)\b", re.I),
+}
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class Citation:
+    """Source ``[n]`` of an answer: the paper and the sentence(s) of it the answer relies on."""
+
+    n: int
+    paper: Paper
+    evidence: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        p = self.paper
+        return {"n": self.n, "id": p.id, "title": p.title, "authors": list(p.authors), "venue": p.venue, "year": p.year,
+                "type": p.type, "url": p.url, "evidence": list(self.evidence)}
+
+
+@dataclass
+class AnswerSentence:
+    """One sentence of the answer and its check: ``citations`` are answer numbers (empty when
+    unsupported); ``origin`` is ``model`` or ``evidence`` (quoted by code); ``note`` says why a
+    sentence was dropped."""
+
+    text: str
+    citations: list[int]
+    supported: bool
+    support: float
+    origin: str = "model"
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "citations": self.citations, "supported": self.supported,
+                "support": round(self.support, 3), "origin": self.origin, "note": self.note}
+
+
+@dataclass
+class Answer:
+    """An answer with checked citations. ``text`` holds only supported sentences."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    refused: bool
+    retrieved: list[Hit]
+    backend: str
+    requested_backend: str
+    fallback: str | None = None
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    relevance: float = 0.0
+
+    @property
+    def unsupported(self) -> list[AnswerSentence]:
+        return [s for s in self.sentences if not s.supported]
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "backend": self.backend,
+            "requested_backend": self.requested_backend,
+            "fallback": self.fallback,
+            "unsupported": [s.text for s in self.unsupported],
+            "sentences": [s.to_dict() for s in self.sentences],
+            "retrieved": [{"rank": h.rank, "id": h.paper.id, "title": h.paper.title, "score": round(h.score, 4)} for h in self.retrieved],
+            "relevance": round(self.relevance, 4),
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
+        }
+
+
+# ---------------------------------------------------------------- per-pipeline caches
+
+_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _cached(owner, key: str, make):
+    with _caches_lock:
+        slot = _caches.setdefault(owner, {})
+        if key not in slot:
+            slot[key] = make()
+        return slot[key]
+
+
+def paper_texts(pipeline) -> PaperTexts:
+    return _cached(pipeline.embedder, "texts", lambda: PaperTexts(pipeline.embedder))
+
+
+def term_stats(pipeline, hits: list[Hit]) -> TermStats:
+    retriever = pipeline.retriever
+    papers = getattr(retriever, "papers", None)
+    if papers is None:  # a retriever without a paper list: statistics of what was retrieved
+        return TermStats([h.paper for h in hits])
+    return _cached(retriever, "terms", lambda: TermStats(list(papers)))
+
+
+# ---------------------------------------------------------------- planning: relevance, sources, evidence
+
+@dataclass
+class Source:
+    """A selected paper, numbered as in the prompt, with its evidence sentences."""
+
+    n: int
+    hit: Hit
+    text: PaperText
+    relevance: float
+    evidence: list[str]
+
+
+@dataclass
+class Plan:
+    question: str
+    qvec: np.ndarray | None
+    hits: list[Hit]
+    relevance: float
+    threshold: float
+    sources: list[Source]
+    qterms: set[str] = field(default_factory=set)
+
+    @property
+    def refused(self) -> bool:
+        return not self.sources
+
+    def source(self, n: int) -> Source | None:
+        return next((s for s in self.sources if s.n == n), None)
+
+
+def intents(question: str) -> set[str]:
+    """Which metadata the question asks for: authors, type, venue, when."""
+    return {k for k, rx in _INTENTS.items() if rx.search(question)}
+
+
+def _ratio(hit: Hit, top: Hit) -> float:
+    if top.score <= 0:
+        return 1.0 if hit is top else 0.0
+    return hit.score / top.score
+
+
+def _lexical(sentence: str, qterms: set[str], stats: TermStats) -> float:
+    total = sum(stats.idf(t) for t in qterms)
+    return sum(stats.idf(t) for t in set(content_terms(sentence)) & qterms) / total if total > 0 else 0.0
+
+
+@dataclass
+class _Candidates:
+    """A paper's sentences worth embedding for this question: the best few by word overlap."""
+
+    text: PaperText
+    items: list[tuple[str, float]]  # (sentence, lexical score)
+    vectors: np.ndarray | None = None
+
+    def cosines(self, qvec: np.ndarray) -> np.ndarray:
+        if self.text.vectors is not None:  # every unit already embedded (cached): use those
+            idx = {u: i for i, u in enumerate(self.text.units)}
+            return np.asarray([float(self.text.vectors[idx[s]] @ qvec) for s, _ in self.items])
+        return self.vectors @ qvec if self.vectors is not None and len(self.items) else np.zeros(len(self.items))
+
+
+def _candidates(text: PaperText, qterms: set[str], stats: TermStats, n: int = 4) -> _Candidates:
+    scored = [(s, _lexical(s, qterms, stats) + (CONTRIBUTION_BONUS if _CONTRIBUTION.search(s) else 0.0))
+              for _, s in text.evidence_candidates()]
+    # keep the n best by overlap, plus the first sentence (which often states the contribution)
+    keep = sorted(scored, key=lambda x: -x[1])[:n]
+    if scored and scored[0] not in keep:
+        keep.append(scored[0])
+    return _Candidates(text, keep)
+
+
+def _embed_candidates(pipeline, cands: list[_Candidates], question: str | None = None) -> np.ndarray | None:
+    todo = [c for c in cands if c.text.vectors is None and c.vectors is None]
+    pieces = [s for c in todo for s, _ in c.items] + ([question] if question else [])
+    if not pieces:
+        return None
+    vecs = np.asarray(pipeline.embedder.embed_batch(pieces), dtype=np.float32)
+    at = 0
+    for c in todo:
+        c.vectors = vecs[at:at + len(c.items)]
+        at += len(c.items)
+    return vecs[at] if question else None
+
+
+def hit_relevance(hit: Hit, cand: _Candidates, qvec: np.ndarray, qterms: set[str], stats: TermStats) -> float:
+    """Dense score (or, when the dense retriever missed the paper, its best sentence cosine) + weighted coverage."""
+    dense = hit.dense
+    if dense is None:
+        cos = cand.cosines(qvec)
+        dense = (float(cos.max()) if len(cos) else 0.0) + DENSE_FALLBACK_OFFSET
+    return float(dense) + COVERAGE_WEIGHT * stats.coverage(qterms, cand.text.terms)
+
+
+def _wanted_meta(text: PaperText, want: set[str]) -> list[str]:
+    out = []
+    for m in text.meta:
+        low = m.lower()
+        if ("authors" in want and " is by " in low) \
+                or (want & {"type", "venue"} and (" presented as " in low or " appeared at " in low)) \
+                or ("when" in want and " in the session " in low):
+            out.append(m)
+    return out
+
+
+def choose_evidence(cand: _Candidates, qvec: np.ndarray, n: int, want: set[str]) -> list[str]:
+    """The ``n`` sentences that best match the question (cosine + 0.3 × word overlap), in abstract
+    order, preceded by the metadata sentences the question asks for."""
+    cos = cand.cosines(qvec)
+    scored = [(float(c) + 0.3 * lex + (CONTRIBUTION_BONUS / 2 if _CONTRIBUTION.search(s) else 0.0), s)
+              for (s, lex), c in zip(cand.items, cos, strict=True)]
+    best = {s for _, s in sorted(scored, reverse=True)[:n]}
+    ordered = [s for s in cand.text.sentences if s in best]
+    return _wanted_meta(cand.text, want) + ordered
+
+
+@dataclass
+class Scored:
+    """The hits considered for an answer (the top ``RELEVANCE_DEPTH`` and any close to the top
+    by fused score) with their relevance to the question."""
+
+    pool: list[Hit]
+    relevance: list[float]
+    ratio: list[float]
+    cands: list[_Candidates]
+    qvec: np.ndarray
+    qterms: set[str]
+
+    @property
+    def best(self) -> float:
+        return max(self.relevance[:RELEVANCE_DEPTH], default=0.0)
+
+
+def score_hits(pipeline, question: str, hits: list[Hit]) -> Scored:
+    """Relevance of the leading hits (see the module docstring)."""
+    top = hits[0]
+    pool = [h for i, h in enumerate(hits) if i < RELEVANCE_DEPTH or _ratio(h, top) >= CITE_RATIO][:max(MAX_SOURCES, RELEVANCE_DEPTH)]
+    texts = paper_texts(pipeline).get_many([h.paper for h in pool])
+    stats = term_stats(pipeline, hits)
+    qterms = question_terms(question)
+    cands = [_candidates(t, qterms, stats) for t in texts]
+    need = [c for h, c in zip(pool[:RELEVANCE_DEPTH], cands, strict=False) if h.dense is None]
+    qvec = _embed_candidates(pipeline, need, question)
+    rel = [hit_relevance(h, c, qvec, qterms, stats) for h, c in zip(pool, cands, strict=True)]
+    return Scored(pool, rel, [_ratio(h, top) for h in pool], cands, qvec, qterms)
+
+
+def select_sources(sc: Scored, threshold: float, cite_ratio: float = CITE_RATIO) -> list[int]:
+    """Indexes into ``sc.pool`` of the papers to use as sources; empty means refuse."""
+    if not sc.pool or sc.best < threshold:
+        return []
+    chosen = [i for i in range(len(sc.pool)) if sc.ratio[i] >= cite_ratio and sc.relevance[i] >= threshold][:MAX_SOURCES]
+    return chosen or [int(np.argmax(sc.relevance[:RELEVANCE_DEPTH]))]
+
+
+def plan(pipeline, question: str, hits: list[Hit], *, evidence_sentences: int, threshold: float | None = None) -> Plan:
+    """Decide relevance, refusal and the numbered sources with their evidence."""
+    threshold = pipeline.settings.refuse_threshold if threshold is None else threshold
+    threshold = REFUSE_THRESHOLD if threshold is None else float(threshold)
+    if not hits:
+        return Plan(question, None, hits, 0.0, threshold, [], question_terms(question))
+    sc = score_hits(pipeline, question, hits)
+    chosen = select_sources(sc, threshold)
+    if not chosen:
+        return Plan(question, sc.qvec, hits, sc.best, threshold, [], sc.qterms)
+    _embed_candidates(pipeline, [sc.cands[i] for i in chosen])
+    want = intents(question)
+    per = max(evidence_sentences, {1: 3, 2: 2}.get(len(chosen), 1))
+    sources = [Source(n, sc.pool[i], sc.cands[i].text, sc.relevance[i], choose_evidence(sc.cands[i], sc.qvec, per, want))
+               for n, i in enumerate(chosen, 1)]
+    return Plan(question, sc.qvec, hits, sc.best, threshold, sources, sc.qterms)
+
+
+# ---------------------------------------------------------------- composing answers
+
+class Composer:
+    """Checks sentences against the plan's sources and assembles the answer text and citations."""
+
+    def __init__(self, pipeline, p: Plan):
+        self.pipeline, self.plan = pipeline, p
+        self.number: dict[int, int] = {}  # source n → answer n
+        self.sentences: list[AnswerSentence] = []
+        self.kept: list[str] = []
+        self.evidence: dict[int, list[str]] = {}
+        self.seen: set[str] = set()
+        self.processed = 0
+        self.repeats = 0
+
+    def _cite(self, src: Source, sentence: str | None = None) -> int:
+        if src.n not in self.number:
+            self.number[src.n] = len(self.number) + 1
+        if sentence:
+            self.evidence.setdefault(src.n, [])
+            if sentence not in self.evidence[src.n]:
+                self.evidence[src.n].append(sentence)
+        return self.number[src.n]
+
+    def _best_unit(self, src: Source, vec: np.ndarray) -> str:
+        units = src.text.units
+        if src.text.vectors is None or not units:
+            return src.evidence[0] if src.evidence else ""
+        return units[int(np.argmax(src.text.vectors @ vec))]
+
+    def check(self, raw: str) -> str | None:
+        """Check one model sentence; the display text if it is kept, else None."""
+        claimed = parse_markers(raw)
+        valid = [self.plan.source(n) for n in claimed]
+        valid = [s for s in valid if s is not None]
+        clean = strip_markers(raw).strip(" -*•:")
+        clean = re.sub(r"^\d+[.)]\s*", "", clean).strip()
+        key = re.sub(r"\W+", " ", clean.lower()).strip()
+        if len(set(content_terms(clean))) < MIN_CONTENT:
+            return None  # a fragment ("The answer is:", "1.") states nothing
+        self.processed += 1
+        if key in self.seen:
+            self.repeats += 1
+            return None
+        self.seen.add(key)
+        if len(set(content_terms(clean)) - self.plan.qterms) < MIN_NEW_TERMS:
+            self.sentences.append(AnswerSentence(clean, [], False, 0.0, note="only restates the question"))
+            return None
+        vec = paper_texts(self.pipeline).embed([s.text for s in (valid or self.plan.sources)], extra=[clean])[0]
+        keep: list[Source] = []
+        score = 0.0
+        if valid:
+            for s in valid:
+                sup = check_support(clean, vec, [s.text])
+                score = max(score, sup.score)
+                if sup.supported:
+                    keep.append(s)
+            if not keep and len(valid) > 1:
+                sup = check_support(clean, vec, [s.text for s in valid])
+                score = max(score, sup.score)
+                if sup.supported:
+                    keep = valid
+        else:
+            best = None
+            for s in self.plan.sources:
+                sup = check_support(clean, vec, [s.text])
+                score = max(score, sup.score)
+                if sup.supported and (best is None or sup.score > best[0]):
+                    best = (sup.score, s)
+            if best:
+                keep = [best[1]]
+        if not keep or len(self.kept) >= MAX_ANSWER_SENTENCES:
+            note = "beyond the answer's length limit" if keep else (
+                "its cited source does not support it" if valid else "no source supports it")
+            self.sentences.append(AnswerSentence(clean, [], False, score, note=note))
+            return None
+        nums = [self._cite(s, self._best_unit(s, vec)) for s in keep]
+        text = with_markers(clean, nums)
+        self.sentences.append(AnswerSentence(text, nums, True, score))
+        self.kept.append(text)
+        return text
+
+    def extractive(self) -> list[str]:
+        """The evidence answer: per source, its title and evidence sentences, each cited."""
+        lines = []
+        for src in self.plan.sources:
+            n = self._cite(src)
+            parts = []
+            for j, sent in enumerate(src.evidence):
+                self._cite(src, sent)
+                shown = sent if (j > 0 or sent.startswith(src.hit.paper.title)) else f"{src.hit.paper.title}: {sent}"
+                text = with_markers(shown, [n])
+                self.sentences.append(AnswerSentence(text, [n], True, 1.0, origin="evidence"))
+                parts.append(text)
+            lines.append(" ".join(parts))
+        return lines
+
+    def citations(self) -> list[Citation]:
+        out = []
+        for src_n, ans_n in sorted(self.number.items(), key=lambda kv: kv[1]):
+            src = self.plan.source(src_n)
+            out.append(Citation(ans_n, src.hit.paper, self.evidence.get(src_n) or list(src.evidence)))
+        return out
+
+    def reset(self) -> None:
+        """Forget the model's kept sentences before falling back (its unsupported ones stay on record)."""
+        self.number.clear()
+        self.evidence.clear()
+        self.sentences = [s for s in self.sentences if not s.supported]
+        self.kept.clear()
+
+
+# ---------------------------------------------------------------- streaming the model's sentences
+
+_BOUNDARY = re.compile(r"[.!?](?:\s*\[[^\]\n]{0,24}\])*[\"'”)]?(?=\s+[^\s\[])|\n+")
+_ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|Sec|No)\.$", re.I)
+
+
+def sentences_from_stream(pieces: Iterator[str]) -> Iterator[str]:
+    """Complete sentences (with any markers that follow them) as the pieces arrive."""
+    buf = ""
+    for piece in pieces:
+        buf += piece
+        while True:
+            cut = None
+            for m in _BOUNDARY.finditer(buf):
+                if not _ABBREV_END.search(buf[:m.start() + 1]):
+                    cut = m.end()
+                    break
+            if cut is None:
+                break
+            sentence, buf = buf[:cut], buf[cut:]
+            if sentence.strip():
+                yield sentence.strip()
+    if buf.strip():
+        yield buf.strip()
+
+
+# ---------------------------------------------------------------- public API
+
+def _refusal_text() -> str:
+    return render("refusal").strip()
+
+
+def stream_answer(pipeline, question: str, *, backend: str | None = None, k: int | None = None,
+                  **filters) -> Iterator[str | Answer]:
+    """Yields the answer text in pieces as it is checked, then the final :class:`Answer`.
+
+    The pieces are provisional display text; the final ``Answer.text`` is authoritative (after a
+    mid-answer fallback the pieces end with the extractive answer that replaces the partial one).
+    """
+    t0 = time.perf_counter()
+    question = re.sub(r"\s+", " ", question or "").strip()
+    if not question:
+        raise ConfigError("the question is empty")
+    limit = pipeline.settings.max_question_chars
+    if len(question) > limit:
+        raise ConfigError(f"the question is {len(question)} characters long; the limit is {limit}")
+    name = backend or pipeline.settings.backend
+    gen = pipeline.generator(name)
+    hits = pipeline.retrieve(question, k, **filters)
+    t_retrieved = time.perf_counter()
+    extractive = isinstance(gen, ExtractiveGenerator)
+    p = plan(pipeline, question, hits, evidence_sentences=1 if extractive else EVIDENCE_SENTENCES.get(name, DEFAULT_EVIDENCE))
+    t_planned = time.perf_counter()
+    timings = {"retrieve_ms": (t_retrieved - t0) * 1000, "plan_ms": (t_planned - t_retrieved) * 1000}
+    first: list[float] = []
+
+    def emit(text: str) -> str:
+        if not first:
+            first.append(time.perf_counter())
+        return text
+
+    def finish(ans: Answer) -> Answer:
+        end = time.perf_counter()
+        ans.timings = {**timings, "generate_ms": (end - t_planned) * 1000,
+                       "first_token_ms": ((first[0] if first else end) - t0) * 1000, "total_ms": (end - t0) * 1000}
+        return ans
+
+    if p.refused:
+        text = _refusal_text()
+        yield emit(text)
+        yield finish(Answer(question, text, [], True, hits, gen.name, name, relevance=p.relevance))
+        return
+
+    comp = Composer(pipeline, p)
+    fallback = None
+    used = gen.name
+    streamed = False
+    if not extractive:
+        sources = p.sources
+        want = intents(question)
+        blocks = [evidence_block(s.n, s.hit.paper.title, paper_details(s.hit.paper, want), " ".join(s.evidence)) for s in sources]
+        max_sent = min(4, max(2, len(sources) + 1))
+        messages = answer_messages(question, blocks, [s.n for s in sources], max_sentences=max_sent)
+        stream = gen.stream(messages, max_tokens=pipeline.settings.llm_max_tokens, temperature=pipeline.settings.llm_temperature)
+        try:
+            for raw in sentences_from_stream(stream):
+                shown = comp.check(raw)
+                if shown is not None:
+                    yield emit((" " if streamed else "") + shown)
+                    streamed = True
+                if comp.processed >= max_sent + 3 or comp.repeats >= 2 or len(comp.kept) >= MAX_ANSWER_SENTENCES:
+                    break  # enough, or the model is looping
+        except GeneratorError as e:
+            fallback = f"{e}; extractive answer"
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
+        if fallback is None and not comp.kept:
+            fallback = f"no sentence of the {gen.name} model's answer is supported by its sources; extractive answer"
+        if fallback:
+            comp.reset()
+            used = "extractive"
+    if extractive or fallback:
+        lines = comp.extractive()
+        for i, line in enumerate(lines):
+            lead = "\n\n" if (i == 0 and streamed) else ("\n" if i else "")
+            yield emit(lead + line)
+        text = "\n".join(lines)
+    else:
+        text = " ".join(comp.kept)
+    yield finish(Answer(question, text, comp.citations(), False, hits, used, name, fallback, comp.sentences,
+                        relevance=p.relevance))
+
+
+def answer(pipeline, question: str, *, backend: str | None = None, k: int | None = None, **filters) -> Answer:
+    """The complete :class:`Answer` (the streamed form, consumed)."""
+    result = None
+    for item in stream_answer(pipeline, question, backend=backend, k=k, **filters):
+        if isinstance(item, Answer):
+            result = item
+    assert result is not None
+    return result
