@@ -142,7 +142,8 @@ def eval_answers(pipeline, questions: list[Question], backend: str) -> dict:
         titles = [normalize_title(c.paper.title) for c in a.citations]
         row = {"id": q.id, "type": q.type, "refused": a.refused, "backend": a.backend, "fallback": a.fallback,
                "cited": [c.paper.title for c in a.citations], "answer": a.text, "ms": round(lat[-1]),
-               "timings": {k: round(v) for k, v in a.timings.items()}}
+               "timings": {k: round(v) for k, v in a.timings.items()},
+               "sentences": [x.to_dict() for x in a.sentences if x.origin == "model"]}
         if q.gold_titles:
             ans += 1
             ans_refused += a.refused

@@ -1,58 +1,106 @@
 """Hybrid retrieval that returns papers.
 
-- Dense: a llama-index ``VectorIndexRetriever`` over the Chroma chunk collection; a paper's dense
-  score is its best chunk's cosine similarity.
-- Keyword: bm25s over one document per paper (title twice, authors, abstract), stemmed.
-- Fusion: each retriever's scores are standardized over its own candidate list and weighted by
-  how confident that retriever is on this query (how far its best score stands above the rest),
-  so a retriever that finds nothing distinctive cannot drown the one that does.
-- Filters are one :class:`~rag.filters.Filters` applied to both paths.
+One query runs two retrievers over the same eligible papers and fuses them:
+
+- **Dense**: the query vector against the chunk vectors in Chroma (cosine, HNSW). A paper's dense
+  score is its best chunk's cosine similarity; chunks of one paper are merged into one hit.
+- **Keyword**: BM25 (bm25s, Snowball-stemmed, English stop words) over one text per paper: the
+  title twice (a field weight), the author names and the abstract. Titles, method names and
+  author names are therefore searchable even when the dense model knows nothing of them.
+- **Fusion** (``mode="hybrid"``): each retriever's score is turned into a z-score against that
+  retriever's own score distribution *over the corpus* for this query (how many standard
+  deviations a paper stands above a typical paper), and the z-scores are added, the keyword one
+  weighted by ``keyword_weight`` × the query's verbosity factor (see :func:`keyword_weight_for`).
+  Unlike rank fusion, a retriever whose best match barely stands out contributes little, so a
+  keyword list that only matched generic words cannot drown a confident dense match, and the
+  reverse; unlike min-max or per-list normalization the scale does not depend on how many
+  candidates happened to be returned. For the corpus distribution the dense side uses a fixed
+  reference sample of papers (all of them in a corpus of up to ``REFERENCE_PAPERS``), the keyword
+  side scores every paper anyway.
+- **Query boilerplate** ("which papers…", "is there a method that…", "find me papers on…") is
+  removed from the text the dense model embeds (:func:`strip_boilerplate`); BM25 drops such words
+  through its stop-word list and their low IDF.
+
+Filters (:mod:`rag.filters`) are applied to both retrievers: to Chroma as a ``where`` clause on the
+chunk metadata and to the keyword scores as a mask over the same eligible paper set, so a filter
+selects the same papers in every mode.
+
+Query embedding runs with ``query_threads`` torch threads (1 by default): a single short query is
+too small to gain from a second thread, and on a shared 2-core machine a second thread mostly
+waits for the other processes (p50 latency is several times worse under load).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .embed import Embedder
-from .filters import Filters, parse_filters, to_metadata_filters
+from .errors import ConfigError
+from .filters import Filters, parse_filters, to_chroma_where
 from .models import Hit, Paper
 from .store import Store
 
-CANDIDATES = 50  # papers each retriever contributes to fusion
+MODES = ("hybrid", "dense", "keyword")
+REFERENCE_PAPERS = 2000  # papers whose chunk vectors are kept in memory as the dense reference sample
+CHUNKS_PER_PAPER = 3  # dense candidates: this many chunks are asked of Chroma per wanted paper
+QUERY_CACHE = 256  # query vectors kept (LRU)
 
 
-def llama_embedding(embedder: Embedder):
-    """A llama-index ``BaseEmbedding`` around our :class:`Embedder` (no global ``Settings``)."""
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-    from pydantic import PrivateAttr
+def _defaults() -> dict:
+    """Retrieval knobs: the defaults of the ``Settings`` fields of the same names."""
+    from .settings import Settings
 
-    class _Adapter(BaseEmbedding):
-        _e: object = PrivateAttr()
+    names = ("retrieval_candidates", "keyword_weight", "keyword_verbose_terms", "query_threads")
+    return {n: Settings.model_fields[n].default for n in names}
 
-        def __init__(self, e):
-            super().__init__(model_name=e.name, embed_batch_size=64)
-            self._e = e
 
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._e.embed_batch([query])[0].tolist()
+# ---------------------------------------------------------------------------------------------- query text
 
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return self._e.embed_batch([text])[0].tolist()
+_NOUN = (r"(?:papers?|works?|research|stud(?:y|ies)|articles?|publications?|methods?|approach(?:es)?|"
+         r"techniques?|algorithms?|models?|ways?|ideas?)")
+_LEAD = [
+    rf"(?:please\s+)?(?:find|show|list|give|recommend|suggest|search(?:\s+for)?|look(?:ing)?\s+for|"
+    rf"i(?:'m|\s+am)\s+looking\s+for|i\s+want|i\s+need)\s+(?:me\s+)?(?:some\s+|any\s+|the\s+|a\s+|an\s+)?{_NOUN}\b",
+    rf"(?:which|what)\s+{_NOUN}\b(?:\s+(?:are\s+there|exist|is\s+there))?",
+    rf"(?:is|are)\s+there\s+(?:a|an|any|some)?\s*{_NOUN}?\b",
+    rf"(?:do|does)\s+(?:you\s+know\s+)?(?:any|a|an)\s+{_NOUN}\b",
+    rf"{_NOUN}\s+(?=on\b|about\b|regarding\b)",
+]
+_LINK = r"\s*(?:that|which|who|where|to|for|on|about|regarding|dealing\s+with|in\s+which|by\s+which)?\b"
+_LEAD_RX = re.compile(r"^\s*(?:" + "|".join(_LEAD) + r")" + _LINK + r"\s*", re.I)
 
-        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._e.embed_batch(texts).tolist()
 
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
+def strip_boilerplate(query: str) -> str:
+    """The query without a leading generic request ("which papers propose", "is there a method
+    that", "find me papers on"): words that say *that* something is asked, not *what*. The query is
+    returned unchanged when fewer than two words would be left."""
+    out = _LEAD_RX.sub("", query, count=1).strip()
+    return out if len(out.split()) >= 2 else query
 
-    return _Adapter(embedder)
 
+def keyword_weight_for(n_terms: int, base: float, verbose_terms: int) -> float:
+    """The keyword retriever's weight for a query with ``n_terms`` distinct BM25 terms.
+
+    ``base`` up to ``verbose_terms`` terms, then growing in proportion to the number of terms.
+    Lexical evidence accumulates with every query term a paper shares, while one dense vector for
+    a long multi-part question is a blur of its parts; a verbose, keyword-rich question therefore
+    earns the keyword side more weight, a short paraphrase leaves the dense side in front."""
+    if verbose_terms <= 0 or n_terms <= verbose_terms:
+        return base
+    return base * n_terms / verbose_terms
+
+
+# ---------------------------------------------------------------------------------------------- keyword
 
 class KeywordIndex:
-    """BM25 (bm25s, Snowball-stemmed, English stop words) over one text per paper."""
+    """BM25 (bm25s, Snowball-stemmed, English stop words) over one text per paper: title twice,
+    authors, abstract."""
 
     def __init__(self, papers: list[Paper]):
         import bm25s
@@ -68,163 +116,346 @@ class KeywordIndex:
         self.bm25 = bm25s.BM25()
         self.bm25.index(bm25s.tokenize(corpus, stopwords="en", stemmer=self.stemmer, show_progress=False),
                         show_progress=False)
+        self.vocab = set(self.bm25.vocab_dict)
 
-    def scores(self, query: str) -> np.ndarray:
+    def terms(self, query: str) -> list[str]:
+        """The query's stemmed terms that occur in the corpus, in query order, repeats kept (a
+        term said twice counts twice, as BM25's query-term frequency)."""
         import bm25s
 
         tok = bm25s.tokenize([query], stopwords="en", stemmer=self.stemmer, show_progress=False, return_ids=False)
-        terms = tok[0] if tok and tok[0] else []
+        return [t for t in (tok[0] if tok else []) if t in self.vocab]
+
+    def scores(self, query: str, terms: list[str] | None = None) -> np.ndarray:
+        terms = self.terms(query) if terms is None else terms
         if not terms:
             return np.zeros(len(self.papers), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
 
 
+# ---------------------------------------------------------------------------------------------- dense
+
 @dataclass
-class Ranked:
-    """One retriever's candidates: paper id → score, plus the matching passages."""
+class DenseResult:
+    """Dense candidates of one query: paper id → best-chunk cosine, and each paper's matching
+    chunk ids, best first."""
 
     scores: dict[str, float]
-    passages: dict[str, list[str]]
+    chunks: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
 
-def _confidence(values: list[float]) -> float:
-    """How much the best candidate stands out: (top − mean) / std over the candidate list."""
-    if len(values) < 3:
-        return 1.0
-    v = np.asarray(values, dtype=np.float64)
-    sd = float(v.std())
-    return float((v.max() - v.mean()) / sd) if sd > 1e-9 else 0.0
+def _paper_of(chunk_id: str) -> str:
+    """Chunk ids are ``<paper id>:<content hash>:<n>`` (see :mod:`rag.index`)."""
+    return chunk_id.split(":", 1)[0]
 
 
-def _standardize(scores: dict[str, float]) -> dict[str, float]:
-    if not scores:
-        return {}
-    v = np.asarray(list(scores.values()), dtype=np.float64)
-    mu, sd = float(v.mean()), float(v.std()) or 1.0
-    return {k: (s - mu) / sd for k, s in scores.items()}
+@contextmanager
+def _torch_threads(n: int | None):
+    """Run the block with ``n`` torch intra-op threads (restored afterwards)."""
+    if not n:
+        yield
+        return
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - an embedder without torch
+        yield
+        return
+    before = torch.get_num_threads()
+    if before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
+
+# ---------------------------------------------------------------------------------------------- retriever
 
 class Retriever:
     """Dense + keyword retrieval over one index, fused, one hit per paper."""
 
-    def __init__(self, store: Store, embedder: Embedder, *, candidates: int = CANDIDATES,
-                 dense_weight: float = 1.0, keyword_weight: float = 1.0):
-        from llama_index.core import VectorStoreIndex
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+    def __init__(self, store: Store, embedder: Embedder, settings=None, **knobs):
+        cfg = _defaults()
+        if settings is not None:
+            cfg.update({k: getattr(settings, k) for k in cfg if hasattr(settings, k)})
+        unknown = set(knobs) - set(cfg)
+        if unknown:
+            raise ConfigError(f"unknown retrieval setting(s): {', '.join(sorted(unknown))}")
+        cfg.update({k: v for k, v in knobs.items() if v is not None})
+        self.candidates = int(cfg["retrieval_candidates"])
+        self.keyword_weight = float(cfg["keyword_weight"])
+        self.verbose_terms = int(cfg["keyword_verbose_terms"])
+        self.query_threads = int(cfg["query_threads"]) or None
 
-        self.store, self.embedder, self.candidates = store, embedder, candidates
-        self.dense_weight, self.keyword_weight = dense_weight, keyword_weight
+        self.store, self.embedder = store, embedder
         self.papers = store.paper_records()
         self.by_id = {p.id: p for p in self.papers}
         self.row = {p.id: i for i, p in enumerate(self.papers)}
         self.venues = {p.venue for p in self.papers if p.venue}
         self.source_labels = {s.label for p in self.papers for s in p.sources}
         self.keyword = KeywordIndex(self.papers) if self.papers else None
-        self._embed_model = llama_embedding(embedder)
-        self._index = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=store.chunks),
-                                                         embed_model=self._embed_model)
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self._load_reference()
+
+    # ------------------------------------------------------------------ reference sample
+
+    def _load_reference(self, max_papers: int = REFERENCE_PAPERS, seed: int = 0) -> None:
+        """Chunk vectors of up to ``max_papers`` papers (all of a small corpus; a fixed random
+        sample of a large one): the dense score distribution each query is standardized against,
+        and exact dense scores for keyword candidates that the dense search did not return."""
+        ids = [p.id for p in self.papers]
+        if len(ids) > max_papers:
+            rng = np.random.default_rng(seed)
+            ids = sorted(rng.choice(ids, size=max_papers, replace=False).tolist())
+        self.ref_ids = ids
+        self.ref_full = len(ids) == len(self.papers)
+        vecs, owners = self._fetch_chunk_vectors(ids)
+        order = np.argsort(owners, kind="stable")
+        self.ref_vecs = vecs[order] if len(vecs) else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        self.ref_owner = owners[order] if len(owners) else np.zeros(0, dtype=np.int64)
+        # start offset of each paper's block of rows (papers without chunks are left out)
+        starts = np.flatnonzero(np.r_[True, self.ref_owner[1:] != self.ref_owner[:-1]]) if len(owners) else np.zeros(0, dtype=np.int64)
+        self.ref_starts = starts
+        self.ref_papers = self.ref_owner[starts] if len(starts) else np.zeros(0, dtype=np.int64)
+
+    def _fetch_chunk_vectors(self, paper_ids: list[str], batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, paper rows) of every chunk of the given papers."""
+        vecs, owners = [], []
+        for i in range(0, len(paper_ids), batch):
+            part = paper_ids[i:i + batch]
+            if not part:
+                continue
+            got = self.store.chunks.get(where={"paper_id": {"$in": part}}, include=["embeddings"])
+            for cid, v in zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else [], strict=True):
+                pid = _paper_of(cid)
+                if pid in self.row:
+                    vecs.append(v)
+                    owners.append(self.row[pid])
+        if not vecs:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
+        return np.asarray(vecs, dtype=np.float32), np.asarray(owners, dtype=np.int64)
+
+    def _reference_scores(self, qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(paper rows, best-chunk cosine) for every paper of the reference sample."""
+        if not len(self.ref_vecs):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        sims = self.ref_vecs @ qvec
+        return self.ref_papers, np.maximum.reduceat(sims, self.ref_starts)
 
     # ------------------------------------------------------------------ filters
 
     def filters(self, **kwargs) -> Filters:
+        """Validate filters against the venues and sources of this index."""
         return parse_filters(self.venues, self.source_labels, **kwargs)
 
     def allowed(self, f: Filters) -> set[str] | None:
+        """The ids of the papers a filter admits (``None``: no filter)."""
         return {p.id for p in self.papers if f.match(p)} if f.active else None
+
+    # ------------------------------------------------------------------ query embedding
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The normalized query vector (cached per text)."""
+        with self._lock:
+            v = self._qcache.get(text)
+            if v is not None:
+                self._qcache.move_to_end(text)
+                return v
+        with _torch_threads(self.query_threads):
+            v = np.asarray(self.embedder.embed_batch([text])[0], dtype=np.float32)
+        with self._lock:
+            self._qcache[text] = v
+            while len(self._qcache) > QUERY_CACHE:
+                self._qcache.popitem(last=False)
+        return v
 
     # ------------------------------------------------------------------ single retrievers
 
-    def dense(self, query: str, f: Filters, n: int | None = None, allowed: set[str] | None = None) -> Ranked:
-        """Best chunk cosine per paper, over the top ``3n`` chunks."""
+    def dense(self, qvec: np.ndarray, f: Filters, allowed: set[str] | None, n: int | None = None) -> DenseResult:
+        """The best ``n`` papers by best-chunk cosine: Chroma is asked for ``3n`` chunks under the
+        filter's ``where`` clause; chunks of one paper are merged."""
         n = n or self.candidates
         if allowed is not None and not allowed:
-            return Ranked({}, {})
-        mf = to_metadata_filters(f, sorted(allowed) if allowed is not None else None)
-        retriever = self._index.as_retriever(similarity_top_k=3 * n, filters=mf)
+            return DenseResult({})
+        total = self.store.chunks.count()
+        if not total:
+            return DenseResult({})
+        where = to_chroma_where(f, sorted(allowed) if allowed is not None and f.needs_ids else None)
+        res = self.store.chunks.query(query_embeddings=[qvec.tolist()], n_results=min(CHUNKS_PER_PAPER * n, total),
+                                      where=where, include=["distances"])
         scores: dict[str, float] = {}
-        passages: dict[str, list[str]] = {}
-        for r in retriever.retrieve(query):
-            pid = r.node.metadata.get("paper_id")
+        chunks: dict[str, list[tuple[str, float]]] = {}
+        for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
+            pid = _paper_of(cid)
             if pid not in self.by_id or (allowed is not None and pid not in allowed):
                 continue
-            s = float(r.score or 0.0)
-            text = r.node.get_content()
-            if text not in passages.setdefault(pid, []):
-                passages[pid].append(text)
-            scores[pid] = max(scores.get(pid, -1.0), s)
+            s = 1.0 - float(dist)
+            chunks.setdefault(pid, []).append((cid, s))
+            if s > scores.get(pid, -2.0):
+                scores[pid] = s
         top = sorted(scores, key=scores.get, reverse=True)[:n]
-        return Ranked({p: scores[p] for p in top}, {p: passages[p] for p in top})
+        return DenseResult({p: scores[p] for p in top}, {p: chunks[p] for p in top})
 
-    def keyword_search(self, query: str, f: Filters, n: int | None = None, allowed: set[str] | None = None) -> Ranked:
-        n = n or self.candidates
+    def dense_scores_for(self, qvec: np.ndarray, paper_ids: list[str]) -> dict[str, float]:
+        """Exact best-chunk cosine of the given papers (from the reference sample, else from Chroma)."""
+        out: dict[str, float] = {}
+        if not paper_ids:
+            return out
+        rows, sims = self._reference_scores(qvec)
+        known = dict(zip(rows.tolist(), sims.tolist(), strict=True))
+        missing = []
+        for pid in paper_ids:
+            r = self.row.get(pid)
+            if r in known:
+                out[pid] = float(known[r])
+            else:
+                missing.append(pid)
+        if missing:
+            vecs, owners = self._fetch_chunk_vectors(missing)
+            if len(vecs):
+                s = vecs @ qvec
+                for r, v in zip(owners.tolist(), s.tolist(), strict=True):
+                    pid = self.papers[r].id
+                    out[pid] = max(out.get(pid, -2.0), float(v))
+        return out
+
+    def keyword_scores(self, query: str, allowed: set[str] | None) -> tuple[np.ndarray, int]:
+        """BM25 score of every paper (0 outside ``allowed``) and the number of query terms."""
         if self.keyword is None:
-            return Ranked({}, {})
-        s = self.keyword.scores(query)
+            return np.zeros(0, dtype=np.float32), 0
+        terms = self.keyword.terms(query)
+        s = self.keyword.scores(query, terms)
+        n_terms = len(set(terms))
         if allowed is not None:
             mask = np.zeros(len(self.papers), dtype=bool)
             mask[[self.row[i] for i in allowed]] = True
-            s = np.where(mask, s, 0.0)
-        order = np.argsort(-s)[:n]
-        out = {self.papers[i].id: float(s[i]) for i in order if s[i] > 0}
-        return Ranked(out, {})
+            s = np.where(mask, s, 0.0).astype(np.float32)
+        return s, n_terms
 
-    # ------------------------------------------------------------------ fusion
+    # ------------------------------------------------------------------ search
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid", **filters) -> list[Hit]:
-        """The top ``k`` papers for ``query``; ``mode`` is hybrid, dense or keyword."""
+        """The top ``k`` papers for ``query``, best first; ``mode`` is hybrid, dense or keyword.
+        Filters: venue, year, type, author, source (see :mod:`rag.filters`)."""
+        if mode not in MODES:
+            raise ConfigError(f"unknown retrieval mode {mode!r}; use {', '.join(MODES)}")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ConfigError(f"k must be a positive integer, not {k!r}")
         f = self.filters(**filters)
         allowed = self.allowed(f)
         query = re.sub(r"\s+", " ", query or "").strip()
-        if not query or not self.papers:
+        if not query or not self.papers or (allowed is not None and not allowed):
             return []
-        d = self.dense(query, f, allowed=allowed) if mode in ("hybrid", "dense") else Ranked({}, {})
-        kw = self.keyword_search(query, f, allowed=allowed) if mode in ("hybrid", "keyword") else Ranked({}, {})
+        n = max(self.candidates, k)
+
+        qvec = d = None
+        if mode in ("hybrid", "dense"):
+            qvec = self.embed_query(strip_boilerplate(query))
+            d = self.dense(qvec, f, allowed, n)
+        kw = nterms = None
+        if mode in ("hybrid", "keyword"):
+            kw, nterms = self.keyword_scores(query, allowed)
+
         if mode == "dense":
             fused = dict(d.scores)
         elif mode == "keyword":
-            fused = dict(kw.scores)
+            order = np.argsort(-kw, kind="stable")[:n]
+            fused = {self.papers[i].id: float(kw[i]) for i in order if kw[i] > 0}
         else:
-            fused = self.fuse(d, kw)
-        order = sorted(fused, key=fused.get, reverse=True)[:k]
+            fused = self.fuse(qvec, d, kw, nterms, n)
+        order = sorted(fused, key=lambda pid: (-fused[pid], pid))[:k]
+        return self._hits(query, order, fused, d, kw, qvec)
+
+    def fuse(self, qvec: np.ndarray, d: DenseResult, kw: np.ndarray, nterms: int, n: int) -> dict[str, float]:
+        """Weighted sum of corpus-standardized scores over the union of both candidate lists."""
+        kw_order = [int(i) for i in np.argsort(-kw, kind="stable")[:n] if kw[i] > 0]
+        cands = list(d.scores) + [self.papers[i].id for i in kw_order if self.papers[i].id not in d.scores]
+        dense = dict(d.scores)
+        dense.update(self.dense_scores_for(qvec, [c for c in cands if c not in dense]))
+        # dense null distribution: best-chunk cosines of the reference papers for this query
+        _, ref = self._reference_scores(qvec)
+        mu_d, sd_d = (float(ref.mean()), float(ref.std())) if len(ref) > 1 else (0.0, 1.0)
+        sd_d = sd_d if sd_d > 1e-9 else 1.0
+        mu_k, sd_k = float(kw.mean()), float(kw.std())
+        sd_k = sd_k if sd_k > 1e-9 else 1.0
+        wk = keyword_weight_for(nterms, self.keyword_weight, self.verbose_terms)
+        floor = min(dense.values(), default=0.0)
+        out = {}
+        for pid in cands:
+            zd = (dense.get(pid, floor) - mu_d) / sd_d
+            zk = (float(kw[self.row[pid]]) - mu_k) / sd_k
+            out[pid] = zd + wk * zk
+        return out
+
+    def _hits(self, query: str, order: list[str], fused: dict[str, float], d: DenseResult | None,
+              kw: np.ndarray | None, qvec: np.ndarray | None) -> list[Hit]:
+        dense_exact = dict(d.scores) if d is not None else {}
+        if qvec is not None:
+            dense_exact.update(self.dense_scores_for(qvec, [p for p in order if p not in dense_exact]))
+        texts = self._chunk_texts([cid for pid in order for cid, _ in (d.chunks.get(pid, []) if d else [])[:3]])
         hits = []
         for rank, pid in enumerate(order, 1):
             p = self.by_id[pid]
-            passages = d.passages.get(pid) or self.best_passages(query, p)
-            hits.append(Hit(paper=p, score=float(fused[pid]), passages=passages[:3], dense=d.scores.get(pid),
-                            keyword=kw.scores.get(pid), rank=rank))
+            passages = [texts[cid] for cid, _ in (d.chunks.get(pid, []) if d else [])[:3] if cid in texts]
+            if not passages:
+                passages = self.best_passages(query, p)
+            kws = float(kw[self.row[pid]]) if kw is not None and len(kw) else 0.0
+            hits.append(Hit(paper=p, score=float(fused[pid]), passages=passages,
+                            dense=dense_exact.get(pid), keyword=kws if kws > 0 else None, rank=rank))
         return hits
 
-    def fuse(self, d: Ranked, kw: Ranked) -> dict[str, float]:
-        """Confidence-weighted sum of standardized scores; a paper missing from one list gets
-        that list's floor (its lowest standardized score)."""
-        zd, zk = _standardize(d.scores), _standardize(kw.scores)
-        wd = self.dense_weight * _confidence(list(d.scores.values()))
-        wk = self.keyword_weight * _confidence(list(kw.scores.values()))
-        floor_d = min(zd.values(), default=0.0)
-        floor_k = min(zk.values(), default=0.0)
-        ids = set(zd) | set(zk)
-        return {i: wd * zd.get(i, floor_d) + wk * zk.get(i, floor_k) for i in ids}
+    def _chunk_texts(self, chunk_ids: list[str]) -> dict[str, str]:
+        if not chunk_ids:
+            return {}
+        got = self.store.chunks.get(ids=chunk_ids, include=["documents"])
+        return {i: t for i, t in zip(got["ids"], got["documents"] or [], strict=True) if t}
 
     def best_passages(self, query: str, p: Paper) -> list[str]:
-        """For a paper found by keywords only: its abstract's chunks ranked by term overlap."""
+        """For a paper found by keywords only: its two abstract sentences sharing most query words."""
         terms = set(re.findall(r"\w{3,}", query.lower()))
-        sents = re.split(r"(?<=[.!?])\s+", p.abstract)
-        ranked = sorted(sents, key=lambda s: -len(terms & set(re.findall(r"\w{3,}", s.lower()))))
-        return [" ".join(ranked[:2])] if ranked else [p.abstract[:500]]
+        sents = [s for s in re.split(r"(?<=[.!?])\s+", p.abstract) if s.strip()]
+        if not sents:
+            return [p.abstract[:500]] if p.abstract else []
+        ranked = sorted(range(len(sents)), key=lambda i: -len(terms & set(re.findall(r"\w{3,}", sents[i].lower()))))
+        return [" ".join(sents[i] for i in sorted(ranked[:2]))]
 
     # ------------------------------------------------------------------ similar papers
 
     def similar(self, paper_id: str, k: int = 5) -> list[Hit]:
-        """The ``k`` papers whose mean chunk vector is nearest to this paper's."""
-        from .errors import ConfigError
-
+        """The ``k`` papers whose mean chunk vector is nearest to this paper's (cosine)."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ConfigError(f"k must be a positive integer, not {k!r}")
+        if paper_id not in self.by_id:
+            raise ConfigError(f"no paper with id {paper_id!r} in the index")
         got = self.store.papers.get(ids=[paper_id], include=["embeddings"])
         if not got["ids"]:
             raise ConfigError(f"no paper with id {paper_id!r} in the index")
-        res = self.store.papers.query(query_embeddings=[got["embeddings"][0]], n_results=k + 1, include=["distances"])
+        n = min(k + 1, self.store.papers.count())
+        res = self.store.papers.query(query_embeddings=[got["embeddings"][0]], n_results=n, include=["distances"])
         hits = []
         for pid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
             if pid == paper_id or pid not in self.by_id:
                 continue
             hits.append(Hit(paper=self.by_id[pid], score=1.0 - float(dist), dense=1.0 - float(dist), rank=len(hits) + 1))
         return hits[:k]
+
+    # ------------------------------------------------------------------ llama-index
+
+    def as_llama_retriever(self, k: int = 5, mode: str = "hybrid", **filters):
+        """This retriever as a llama-index ``BaseRetriever`` (one node per paper, score = fused score)."""
+        from llama_index.core.retrievers import BaseRetriever
+        from llama_index.core.schema import NodeWithScore, TextNode
+
+        outer = self
+
+        class _PaperRetriever(BaseRetriever):
+            def _retrieve(self, query_bundle):
+                hits = outer.search(query_bundle.query_str, k, mode=mode, **filters)
+                return [NodeWithScore(node=TextNode(text=f"{h.paper.title}\n\n{h.paper.abstract}", id_=h.paper.id,
+                                                    metadata={"paper_id": h.paper.id, "title": h.paper.title}),
+                                      score=h.score) for h in hits]
+
+        return _PaperRetriever()

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
 
     # retrieval
     k: int = Field(5, ge=1, le=100, description="Papers returned by retrieval and given to the answer step.")
+    retrieval_candidates: int = Field(50, ge=5, le=1000,
+                                      description="Papers each retriever (dense, keyword) contributes to hybrid fusion.")
+    keyword_weight: float = Field(0.7, ge=0.0, le=10.0,
+                                  description="Weight of the keyword (BM25) z-score against the dense z-score (weight 1) in hybrid fusion, for short queries.")
+    keyword_verbose_terms: int = Field(6, ge=0, le=100,
+                                       description="Queries with more distinct BM25 terms than this are 'verbose': the keyword weight grows in proportion to their term count (0 turns this off).")
+    query_threads: int = Field(1, ge=0, le=64,
+                               description="Torch threads for embedding a query at search time (0: leave torch's setting alone).")
 
     # answering
     backend: Backend = Field("local", description="Answer backend: local (llama.cpp GGUF), openai (any OpenAI-compatible server) or extractive (no model).")

@@ -18,6 +18,11 @@ DEV_QUESTIONS = ROOT / "eval" / "dev_questions.jsonl"
 USER_QUESTIONS = ROOT / "eval" / "user_questions.jsonl"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--reuse-index", default=None, metavar="DIR",
+                     help="Use (and update) this index dir of the shipped corpus instead of building one in a temp dir.")
+
+
 @pytest.fixture(scope="session")
 def settings_factory():
     """Settings with explicit values, never the developer's environment."""
@@ -38,11 +43,13 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
-def built_index(tmp_path_factory, settings_factory, embedder):
-    """Settings of a Chroma index of the whole shipped corpus, built once in a temp dir."""
+def built_index(request, tmp_path_factory, settings_factory, embedder):
+    """Settings of a Chroma index of the whole shipped corpus, built once in a temp dir
+    (or brought up to date in ``--reuse-index DIR``)."""
     from rag.pipeline import Pipeline
 
-    settings = settings_factory(index_dir=tmp_path_factory.mktemp("index"))
+    reuse = request.config.getoption("--reuse-index")
+    settings = settings_factory(index_dir=Path(reuse) if reuse else tmp_path_factory.mktemp("index"))
     report = Pipeline(settings, embedder=embedder).index()
     assert report.papers == 953
     return settings

@@ -22,7 +22,10 @@ from rag.followup import ShownPaper, Turn, is_followup, mentioned_filters, resol
 
 from .conftest import ROOT
 
-QUESTION = "which papers show that pruning fails on hard tasks?"
+# gradio's own queue code trips pandas deprecation warnings; not ours to fix
+pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"), pytest.mark.filterwarnings("ignore:The copy keyword")]
+
+QUESTION = "Which papers study pruning neural networks at initialization?"
 PROTEIN = ("Which papers analyze what Transformer language models trained on protein sequences learn about protein "
            "structure, for example through their attention maps?")
 
@@ -137,7 +140,7 @@ def test_chat_endpoint_streams_an_answer_with_its_sources(url, pipeline):
     history, sources, box = job.result(timeout=120)
     updates = job.outputs()
     assert len(updates) >= 3  # "searching" placeholder, streamed text, final answer
-    assert "Searching" in last_bot(updates[0][0])
+    assert "Searching the papers" in last_bot(updates[0][0])
     assert [m["role"] for m in history] == ["user", "assistant"]
     text = last_bot(history)
     assert "[1]" in text and "backend extractive" in text and "▌" not in text
@@ -334,6 +337,7 @@ def test_index_update_button_reports_and_refreshes(pipeline, embedder, tmp_path)
         app.close()
 
 
+@pytest.mark.slow
 def test_rag_does_not_import_ui_and_the_cli_serves_with_auth(built_index, tmp_path):
     code = "import sys, rag, rag.cli, rag.pipeline; assert 'ui' not in sys.modules and 'gradio' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
@@ -371,3 +375,24 @@ def test_rag_does_not_import_ui_and_the_cli_serves_with_auth(built_index, tmp_pa
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_answer_rendering_marks_unsupported_sentences_and_escapes_sources():
+    from types import SimpleNamespace as NS
+
+    from rag.models import Hit, Paper
+    from ui.render import answer_markdown, sources_html
+
+    p = Paper(id="p1", title="A <b>bold</b> title", abstract="First claim here. The model is <script>x</script> good.",
+              authors=("Ann",), venue="ICLR", year=2021, type="Oral", url="javascript:alert(1)")
+    ans = NS(text="The model is good [1].", refused=False, backend="local", requested_backend="local", fallback=None,
+             citations=[NS(n=1, paper=p, evidence=["The model is <script>x</script> good."])],
+             retrieved=[Hit(paper=p, score=1.0, rank=1)], timings={"total_ms": 1200.0},
+             unsupported=[NS(text="It beats *everything* by 40%."), NS(text="The model is good [1].")])
+    md = answer_markdown(ans)
+    assert "⚠️ ~~It beats \\*everything\\* by 40%.~~" in md  # dropped: listed, struck through
+    assert "⚠️ *The model is good [1].* **(not supported by its sources)**" in md  # kept: marked in place
+    assert "backend local" in md and "1.2 s" in md
+    html_ = sources_html(ans)
+    assert "<script>" not in html_ and "<b>" not in html_ and "javascript:" not in html_
+    assert "<mark>The model is &lt;script&gt;x&lt;/script&gt; good.</mark>" in html_

@@ -29,9 +29,9 @@ CHAT_CONCURRENCY = 4  # extractive / configured-server answers at once
 QUEUE_SIZE = 64
 BACKEND_CHOICES = [("Local model", "local"), ("Configured server", "openai"), ("Extractive (no model)", "extractive")]
 EXAMPLES = [
-    "Which papers show that pruning fails on hard tasks?",
-    "How can a network be trained to maximize partial AUC?",
-    "Which papers learn priors for compressed sensing?",
+    "Which papers study pruning neural networks at initialization?",
+    "Which papers analyze what protein language models learn about protein structure?",
+    "Who wrote the paper on score-based generative modeling with SDEs?",
 ]
 
 # Send the question to the event of its backend (see the module docstring).
@@ -61,6 +61,7 @@ CSS = """
 .rag-badges { display: inline-flex; flex-wrap: wrap; gap: 4px; margin: 3px 0; }
 .rag-badge { font-size: 0.75em; padding: 1px 7px; border-radius: 10px; background: var(--background-fill-primary);
              border: 1px solid var(--border-color-primary); white-space: nowrap; }
+.rag-when { white-space: normal !important; }
 .rag-type-oral { background: #fde68a; border-color: #f59e0b; color: #78350f; }
 .rag-type-spotlight { background: #bfdbfe; border-color: #3b82f6; color: #1e3a8a; }
 .rag-type-poster { background: #e5e7eb; border-color: #9ca3af; color: #374151; }
@@ -168,7 +169,7 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
         go_fast.click(svc.respond, chat_inputs, chat_outputs, api_name="chat", concurrency_limit=CHAT_CONCURRENCY,
                       concurrency_id="chat", show_progress="minimal")
         go_local.click(svc.respond, chat_inputs, chat_outputs, api_name="chat_local", concurrency_limit=1,
-                       concurrency_id="local-model", show_progress="minimal")
+                       concurrency_id="local-model", show_progress="full")
         new_chat.click(lambda: ([], render.SOURCES_PLACEHOLDER, None, ""), None, [chatbot, sources, conversation, msg],
                        queue=False, api_visibility="private")
         chatbot.clear(lambda: (render.SOURCES_PLACEHOLDER, None), None, [sources, conversation], queue=False,

@@ -97,20 +97,22 @@ class ChatService:
             yield history + [_user(shown), _bot(render.too_long(len(question), limit))], gr.skip(), state, text
             return
         history.append(_user(question))
-        yield history + [_bot("🔎 Searching the papers…")], gr.skip(), state, ""
+        name = backend or self.settings.backend
+        working = "*Searching the papers…*" if name == "extractive" else \
+            f"*Searching the papers; the {'local model' if name == 'local' else 'model server'} then writes the answer…*"
+        yield history + [_bot(working)], gr.skip(), state, ""
         note = ""
         try:
             res = resolve(question, Turn.from_dict(state), self.venues())
             note = res.note
             filters = {**ui_filters(venues, year, types), **res.filters}
-            name = backend or self.settings.backend
             k = int(k) if k else None
             acquired = False
             if name == "local":
                 acquired = self.local_lock.acquire(blocking=False)
                 if not acquired:
                     yield history + [_bot(render.streaming_markdown(
-                        "", note=note, status="⏳ The local model is answering another question; yours is next in line…"))], gr.skip(), state, ""
+                        "", note=note, status="*The local model is answering another question; yours is next in line…*"))], gr.skip(), state, ""
                     self.local_lock.acquire()
                     acquired = True
             try:
@@ -125,7 +127,9 @@ class ChatService:
                         else:
                             ans = item
                 finally:
-                    stream.close()
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
             finally:
                 if acquired:
                     self.local_lock.release()

