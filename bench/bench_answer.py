@@ -79,8 +79,8 @@ def calibrate(pipe: Pipeline, files: list[Path]) -> None:
         vals = sorted(((sc.best if sc else 0.0), "A" if q.gold_titles else "U", q.id) for q, sc in rows)
         print(f"  {name}: " + " ".join(f"{v:.3f}{t}" for v, t, _ in vals))
     print(f"\n{'threshold':>9} {'ratio':>6} " + " ".join(f"{n[:14] + ' refuse/falseR/P/R':>34}" for n in data))
-    for thr in [x / 100 for x in range(66, 84, 2)]:
-        for ratio in (0.5, 0.6, 0.7):
+    for thr in [x / 100 for x in range(56, 76, 2)]:
+        for ratio in (0.7, 0.8, 0.9):
             cells = []
             for rows in data.values():
                 un = [sc for q, sc in rows if not q.gold_titles]

@@ -63,7 +63,7 @@ def api_asker(pipeline, backend: str):
     return ask
 
 
-def ui_asker(url: str, api_name: str = "/ask"):
+def ui_asker(url: str, backend: str = "extractive"):
     import threading
 
     from gradio_client import Client
@@ -73,7 +73,8 @@ def ui_asker(url: str, api_name: str = "/ask"):
     def ask(q: str) -> None:
         if not hasattr(local, "client"):
             local.client = Client(url, verbose=False)
-        out = local.client.predict(q, api_name=api_name)
+        api = "/chat_local" if backend == "local" else "/chat"
+        out = local.client.predict(q, [], backend, 5, [], "Any", [], api_name=api)
         if not out:
             raise AssertionError("empty answer from the UI")
 
@@ -109,7 +110,8 @@ def main(argv: list[str] | None = None) -> str:
         from bench.bench_ui import running_ui
 
         with running_ui() as (url, _proc):
-            rows["chat UI (gradio_client), default backend"] = run_load(ui_asker(url), questions, args.n, args.concurrency)
+            for backend in args.backend or ["extractive", "local"]:
+                rows[f"chat UI (gradio_client), {backend}"] = run_load(ui_asker(url, backend), questions, args.n, args.concurrency)
     out = format_rows(rows)
     (Path(__file__).parent / "results_load.md").write_text(out + "\n")
     return out

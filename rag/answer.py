@@ -3,9 +3,11 @@
 The flow of one question:
 
 1. **Retrieve** papers; decide whether any is relevant enough (else **refuse**). A hit's relevance is
-   its dense score (best-chunk cosine) plus ``COVERAGE_WEIGHT`` × the IDF-weighted share of the
-   question's content words that the paper contains; the question is refused when no hit among
-   the top ``RELEVANCE_DEPTH`` reaches the threshold (``settings.refuse_threshold`` overrides).
+   the best cosine between the question and the paper's title or its best-matching sentences
+   (embedded here, so it does not depend on how the retriever scores) plus ``COVERAGE_WEIGHT`` ×
+   the IDF-weighted share of the question's content words that the paper contains; the question
+   is refused when no hit among the top ``RELEVANCE_DEPTH`` reaches the threshold
+   (``settings.refuse_threshold`` overrides).
 2. **Select sources**: the hits whose fused score is at least ``CITE_RATIO`` of the top hit's and
    which are relevant themselves, numbered 1..m. For each, code picks the abstract sentence(s)
    (and, when the question asks for authors, presentation type, venue or schedule, the metadata)
@@ -52,17 +54,19 @@ from .support import (
 )
 
 # Calibrated on eval/dev_questions.jsonl (bench/bench_answer.py --calibrate); see the module docstring.
-REFUSE_THRESHOLD = 0.72
+REFUSE_THRESHOLD = 0.64
 COVERAGE_WEIGHT = 0.4
 RELEVANCE_DEPTH = 3
-CITE_RATIO = 0.7
-DENSE_FALLBACK_OFFSET = 0.05  # a hit the dense retriever missed: best sentence cosine + this
+CITE_RATIO = 0.8
 MAX_SOURCES = 6
-EVIDENCE_SENTENCES = {"local": 2}  # sentences per source shown to the model; others get DEFAULT_EVIDENCE
-DEFAULT_EVIDENCE = 5
+# evidence sentences per source, by backend and number of sources, 1 where not listed (a small model
+# reads a short prompt faster: its first token comes after the whole prompt is processed)
+EVIDENCE_SENTENCES = {"extractive": {1: 3, 2: 2}, "local": {1: 2}}
+DEFAULT_EVIDENCE = {1: 5, 2: 4, 0: 3}  # any other (stronger) model; key 0: any other number of sources
 MAX_ANSWER_SENTENCES = 8
 CONTRIBUTION_BONUS = 0.1  # a sentence that names the paper's contribution ("we propose X") is preferred
 _CONTRIBUTION = re.compile(r"\b(?:we|this paper|this work)\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name)", re.I)
+GIVE_UP_AFTER = 2  # unsupported sentences, with none supported yet, after which the model is abandoned
 MIN_NEW_TERMS = 2  # a sentence must say something the question does not already say
 
 _INTENTS = {
@@ -122,6 +126,7 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     relevance: float = 0.0
+    backend_failed: bool = False  # the fallback was caused by the backend failing (not by unsupported text)
 
     @property
     def unsupported(self) -> list[AnswerSentence]:
@@ -136,6 +141,7 @@ class Answer:
             "backend": self.backend,
             "requested_backend": self.requested_backend,
             "fallback": self.fallback,
+            "backend_failed": self.backend_failed,
             "unsupported": [s.text for s in self.unsupported],
             "sentences": [s.to_dict() for s in self.sentences],
             "retrieved": [{"rank": h.rank, "id": h.paper.id, "title": h.paper.title, "score": round(h.score, 4)} for h in self.retrieved],
@@ -174,13 +180,24 @@ def term_stats(pipeline, hits: list[Hit]) -> TermStats:
 
 @dataclass
 class Source:
-    """A selected paper, numbered as in the prompt, with its evidence sentences."""
+    """A selected paper, numbered as in the prompt, with its evidence: the metadata sentences the
+    question asks for and the best abstract sentences (``ranked``, best first)."""
 
     n: int
     hit: Hit
     text: PaperText
     relevance: float
-    evidence: list[str]
+    ranked: list[str]
+    meta: list[str] = field(default_factory=list)
+
+    def quote(self, n: int | None = None) -> list[str]:
+        """The metadata sentences, then the best ``n`` abstract sentences in abstract order."""
+        best = set(self.ranked[:n] if n is not None else self.ranked)
+        return self.meta + [s for s in self.text.sentences if s in best]
+
+    @property
+    def evidence(self) -> list[str]:
+        return self.quote()
 
 
 @dataclass
@@ -219,20 +236,31 @@ def _lexical(sentence: str, qterms: set[str], stats: TermStats) -> float:
 
 @dataclass
 class _Candidates:
-    """A paper's sentences worth embedding for this question: the best few by word overlap."""
+    """A paper's sentences worth embedding for this question (the best few by word overlap, plus
+    the first) and its title."""
 
     text: PaperText
     items: list[tuple[str, float]]  # (sentence, lexical score)
-    vectors: np.ndarray | None = None
+    vectors: np.ndarray | None = None  # of the items, then the title
 
-    def cosines(self, qvec: np.ndarray) -> np.ndarray:
+    def _vecs(self) -> np.ndarray | None:
         if self.text.vectors is not None:  # every unit already embedded (cached): use those
             idx = {u: i for i, u in enumerate(self.text.units)}
-            return np.asarray([float(self.text.vectors[idx[s]] @ qvec) for s, _ in self.items])
-        return self.vectors @ qvec if self.vectors is not None and len(self.items) else np.zeros(len(self.items))
+            return self.text.vectors[[idx[s] for s, _ in self.items] + [idx[self.text.paper.title]]]
+        return self.vectors
+
+    def cosines(self, qvec: np.ndarray) -> np.ndarray:
+        """Cosine of each item with the question."""
+        v = self._vecs()
+        return v[:len(self.items)] @ qvec if v is not None else np.zeros(len(self.items))
+
+    def closeness(self, qvec: np.ndarray) -> float:
+        """The best cosine between the question and the paper's title or candidate sentences."""
+        v = self._vecs()
+        return float(np.max(v @ qvec)) if v is not None and len(v) else 0.0
 
 
-def _candidates(text: PaperText, qterms: set[str], stats: TermStats, n: int = 4) -> _Candidates:
+def _candidates(text: PaperText, qterms: set[str], stats: TermStats, n: int = 3) -> _Candidates:
     scored = [(s, _lexical(s, qterms, stats) + (CONTRIBUTION_BONUS if _CONTRIBUTION.search(s) else 0.0))
               for _, s in text.evidence_candidates()]
     # keep the n best by overlap, plus the first sentence (which often states the contribution)
@@ -242,26 +270,39 @@ def _candidates(text: PaperText, qterms: set[str], stats: TermStats, n: int = 4)
     return _Candidates(text, keep)
 
 
+def embed_sorted(embedder, texts: list[str], group: int = 8) -> np.ndarray:
+    """``embedder.embed_batch`` over groups of similar length: short texts are not padded to the
+    longest one (several times faster for a mix of titles and long abstract sentences)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), 0), dtype=np.float32)
+    parts = [np.asarray(embedder.embed_batch([texts[i] for i in order[j:j + group]]), dtype=np.float32)
+             for j in range(0, len(order), group)]
+    if parts:
+        out = np.zeros((len(texts), parts[0].shape[1]), dtype=np.float32)
+        out[order] = np.concatenate(parts)
+    return out
+
+
 def _embed_candidates(pipeline, cands: list[_Candidates], question: str | None = None) -> np.ndarray | None:
+    """One embedding batch for the candidates that lack vectors (and the question); returns the question's vector."""
     todo = [c for c in cands if c.text.vectors is None and c.vectors is None]
-    pieces = [s for c in todo for s, _ in c.items] + ([question] if question else [])
+    pieces = [x for c in todo for x in [s for s, _ in c.items] + [c.text.paper.title]] + ([question] if question else [])
     if not pieces:
         return None
-    vecs = np.asarray(pipeline.embedder.embed_batch(pieces), dtype=np.float32)
+    vecs = embed_sorted(pipeline.embedder, pieces)
     at = 0
     for c in todo:
-        c.vectors = vecs[at:at + len(c.items)]
-        at += len(c.items)
+        n = len(c.items) + 1
+        c.vectors = vecs[at:at + n]
+        at += n
     return vecs[at] if question else None
 
 
-def hit_relevance(hit: Hit, cand: _Candidates, qvec: np.ndarray, qterms: set[str], stats: TermStats) -> float:
-    """Dense score (or, when the dense retriever missed the paper, its best sentence cosine) + weighted coverage."""
-    dense = hit.dense
-    if dense is None:
-        cos = cand.cosines(qvec)
-        dense = (float(cos.max()) if len(cos) else 0.0) + DENSE_FALLBACK_OFFSET
-    return float(dense) + COVERAGE_WEIGHT * stats.coverage(qterms, cand.text.terms)
+def hit_relevance(cand: _Candidates, qvec: np.ndarray, qterms: set[str], stats: TermStats) -> float:
+    """How well a paper answers the question: the best cosine between the question and the paper's
+    title or best sentences, plus ``COVERAGE_WEIGHT`` × the IDF-weighted share of the question's
+    content words the paper contains."""
+    return cand.closeness(qvec) + COVERAGE_WEIGHT * stats.coverage(qterms, cand.text.terms)
 
 
 def _wanted_meta(text: PaperText, want: set[str]) -> list[str]:
@@ -275,15 +316,13 @@ def _wanted_meta(text: PaperText, want: set[str]) -> list[str]:
     return out
 
 
-def choose_evidence(cand: _Candidates, qvec: np.ndarray, n: int, want: set[str]) -> list[str]:
-    """The ``n`` sentences that best match the question (cosine + 0.3 × word overlap), in abstract
-    order, preceded by the metadata sentences the question asks for."""
+def choose_evidence(cand: _Candidates, qvec: np.ndarray, n: int, want: set[str]) -> tuple[list[str], list[str]]:
+    """The ``n`` sentences that best match the question (cosine + 0.3 × word overlap), best first,
+    and the metadata sentences the question asks for."""
     cos = cand.cosines(qvec)
     scored = [(float(c) + 0.3 * lex + (CONTRIBUTION_BONUS / 2 if _CONTRIBUTION.search(s) else 0.0), s)
               for (s, lex), c in zip(cand.items, cos, strict=True)]
-    best = {s for _, s in sorted(scored, reverse=True)[:n]}
-    ordered = [s for s in cand.text.sentences if s in best]
-    return _wanted_meta(cand.text, want) + ordered
+    return [s for _, s in sorted(scored, reverse=True)[:n]], _wanted_meta(cand.text, want)
 
 
 @dataclass
@@ -311,9 +350,8 @@ def score_hits(pipeline, question: str, hits: list[Hit]) -> Scored:
     stats = term_stats(pipeline, hits)
     qterms = question_terms(question)
     cands = [_candidates(t, qterms, stats) for t in texts]
-    need = [c for h, c in zip(pool[:RELEVANCE_DEPTH], cands, strict=False) if h.dense is None]
-    qvec = _embed_candidates(pipeline, need, question)
-    rel = [hit_relevance(h, c, qvec, qterms, stats) for h, c in zip(pool, cands, strict=True)]
+    qvec = _embed_candidates(pipeline, cands, question)
+    rel = [hit_relevance(c, qvec, qterms, stats) for c in cands]
     return Scored(pool, rel, [_ratio(h, top) for h in pool], cands, qvec, qterms)
 
 
@@ -325,7 +363,12 @@ def select_sources(sc: Scored, threshold: float, cite_ratio: float = CITE_RATIO)
     return chosen or [int(np.argmax(sc.relevance[:RELEVANCE_DEPTH]))]
 
 
-def plan(pipeline, question: str, hits: list[Hit], *, evidence_sentences: int, threshold: float | None = None) -> Plan:
+def _per_source(table: dict[int, int], n_sources: int) -> int:
+    return table.get(n_sources, table.get(0, 1))
+
+
+def plan(pipeline, question: str, hits: list[Hit], *, evidence_sentences: dict[int, int] | None = None,
+         threshold: float | None = None) -> Plan:
     """Decide relevance, refusal and the numbered sources with their evidence."""
     threshold = pipeline.settings.refuse_threshold if threshold is None else threshold
     threshold = REFUSE_THRESHOLD if threshold is None else float(threshold)
@@ -337,8 +380,8 @@ def plan(pipeline, question: str, hits: list[Hit], *, evidence_sentences: int, t
         return Plan(question, sc.qvec, hits, sc.best, threshold, [], sc.qterms)
     _embed_candidates(pipeline, [sc.cands[i] for i in chosen])
     want = intents(question)
-    per = max(evidence_sentences, {1: 3, 2: 2}.get(len(chosen), 1))
-    sources = [Source(n, sc.pool[i], sc.cands[i].text, sc.relevance[i], choose_evidence(sc.cands[i], sc.qvec, per, want))
+    per = max(_per_source(evidence_sentences or {}, len(chosen)), _per_source(EVIDENCE_SENTENCES["extractive"], len(chosen)))
+    sources = [Source(n, sc.pool[i], sc.cands[i].text, sc.relevance[i], *choose_evidence(sc.cands[i], sc.qvec, per, want))
                for n, i in enumerate(chosen, 1)]
     return Plan(question, sc.qvec, hits, sc.best, threshold, sources, sc.qterms)
 
@@ -506,7 +549,8 @@ def stream_answer(pipeline, question: str, *, backend: str | None = None, k: int
     hits = pipeline.retrieve(question, k, **filters)
     t_retrieved = time.perf_counter()
     extractive = isinstance(gen, ExtractiveGenerator)
-    p = plan(pipeline, question, hits, evidence_sentences=1 if extractive else EVIDENCE_SENTENCES.get(name, DEFAULT_EVIDENCE))
+    per_source = EVIDENCE_SENTENCES.get(gen.name, DEFAULT_EVIDENCE)
+    p = plan(pipeline, question, hits, evidence_sentences=per_source)
     t_planned = time.perf_counter()
     timings = {"retrieve_ms": (t_retrieved - t0) * 1000, "plan_ms": (t_planned - t_retrieved) * 1000}
     first: list[float] = []
@@ -529,26 +573,32 @@ def stream_answer(pipeline, question: str, *, backend: str | None = None, k: int
         return
 
     comp = Composer(pipeline, p)
-    fallback = None
+    fallback, failed = None, False
     used = gen.name
     streamed = False
     if not extractive:
         sources = p.sources
         want = intents(question)
-        blocks = [evidence_block(s.n, s.hit.paper.title, paper_details(s.hit.paper, want), " ".join(s.evidence)) for s in sources]
+        shown = _per_source(per_source, len(sources))
+        blocks = [evidence_block(s.n, s.hit.paper.title, paper_details(s.hit.paper, want), " ".join(s.quote(shown))) for s in sources]
         max_sent = min(4, max(2, len(sources) + 1))
         messages = answer_messages(question, blocks, [s.n for s in sources], max_sentences=max_sent)
         stream = gen.stream(messages, max_tokens=pipeline.settings.llm_max_tokens, temperature=pipeline.settings.llm_temperature)
+        seen: dict[str, int] = {}
         try:
             for raw in sentences_from_stream(stream):
+                key = re.sub(r"\W+", " ", raw.lower()).strip()
+                seen[key] = seen.get(key, 0) + 1
                 shown = comp.check(raw)
                 if shown is not None:
                     yield emit((" " if streamed else "") + shown)
                     streamed = True
-                if comp.processed >= max_sent + 3 or comp.repeats >= 2 or len(comp.kept) >= MAX_ANSWER_SENTENCES:
+                if len(comp.kept) >= max_sent or comp.repeats >= 2 or seen[key] >= 3 or sum(seen.values()) >= 2 * max_sent + 4:
                     break  # enough, or the model is looping
+                if not comp.kept and len(comp.sentences) >= GIVE_UP_AFTER:
+                    break  # its first claims all failed the check: fall back now rather than after the whole answer
         except GeneratorError as e:
-            fallback = f"{e}; extractive answer"
+            fallback, failed = f"{e}; extractive answer", True
         finally:
             close = getattr(stream, "close", None)
             if close:
@@ -567,7 +617,7 @@ def stream_answer(pipeline, question: str, *, backend: str | None = None, k: int
     else:
         text = " ".join(comp.kept)
     yield finish(Answer(question, text, comp.citations(), False, hits, used, name, fallback, comp.sentences,
-                        relevance=p.relevance))
+                        relevance=p.relevance, backend_failed=failed))
 
 
 def answer(pipeline, question: str, *, backend: str | None = None, k: int | None = None, **filters) -> Answer:

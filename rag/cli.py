@@ -286,7 +286,7 @@ def ask(ctx, question, backend, k, venue, year, ptype, author, source, as_json) 
     if as_json:
         a = pipe.answer(question, backend=backend, k=k, **filters)
         if a.fallback:
-            click.echo(f"warning: {a.fallback}", err=True)
+            click.echo(f"{'warning' if a.backend_failed else 'note'}: {a.fallback}", err=True)
         _dump(a.to_dict())
         return
     a = None
@@ -299,8 +299,8 @@ def ask(ctx, question, backend, k, venue, year, ptype, author, source, as_json) 
     click.echo()
     if a is None:
         return
-    if a.fallback:
-        click.echo(f"warning: {a.fallback}", err=True)
+    if a.fallback:  # a failing backend is a warning; a model whose answer was unsupported only a note
+        click.echo(f"{'warning' if a.backend_failed else 'note'}: {a.fallback}", err=True)
     if a.citations:
         click.echo("\nSources:")
         for c in a.citations:

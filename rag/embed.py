@@ -88,7 +88,14 @@ class SentenceTransformerEmbedder:
         return self.tokenizer.encode(text, add_special_tokens=False, verbose=False)
 
 
-def make_embedder(settings) -> SentenceTransformerEmbedder:
-    """The embedder the settings ask for."""
+def make_embedder(settings) -> Embedder:
+    """The embedder the settings ask for: sentence-transformers on torch, or the same model on
+    onnxruntime (``embed_backend`` onnx / onnx-int8, see :mod:`rag.embed_onnx`)."""
+    backend = getattr(settings, "embed_backend", "torch")
+    if backend != "torch":
+        from .embed_onnx import OnnxEmbedder
+
+        return OnnxEmbedder(settings.embed_model, backend=backend, index_dir=settings.index_dir,
+                            batch_size=settings.embed_batch_size)
     return SentenceTransformerEmbedder(settings.embed_model, device=settings.embed_device,
                                        batch_size=settings.embed_batch_size)

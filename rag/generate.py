@@ -82,8 +82,8 @@ class LocalGenerator:
                 try:
                     from llama_cpp import Llama
 
-                    self._llm = Llama(model_path=str(path), n_ctx=self.settings.llm_context,
-                                      n_threads=self.settings.llm_threads, verbose=False)
+                    self._llm = Llama(model_path=str(path), n_ctx=self.settings.llm_context, n_threads=self.settings.llm_threads,
+                                      n_threads_batch=self.settings.llm_threads, verbose=False)
                 except Exception as e:  # llama.cpp raises ValueError/RuntimeError for bad files
                     raise GeneratorError(f"local model {path.name} cannot be loaded: {_one_line(e)}") from e
             return self._llm

