@@ -95,7 +95,7 @@ class Pipeline:
                     print("No index yet: building it from the manifest (once).", file=sys.stderr)
                     self.index(progress=tqdm_progress())
                     store = self.store(create=False)
-                self._retriever = Retriever(store, self.embedder)
+                self._retriever = Retriever(store, self.embedder, settings=self.settings)
             return self._retriever
 
     def refresh(self) -> None:

@@ -180,27 +180,6 @@ def _torch_threads(n: int | None):
 
 # ---------------------------------------------------------------------------------------------- retriever
 
-def _paper_records(store: Store, page: int = 5000) -> tuple[list[Paper], dict[str, int]]:
-    """Every paper record in id order, and each paper's number of chunks, read in pages (one
-    ``get`` of a large collection exceeds SQLite's variable limit inside Chroma)."""
-    import json
-
-    out: list[Paper] = []
-    nchunks: dict[str, int] = {}
-    offset = 0
-    while True:
-        got = store.papers.get(include=["metadatas"], limit=page, offset=offset)
-        metas = got["metadatas"] or []
-        for m in metas:
-            p = Paper.from_dict(json.loads(m["record"]))
-            out.append(p)
-            nchunks[p.id] = int(m.get("chunks") or 0)
-        if len(metas) < page:
-            break
-        offset += page
-    return sorted(out, key=lambda p: p.id), nchunks
-
-
 class Retriever:
     """Dense + keyword retrieval over one index, fused, one hit per paper."""
 
@@ -218,7 +197,7 @@ class Retriever:
         self.query_threads = int(cfg["query_threads"]) or None
 
         self.store, self.embedder = store, embedder
-        self.papers, self.paper_chunks = _paper_records(store)
+        self.papers, self.paper_chunks = store.paper_records()
         self.by_id = {p.id: p for p in self.papers}
         self.row = {p.id: i for i, p in enumerate(self.papers)}
         self.venues = {p.venue for p in self.papers if p.venue}

@@ -85,15 +85,28 @@ class Store:
     model: str
     dim: int
 
-    def paper_records(self) -> list[Paper]:
-        """Every paper record stored, in id order."""
-        got = self.papers.get(include=["metadatas"])
-        out = [Paper.from_dict(json.loads(m["record"])) for m in got["metadatas"] or []]
-        return sorted(out, key=lambda p: p.id)
+    def _paper_metadatas(self, page: int = 5000):
+        """(id, metadata) of every paper, read in pages (one ``get`` of a large collection exceeds
+        SQLite's variable limit inside Chroma)."""
+        offset = 0
+        while True:
+            got = self.papers.get(include=["metadatas"], limit=page, offset=offset)
+            metas = got["metadatas"] or []
+            yield from zip(got["ids"], metas, strict=True)
+            if len(metas) < page:
+                return
+            offset += page
+
+    def paper_records(self) -> tuple[list[Paper], dict[str, int]]:
+        """Every paper record stored, in id order, and each paper's number of chunks."""
+        out, nchunks = [], {}
+        for pid, m in self._paper_metadatas():
+            out.append(Paper.from_dict(json.loads(m["record"])))
+            nchunks[pid] = int(m.get("chunks") or 0)
+        return sorted(out, key=lambda p: p.id), nchunks
 
     def paper_hashes(self) -> dict[str, str]:
-        got = self.papers.get(include=["metadatas"])
-        return {i: m.get("content_hash", "") for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
+        return {pid: m.get("content_hash", "") for pid, m in self._paper_metadatas()}
 
     def count(self) -> int:
         return self.papers.count()
@@ -152,7 +165,7 @@ def open_store(client, name: str, model: str, dim: int, *, create: bool = True) 
         if got.get("embed_model") != model or int(got.get("dim") or 0) != dim:
             raise ModelMismatchError(
                 f"the index was built with embedding model {got.get('embed_model')!r} (dim {got.get('dim')}), "
-                f"but {model!r} (dim {dim}) is configured; set RAG_EMBED_MODEL back or run `rag index --full` to rebuild"
+                f"but {model!r} (dim {dim}) is configured; set RAG_EMBED_MODEL (and RAG_EMBED_BACKEND) back or run `rag index --full` to rebuild"
             )
         cols[kind] = col
     return Store(client, cols["chunks"], cols["papers"], model, dim)

@@ -127,7 +127,7 @@ def test_same_paper_in_two_sources_is_stored_once(tmp_path, settings_factory, em
     m = _small_manifest(tmp_path, shipped[:3], shipped[2:4])
     pipe = Pipeline(settings_factory(manifest=m, index_dir=tmp_path / "index"), embedder=embedder)
     assert pipe.index().papers == 4
-    rec = [p for p in pipe.store().paper_records() if p.id == shipped[2].id][0]
+    rec = [p for p in pipe.store().paper_records()[0] if p.id == shipped[2].id][0]
     assert [s.label for s in rec.sources] == ["a", "b"]
 
 

@@ -1,0 +1,60 @@
+"""``python -m bench``: run every benchmark of the project, each beside its baselines, one after
+the other, and write ``bench/RESULTS.md`` (machine, then each benchmark's table).
+
+``python -m bench --only index,answer`` runs a subset; ``--skip ui,load`` leaves some out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+# name → (module, extra args, results file it writes, or None to keep its stdout)
+BENCHES = {
+    "index": ("bench.bench_index", [], "results_index.md"),
+    "retrieval": ("bench.bench_retrieval", [], "results_retrieval.md"),
+    "embed": ("bench.bench_embed", [], "results_embed.md"),
+    "answer": ("bench.bench_answer", [], None),
+    "ui": ("bench.bench_ui", [], "results_ui.md"),
+    "load": ("bench.load", ["--n", "200", "--concurrency", "10", "--ui"], "results_load.md"),
+}
+
+
+def machine() -> str:
+    mem = next((ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")), "?")
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")), platform.processor())
+    return f"{platform.machine()}, {cpu}, {os.cpu_count()} cores, {int(mem) // 1024 // 1024} GiB, Python {platform.python_version()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", help="comma-separated subset of " + ",".join(BENCHES))
+    ap.add_argument("--skip", default="", help="comma-separated benchmarks to leave out")
+    args = ap.parse_args()
+    names = [n for n in (args.only.split(",") if args.only else BENCHES) if n not in args.skip.split(",")]
+    parts = [f"# Benchmark results\n\n{time.strftime('%Y-%m-%d %H:%M %Z')} on {machine()}.\n"
+             "Each benchmark measures its baseline in the same run; ratios are the figures to compare.\n"]
+    for name in names:
+        module, extra, out = BENCHES[name]
+        print(f"== {name}: python -m {module} {' '.join(extra)}", file=sys.stderr, flush=True)
+        t = time.perf_counter()
+        r = subprocess.run([sys.executable, "-m", module, *extra], cwd=ROOT, capture_output=True, text=True)
+        took = time.perf_counter() - t
+        body = (HERE / out).read_text() if out and (HERE / out).exists() and r.returncode == 0 else r.stdout
+        if r.returncode != 0:
+            body += f"\n\n(failed with exit code {r.returncode}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''})"
+        parts.append(f"## {name} ({took:.0f} s)\n\n{body.strip()}\n")
+    (HERE / "RESULTS.md").write_text("\n".join(parts))
+    print(f"wrote {HERE / 'RESULTS.md'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
