@@ -23,6 +23,33 @@ from rag.pipeline import Pipeline
 from rag.settings import PROJECT_ROOT, Settings
 
 
+def llama_embedding(embedder):
+    """A llama-index ``BaseEmbedding`` around our embedder, so both builds embed with one model."""
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from pydantic import PrivateAttr
+
+    class _Adapter(BaseEmbedding):
+        _e: object = PrivateAttr()
+
+        def __init__(self, e):
+            super().__init__(model_name=e.name, embed_batch_size=64)
+            self._e = e
+
+        def _get_query_embedding(self, query):
+            return self._e.embed_batch([query])[0].tolist()
+
+        def _get_text_embedding(self, text):
+            return self._e.embed_batch([text])[0].tolist()
+
+        def _get_text_embeddings(self, texts):
+            return self._e.embed_batch(texts).tolist()
+
+        async def _aget_query_embedding(self, query):
+            return self._get_query_embedding(query)
+
+    return _Adapter(embedder)
+
+
 def _timed(fn):
     t = time.perf_counter()
     out = fn()
@@ -59,7 +86,6 @@ def main() -> str:
         from llama_index.core import Document, StorageContext, VectorStoreIndex
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        from rag.retrieve import llama_embedding
         from rag.store import _chroma_settings
 
         client = chromadb.PersistentClient(path=str(Path(tmp) / "llama"), settings=_chroma_settings())
