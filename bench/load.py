@@ -8,26 +8,19 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from rag.evaluate import load_questions, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def question_pool() -> list[str]:
     """Every question of the shipped question files (answerable and not), in a fixed order."""
-    out = []
-    for f in sorted((ROOT / "eval").glob("*_questions.jsonl")):
-        out += [json.loads(line)["question"] for line in f.read_text().splitlines() if line.strip()]
-    return out
-
-
-def percentile(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] if s else 0.0
+    return [q.question for f in sorted((ROOT / "eval").glob("*_questions.jsonl")) for q in load_questions(f)]
 
 
 def run_load(ask, questions: list[str], n: int, concurrency: int) -> dict:

@@ -180,7 +180,7 @@ def _paper_json(p) -> dict:
 def search(ctx, query, k, mode, venue, year, ptype, author, source, as_json) -> None:
     """Print the papers that best match QUERY."""
     pipe = _pipeline(ctx)
-    hits = pipe.retriever.search(query, k or pipe.settings.k, mode=mode, **_filters(venue, year, ptype, author, source))
+    hits = pipe.retrieve(query, k, mode=mode, **_filters(venue, year, ptype, author, source))
     if as_json:
         _dump([{"rank": h.rank, "score": round(h.score, 4), **_paper_json(h.paper), "passage": (h.passages or [""])[0]} for h in hits])
         return

@@ -1,6 +1,6 @@
 """Retrieval filters: parsed and validated once into a :class:`Filters`, then applied identically by
-the dense path (as a Chroma ``where`` clause on chunk metadata, see :func:`to_chroma_where`, or as
-llama-index ``MetadataFilters``) and the keyword path (as a predicate over paper records).
+the dense path (as a Chroma ``where`` clause on chunk metadata, see :func:`to_chroma_where`) and the
+keyword path (as a predicate over paper records).
 
 Both forms express the same rules, so a filter selects the same papers in both paths:
 
@@ -189,24 +189,3 @@ def to_chroma_where(f: Filters, allowed_ids: list[str] | None = None) -> dict | 
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def to_metadata_filters(f: Filters, allowed_ids: list[str] | None = None):
-    """The same rules as llama-index ``MetadataFilters`` (``None`` when nothing is filtered), for
-    use with llama-index retrievers over the chunk collection."""
-    from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
-
-    fs = []
-    if f.venues:
-        fs.append(MetadataFilter(key="venue", value=list(f.venues), operator=FilterOperator.IN))
-    if f.year_min is not None or f.year_max is not None:
-        fs.append(MetadataFilter(key="year", value=max(f.year_min or 1, 1), operator=FilterOperator.GTE))
-        if f.year_max is not None:
-            fs.append(MetadataFilter(key="year", value=f.year_max, operator=FilterOperator.LTE))
-    if f.types:
-        fs.append(MetadataFilter(key="type", value=list(f.types), operator=FilterOperator.IN))
-    if f.needs_ids:
-        fs.append(MetadataFilter(key="paper_id", value=list(allowed_ids or []) or ["<none>"], operator=FilterOperator.IN))
-    if not fs:
-        return None
-    return MetadataFilters(filters=fs, condition=FilterCondition.AND)

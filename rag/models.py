@@ -68,11 +68,6 @@ class Paper:
         """Changes whenever anything the index stores about the paper changes."""
         return hashlib.sha1(self.to_json().encode()).hexdigest()[:16]
 
-    def citation_label(self) -> str:
-        """``Title (Venue Year)`` for lists of sources."""
-        where = " ".join(str(x) for x in (self.venue, self.year) if x)
-        return f"{self.title} ({where})" if where else self.title
-
 
 @dataclass
 class Hit:

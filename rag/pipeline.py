@@ -125,9 +125,9 @@ class Pipeline:
     def add_sources(self, paths: list[Path], fmt: str | None = None, **meta) -> list[Source]:
         return [add_source(Path(self.settings.manifest), Path(p), format=fmt, **meta) for p in paths]
 
-    def retrieve(self, question: str, k: int | None = None, **filters) -> list[Hit]:
+    def retrieve(self, question: str, k: int | None = None, *, mode: str = "hybrid", **filters) -> list[Hit]:
         with server_errors(self.settings.chroma_url):
-            return self.retriever.search(question, k or self.settings.k, **filters)
+            return self.retriever.search(question, k or self.settings.k, mode=mode, **filters)
 
     def similar(self, paper_id: str, k: int = 5) -> list[Hit]:
         with server_errors(self.settings.chroma_url):

@@ -4,6 +4,7 @@ built once per test session."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "data" / "sources.toml"
 DEV_QUESTIONS = ROOT / "eval" / "dev_questions.jsonl"
 USER_QUESTIONS = ROOT / "eval" / "user_questions.jsonl"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def pytest_addoption(parser):

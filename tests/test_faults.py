@@ -7,7 +7,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +19,10 @@ from rag.errors import StoreUnavailableError
 from rag.evaluate import load_questions
 from rag.pipeline import Pipeline
 
-from .conftest import DEV_QUESTIONS, MANIFEST, ROOT
+from .conftest import DEV_QUESTIONS, MANIFEST, ROOT, free_port
 
 CHROMA = Path(sys.executable).with_name("chroma")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ChromaServer:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import importlib
-import socket
 import subprocess
 import sys
 import threading
@@ -20,16 +19,13 @@ from rag.errors import GeneratorError
 from rag.generate import OpenAIGenerator, default_gguf
 from rag.support import parse_markers
 
+from .conftest import free_port
+
 pytestmark = pytest.mark.slow
 A = importlib.import_module("rag.answer")
 QUESTION = "Which pretrained model of programming languages uses data flow between variables instead of the syntax tree?"
 GOLD = "GraphCodeBERT: Pre-training Code Representations with Data Flow"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LlamaServer:

@@ -7,7 +7,6 @@ import html
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import pytest
 
 from rag.followup import ShownPaper, Turn, is_followup, mentioned_filters, resolve
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port
 
 # gradio's own queue code trips pandas deprecation warnings; not ours to fix
 pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"), pytest.mark.filterwarnings("ignore:The copy keyword")]
@@ -29,11 +28,6 @@ QUESTION = "Which papers study pruning neural networks at initialization?"
 PROTEIN = ("Which papers analyze what Transformer language models trained on protein sequences learn about protein "
            "structure, for example through their attention maps?")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cited_titles(sources: str) -> list[str]:

@@ -4,10 +4,11 @@ served by the test on 127.0.0.1. Screenshots go to tests/artifacts/ (gitignored)
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
+
+from .conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword")]
@@ -34,11 +35,6 @@ WATCH_JS = """
 }
 """
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
