@@ -89,9 +89,16 @@ class SentenceTransformerEmbedder:
 
 
 def make_embedder(settings) -> Embedder:
-    """The embedder the settings ask for: sentence-transformers on torch, or the same model on
-    onnxruntime (``embed_backend`` onnx / onnx-int8, see :mod:`rag.embed_onnx`)."""
+    """The embedder the settings ask for: sentence-transformers on torch, the same model on
+    onnxruntime (``embed_backend`` onnx / onnx-int8, see :mod:`rag.embed_onnx`), or an
+    OpenAI-compatible embeddings server (``openai``, see :mod:`rag.embed_openai`)."""
     backend = getattr(settings, "embed_backend", "torch")
+    if backend == "openai":
+        from .embed_openai import OpenAIEmbedder
+
+        return OpenAIEmbedder(settings.embed_model, settings.embed_base_url, api_key=settings.embed_api_key.get_secret_value(),
+                              batch_size=settings.embed_batch_size, concurrency=settings.embed_concurrency,
+                              timeout=settings.embed_timeout)
     if backend != "torch":
         from .embed_onnx import OnnxEmbedder
 

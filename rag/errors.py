@@ -43,3 +43,7 @@ class GeneratorError(RagError):
 
 class StoreUnavailableError(RagError):
     """The vector store (for example a Chroma server) cannot be reached."""
+
+
+class EmbedderError(RagError):
+    """The embedding backend failed (for example an embeddings server that is down or misconfigured)."""

