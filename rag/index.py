@@ -6,7 +6,8 @@ batch of papers, the new chunks (ids carry the content hash, so old and new vers
 collide) are written first and the paper record after them; stale chunks and removed papers are
 deleted last. A run killed at any point therefore leaves an index whose every paper record is
 complete and queryable, and the next run sees exactly what is left to do. A lock file keeps a
-second writer out.
+second writer on this machine out; with a Chroma server, a writer lease kept on the server
+(:mod:`rag.lease`) keeps out writers on other machines.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -110,12 +111,14 @@ class Chunker:
 class Indexer:
     """Brings a :class:`Store` in line with a list of papers."""
 
-    def __init__(self, store: Store, embedder: Embedder, chunker: Chunker, index_dir: Path):
+    def __init__(self, store: Store, embedder: Embedder, chunker: Chunker, index_dir: Path,
+                 lease: Callable[[], AbstractContextManager] | None = None):
         self.store, self.embedder, self.chunker, self.index_dir = store, embedder, chunker, index_dir
+        self.lease = lease or nullcontext
 
     def update(self, papers: list[Paper], *, full: bool = False, progress: Progress | None = None) -> IndexReport:
         t0 = time.perf_counter()
-        with write_lock(self.index_dir):
+        with write_lock(self.index_dir), self.lease():
             rep = IndexReport()
             desired = {p.id: p for p in papers}
             existing = self.store.paper_hashes()
@@ -202,14 +205,19 @@ def build_index(client, settings, embedder: Embedder, papers: list[Paper], *, fu
     A full rebuild under the same model re-embeds in place (crash-safe); under another model it
     drops the old collections first."""
     from .errors import ModelMismatchError
+    from .lease import StoreLease
+
+    def lease() -> AbstractContextManager:
+        """The server-side writer lease when the index lives on a Chroma server."""
+        return StoreLease(client, settings.collection, where=settings.chroma_url) if settings.chroma_url else nullcontext()
 
     try:
         store = open_store(client, settings.collection, embedder.name, embedder.dim)
     except ModelMismatchError:
         if not full:
             raise
-        with write_lock(Path(settings.index_dir)):
+        with write_lock(Path(settings.index_dir)), lease():
             drop_store(client, settings.collection)
         store = open_store(client, settings.collection, embedder.name, embedder.dim)
     chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
-    return Indexer(store, embedder, chunker, Path(settings.index_dir)).update(papers, full=full, progress=progress)
+    return Indexer(store, embedder, chunker, Path(settings.index_dir), lease).update(papers, full=full, progress=progress)

@@ -122,6 +122,36 @@ def test_server_stopped_mid_session_gives_clear_error_then_recovers(server_pipel
     assert server_pipeline.retrieve("sparse networks fail on hard tasks", 3)
 
 
+def test_writer_lease_keeps_a_second_machine_out(chroma_server, tmp_path):
+    """Two writers on different machines share only the server: the second gets a clear "being
+    updated" error (here: a lease held by this process, and `rag index` in a subprocess with its own
+    index dir, as on another machine); the lease is renewed while held and expires when its owner dies."""
+    from rag.errors import IndexBusyError
+    from rag.lease import StoreLease
+    from rag.store import open_client
+
+    client = open_client(tmp_path, chroma_server.url)
+    with StoreLease(client, "leasetest", ttl=2.0, settle=0.05):
+        time.sleep(2.5)  # longer than the ttl: renewals keep it
+        with pytest.raises(IndexBusyError, match=r"being updated by .* \(pid \d+\)"):
+            StoreLease(client, "leasetest").acquire()
+        env = {**_small(tmp_path, n=5), "RAG_CHROMA_URL": chroma_server.url, "RAG_COLLECTION": "leasetest"}
+        r = _rag(env, "index")
+        assert r.returncode == 1 and "error: the index 'leasetest' on http://127.0.0.1" in r.stderr, r.stderr
+        assert "being updated by" in r.stderr and "Traceback" not in r.stderr
+    assert _rag(env, "index", "--json").returncode == 0  # released on exit: the other machine goes ahead
+
+    dead = StoreLease(client, "leasetest", ttl=1.0, settle=0.05)
+    dead.acquire()
+    dead._stop.set()  # its owner "dies": no renewal, no release
+    with pytest.raises(IndexBusyError, match="lease expires at"):
+        StoreLease(client, "leasetest").acquire()
+    time.sleep(1.2)
+    with StoreLease(client, "leasetest", settle=0.05) as lease:
+        assert lease.holder()["owner"] == lease.token
+    assert StoreLease(client, "leasetest").holder() is None
+
+
 # ---------------------------------------------------------------- embedded index faults (subprocesses)
 
 def _small(tmp: Path, n: int = 20, start: int = 0) -> dict:
