@@ -54,6 +54,11 @@ class Settings(BaseSettings):
                                   description="Weight of the keyword (BM25) z-score against the dense z-score (weight 1) in hybrid fusion, for short queries.")
     keyword_verbose_terms: int = Field(6, ge=0, le=100,
                                        description="Queries with more distinct BM25 terms than this are 'verbose': the keyword weight grows in proportion to their term count (0 turns this off).")
+    prf_weight: float = Field(0.6, ge=0.0, le=10.0,
+                              description="Pseudo-relevance feedback in hybrid search: the query vector moves toward the mean vector of the top "
+                                          "prf_papers papers of a first fused pass by this weight, and the dense side is searched again with it "
+                                          "(0 turns it off).")
+    prf_papers: int = Field(2, ge=1, le=20, description="Papers of the first hybrid pass whose mean vector the query moves toward (see prf_weight).")
     query_threads: int = Field(1, ge=0, le=64,
                                description="Torch threads for embedding a query at search time (0: leave torch's setting alone).")
 

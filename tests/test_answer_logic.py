@@ -356,3 +356,24 @@ def test_openai_backend_without_url_falls_back(settings_factory):
     pipe = FakePipeline(s, hits((SAM, 10.0, 0.8)), make_generator("openai", s))
     _, ans = run(pipe)
     assert ans.backend == "extractive" and "RAG_OPENAI_BASE_URL" in ans.fallback
+
+
+def test_question_relevance_takes_closeness_and_coverage_separately():
+    # a short paraphrase: the closest paper covers few of its words, another top paper covers them
+    sc = A.Scored(pool=[], relevance=[0.5 + A.COVERAGE_WEIGHT * 0.1, 0.3 + A.COVERAGE_WEIGHT * 0.6], ratio=[1.0, 0.9],
+                  cands=[], qvec=np.zeros(3), qterms=set(), closeness=[0.5, 0.3], coverage=[0.1, 0.6])
+    assert sc.best == pytest.approx(0.5 + A.COVERAGE_WEIGHT * 0.6)
+    assert sc.best > max(sc.relevance)
+    # only the top RELEVANCE_DEPTH hits count
+    deep = A.Scored(pool=[], relevance=[0.1] * 5, ratio=[1.0] * 5, cands=[], qvec=np.zeros(3), qterms=set(),
+                    closeness=[0.1, 0.1, 0.1, 0.9, 0.9], coverage=[0.0, 0.0, 0.0, 1.0, 1.0])
+    assert deep.best == pytest.approx(0.1)
+
+
+def test_question_relevance_of_real_hits_is_at_least_each_papers(settings):
+    pipe = FakePipeline(settings, hits((SAM, 10.0, 0.9), (OTHER, 8.0, 0.4)))
+    sc = A.score_hits(pipe, Q, pipe.hits)
+    assert len(sc.closeness) == len(sc.coverage) == len(sc.relevance) == len(sc.pool)
+    for rel, clos, cov in zip(sc.relevance, sc.closeness, sc.coverage, strict=True):
+        assert rel == pytest.approx(clos + A.COVERAGE_WEIGHT * cov)
+    assert sc.best >= max(sc.relevance[:A.RELEVANCE_DEPTH]) - 1e-9

@@ -186,3 +186,34 @@ def test_user_set_hybrid_beats_both_single_retrievers(user_scores):
     for metric in ("recall@5", "mrr@10"):
         assert h[metric] > user_scores["dense"][metric], metric
         assert h[metric] > user_scores["keyword"][metric], metric
+
+
+# ---------------------------------------------------------------------------------------------- feedback
+
+def test_feedback_query_moves_toward_the_top_papers(retriever):
+    q = retriever.embed_query("optimizer seeking weights whose entire neighborhood has low loss")
+    top = [h.paper.id for h in retriever.search("optimizer seeking weights whose entire neighborhood has low loss", 2)]
+    centroid = retriever.paper_vectors(top).mean(axis=0)
+    q2 = retriever.feedback_query(q, top)
+    assert q2 is not None and abs(float(np.linalg.norm(q2)) - 1.0) < 1e-5
+    assert float(q2 @ centroid) > float(q @ centroid)
+    # a paper's vector is its normalized mean chunk vector, the same as the papers collection holds
+    stored = np.asarray(retriever.store.papers.get(ids=top[:1], include=["embeddings"])["embeddings"][0], dtype=np.float32)
+    assert float(stored @ retriever.paper_vectors(top[:1])[0]) > 0.999
+    assert retriever.feedback_query(q, []) is None
+
+
+def test_feedback_off_gives_the_first_pass(pipeline, built_index, embedder):
+    from rag.retrieve import Retriever
+
+    query = "convolution-free vision classifier operating directly on patch sequences"
+    plain = Retriever(pipeline.retriever.store, embedder, settings=built_index, prf_weight=0.0)
+    fused_once = plain.search(query, 10)
+    with_prf = pipeline.retriever.search(query, 10)
+    assert pipeline.retriever.prf_weight > 0
+    assert [h.paper.id for h in fused_once] != [h.paper.id for h in with_prf] or \
+        [round(h.score, 6) for h in fused_once] != [round(h.score, 6) for h in with_prf]
+    # without feedback the dense score of a hit is the cosine with the query itself
+    q = plain.embed_query(query)
+    top = fused_once[0]
+    assert top.dense == pytest.approx(max(plain.dense_scores_for(q, [top.paper.id]).values()), abs=1e-5)
