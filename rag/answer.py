@@ -21,6 +21,10 @@ The flow of one question:
    removed; a sentence is kept only if the paper(s) it cites support it; an uncited sentence gets
    the source that supports it best, or is dropped. Kept sentences are streamed to the caller;
    dropped ones are listed in ``Answer.unsupported`` and never shown as answer text.
+   With ``settings.answer_quotes`` (the default) the model's sentences are followed by the
+   evidence sentences of the sources that they do not already state, quoted and cited as in the
+   extractive answer: the names, numbers and details a small model leaves out of its summary stay
+   in the answer, and a source the model did not use is still shown.
 5. **Fall back** to the extractive answer (the evidence sentences, each cited) when the backend
    fails or nothing the model wrote is supported, saying why in ``Answer.fallback``.
 
@@ -401,6 +405,14 @@ def plan(pipeline, question: str, hits: list[Hit], *, evidence_sentences: dict[i
 
 # ---------------------------------------------------------------- composing answers
 
+STATED_SHARE = 0.6  # an evidence sentence whose content words the model's answer mostly states is not quoted again
+
+
+def _is_stated(sentence: str, said: set[str]) -> bool:
+    terms = set(content_terms(sentence))
+    return bool(terms) and len(terms & said) >= STATED_SHARE * len(terms)
+
+
 class Composer:
     """Checks sentences against the plan's sources and assembles the answer text and citations."""
 
@@ -481,13 +493,20 @@ class Composer:
         self.kept.append(text)
         return text
 
-    def extractive(self) -> list[str]:
-        """The evidence answer: per source, its title and evidence sentences, each cited."""
+    def extractive(self, stated: str | None = None) -> list[str]:
+        """The evidence answer: per source, its title and evidence sentences, each cited. With
+        ``stated`` (the model's kept text), the evidence sentences whose content words it already
+        states (``STATED_SHARE`` of them) are left out, and so are sources left with none."""
+        said = set(content_terms(stated)) if stated else set()
         lines = []
-        for src in self.plan.sources:
+        order = sorted(self.plan.sources, key=lambda src: (self.number.get(src.n, len(self.plan.sources) + src.n), src.n))
+        for src in order:
+            todo = [s for s in src.evidence if not stated or not _is_stated(s, said)]
+            if not todo:
+                continue
             n = self._cite(src)
             parts = []
-            for j, sent in enumerate(src.evidence):
+            for j, sent in enumerate(todo):
                 self._cite(src, sent)
                 shown = sent if (j > 0 or sent.startswith(src.hit.paper.title)) else f"{src.hit.paper.title}: {sent}"
                 text = with_markers(shown, [n])
@@ -629,6 +648,12 @@ def stream_answer(pipeline, question: str, *, backend: str | None = None, k: int
         text = "\n".join(lines)
     else:
         text = " ".join(comp.kept)
+        if pipeline.settings.answer_quotes:  # what the model left out of its sources' evidence, quoted
+            lines = comp.extractive(stated=text)
+            for i, line in enumerate(lines):
+                yield emit(("\n\n" if i == 0 else "\n") + line)
+            if lines:
+                text += "\n\n" + "\n".join(lines)
     yield finish(Answer(question, text, comp.citations(), False, hits, used, name, fallback, comp.sentences,
                         relevance=p.relevance, backend_failed=failed))
 

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     openai_model: str = Field("default", description="Model name to request from the OpenAI-compatible server.")
     openai_api_key: SecretStr = Field(SecretStr("none"), description="API key for the OpenAI-compatible server (any string for servers without auth).")
     openai_timeout: float = Field(60.0, gt=0, description="Seconds before a request to the model server is abandoned.")
+    answer_quotes: bool = Field(True, description="After a language model's checked sentences, quote the evidence sentences of the sources "
+                                                  "(as the extractive answer does) that those sentences do not already state, so details a "
+                                                  "small model leaves out stay in the answer. Off: the model's sentences alone.")
     refuse_threshold: float | None = Field(None, description="Override of the calibrated relevance threshold below which a question is refused.")
 
     # ui

@@ -238,7 +238,7 @@ def test_uncited_supported_sentence_gets_its_source(settings):
     gen = ScriptedGenerator(["DDIM is a non-Markovian sampler that is 10 times to 50 times faster."])
     pipe = FakePipeline(settings, hits((SAM, 10.0, 0.8), (DDIM, 9.0, 0.8)), gen)
     _, ans = run(pipe, Q2)
-    assert ans.text.endswith("[1].") and ans.citations[0].paper.id == DDIM.id
+    assert ans.text.split("\n\n")[0].endswith("[1].") and ans.citations[0].paper.id == DDIM.id
     assert ans.citations[0].evidence and "non-Markovian" in ans.citations[0].evidence[0]
     assert_consistent(ans)
 
@@ -377,3 +377,30 @@ def test_question_relevance_of_real_hits_is_at_least_each_papers(settings):
     for rel, clos, cov in zip(sc.relevance, sc.closeness, sc.coverage, strict=True):
         assert rel == pytest.approx(clos + A.COVERAGE_WEIGHT * cov)
     assert sc.best >= max(sc.relevance[:A.RELEVANCE_DEPTH]) - 1e-9
+
+
+def test_model_answer_is_completed_with_the_evidence_it_leaves_out(settings):
+    # the model states DDIM's result but leaves out SAM: SAM's evidence is quoted, DDIM's stated sentence is not repeated
+    gen = ScriptedGenerator(["DDIM is a non-Markovian sampler that is 10 times to 50 times faster [2]."])
+    pipe = FakePipeline(settings, hits((SAM, 10.0, 0.8), (DDIM, 9.0, 0.8)), gen)
+    pieces, ans = run(pipe, Q2)
+    assert ans.backend == "local" and ans.fallback is None
+    model, quoted = ans.text.split("\n\n", 1)
+    assert model == "DDIM is a non-Markovian sampler that is 10 times to 50 times faster [1]."
+    assert "uniformly low loss [2]" in quoted and quoted.startswith("Denoising diffusion probabilistic models") is False
+    assert quoted.count("10 times to 50 times") == 0  # already stated by the model
+    assert [c.paper.id for c in ans.citations] == [DDIM.id, SAM.id]
+    assert [s.origin for s in ans.sentences if s.supported][0] == "model"
+    assert {s.origin for s in ans.sentences if s.supported} == {"model", "evidence"}
+    assert "".join(pieces) == ans.text
+    assert_consistent(ans)
+
+
+def test_answer_quotes_off_gives_the_model_sentences_alone(settings_factory):
+    gen = ScriptedGenerator(["DDIM is a non-Markovian sampler that is 10 times to 50 times faster [2]."])
+    pipe = FakePipeline(settings_factory(backend="local", refuse_threshold=0.4, answer_quotes=False),
+                        hits((SAM, 10.0, 0.8), (DDIM, 9.0, 0.8)), gen)
+    _, ans = run(pipe, Q2)
+    assert ans.text == "DDIM is a non-Markovian sampler that is 10 times to 50 times faster [1]."
+    assert [c.paper.id for c in ans.citations] == [DDIM.id]
+    assert_consistent(ans)
