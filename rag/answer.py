@@ -53,11 +53,13 @@ from .support import (
     TermStats,
     check_support,
     content_terms,
+    key_tokens,
     paper_details,
     parse_markers,
     question_terms,
     strip_markers,
     with_markers,
+    words,
 )
 
 # Calibrated on eval/dev_questions.jsonl (bench/bench_answer.py --calibrate); see the module docstring.
@@ -80,6 +82,9 @@ _INTENTS = {
     "authors": re.compile(r"\b(?:who|authors?|wrote|written|writers?|co-?authors?)\b", re.I),
     "type": re.compile(r"\b(?:oral|spotlight|poster|presentation type|presented as)\b", re.I),
     "venue": re.compile(r"\b(?:conference|venue|which year|what year|published|appeared|accepted)\b", re.I),
+    "name": re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:method|algorithm|model|approach|technique|framework|architecture|"
+                       r"loss|objective|estimator|benchmark|dataset|system|procedure|scheme|metric|optimizer|network|layer)s?\b"
+                       r"|\b(?:called|named|name of)\b", re.I),
     "when": re.compile(r"\b(?:what|which) (?:day|time)\b|\b(?:time slot|slot|session|scheduled?)\b|\bwhen (?:was|is|were|will)\b", re.I),
 }
 
@@ -323,13 +328,40 @@ def _wanted_meta(text: PaperText, want: set[str]) -> list[str]:
     return out
 
 
-def choose_evidence(cand: _Candidates, qvec: np.ndarray, n: int, want: set[str]) -> tuple[list[str], list[str]]:
+_NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name|term)|called|dubbed|named|termed|coined)\b", re.I)
+
+
+def _new_names(sentence: str, question: str) -> set[str]:
+    """Names (acronyms, capitalized words, alphanumeric tokens) in ``sentence`` that ``question`` does not use."""
+    return {t for t in key_tokens(sentence) - key_tokens(question) - set(words(question)) if any(c.isalpha() for c in t)}
+
+
+def naming_sentence(text: PaperText, question: str) -> str | None:
+    """The sentence of the paper that gives its method a name the question does not say ("we
+    propose REDQ", "called the tilt"), the one sharing most of the question's words; None if none."""
+    qwords = set(content_terms(question))
+    best = None
+    for _, sent in text.evidence_candidates():
+        if _NAMING.search(sent) and _new_names(sent, question):
+            score = len(qwords & set(content_terms(sent)))
+            if best is None or score > best[0]:
+                best = (score, sent)
+    return best[1] if best else None
+
+
+def choose_evidence(cand: _Candidates, qvec: np.ndarray, n: int, want: set[str], question: str = "") -> tuple[list[str], list[str]]:
     """The ``n`` sentences that best match the question (cosine + 0.3 × word overlap), best first,
-    and the metadata sentences the question asks for."""
+    and the metadata sentences the question asks for. A question that asks for a name ("which
+    algorithm…") also gets the sentence that names the paper's method, when the chosen ones do not."""
     cos = cand.cosines(qvec)
     scored = [(float(c) + 0.3 * lex + (CONTRIBUTION_BONUS / 2 if _CONTRIBUTION.search(s) else 0.0), s)
               for (s, lex), c in zip(cand.items, cos, strict=True)]
-    return [s for _, s in sorted(scored, reverse=True)[:n]], _wanted_meta(cand.text, want)
+    ranked = [s for _, s in sorted(scored, reverse=True)[:n]]
+    if "name" in want and question and not any(_NAMING.search(s) and _new_names(s, question) for s in ranked):
+        named = naming_sentence(cand.text, question)
+        if named and named not in ranked:
+            ranked.append(named)
+    return ranked, _wanted_meta(cand.text, want)
 
 
 @dataclass
@@ -398,7 +430,7 @@ def plan(pipeline, question: str, hits: list[Hit], *, evidence_sentences: dict[i
     _embed_candidates(pipeline, [sc.cands[i] for i in chosen])
     want = intents(question)
     per = max(_per_source(evidence_sentences or {}, len(chosen)), _per_source(EVIDENCE_SENTENCES["extractive"], len(chosen)))
-    sources = [Source(n, sc.pool[i], sc.cands[i].text, sc.relevance[i], *choose_evidence(sc.cands[i], sc.qvec, per, want))
+    sources = [Source(n, sc.pool[i], sc.cands[i].text, sc.relevance[i], *choose_evidence(sc.cands[i], sc.qvec, per, want, question))
                for n, i in enumerate(chosen, 1)]
     return Plan(question, sc.qvec, hits, sc.best, threshold, sources, sc.qterms)
 

@@ -404,3 +404,23 @@ def test_answer_quotes_off_gives_the_model_sentences_alone(settings_factory):
     assert ans.text == "DDIM is a non-Markovian sampler that is 10 times to 50 times faster [1]."
     assert [c.paper.id for c in ans.citations] == [DDIM.id]
     assert_consistent(ans)
+
+
+def test_naming_questions_get_the_sentence_that_names_the_method():
+    from rag.support import paper_text
+
+    redq = paper("Randomized Ensembled Double Q-Learning: Learning Fast Without a Model",
+                 "Using a high update-to-data ratio, model-based methods have achieved high sample efficiency. "
+                 "In this paper, we introduce a simple model-free algorithm, Randomized Ensembled Double Q-Learning (REDQ), "
+                 "and show that it matches a model-based algorithm. "
+                 "The agent takes many gradient updates per environment step.")
+    q = "Which algorithm lets a model-free agent take many gradient updates per environment step?"
+    assert "name" in A.intents(q) and "name" not in A.intents("Which paper studies gradient updates?")
+    text = paper_text(redq)
+    assert "(REDQ)" in A.naming_sentence(text, q)
+    assert A.naming_sentence(text, "What is REDQ, the Randomized Ensembled Double Q-Learning model-free algorithm?") is None
+    cand = A._Candidates(text, [(text.sentences[2], 1.0)], vectors=np.ones((2, 3), dtype=np.float32) / np.sqrt(3))
+    ranked, _ = A.choose_evidence(cand, np.ones(3, dtype=np.float32) / np.sqrt(3), 1, A.intents(q), q)
+    assert ranked[0] == text.sentences[2] and "(REDQ)" in ranked[1]
+    ranked, _ = A.choose_evidence(cand, np.ones(3, dtype=np.float32) / np.sqrt(3), 1, set(), q)
+    assert ranked == [text.sentences[2]]  # not a naming question: the best match alone
