@@ -264,21 +264,29 @@ class Retriever:
             return np.zeros((0, self.embedder.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
         return np.asarray(vecs, dtype=np.float32), np.asarray(owners, dtype=np.int64)
 
-    def paper_vectors(self, paper_ids: list[str]) -> np.ndarray:
-        """The normalized mean chunk vector of each paper (from the reference sample, else from the
-        papers collection); papers without one are left out."""
-        pos = [self.ref_pos[self.row[p]] if p in self.row else -1 for p in paper_ids]
-        vecs = [self.ref_means[i] for i in pos if i >= 0]
-        missing = [p for p, i in zip(paper_ids, pos, strict=True) if i < 0]
+    def paper_vectors(self, paper_ids: list[str], cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """The normalized mean chunk vector of each paper (from the reference sample, the chunk
+        vectors in ``cache``, else the papers collection); papers without one are left out."""
+        cache = {} if cache is None else cache
+        vecs, missing = [], []
+        for pid in paper_ids:
+            pos = self.ref_pos[self.row[pid]] if pid in self.row else -1
+            if pos >= 0:
+                vecs.append(self.ref_means[pos])
+            elif pid in cache:
+                m = cache[pid].mean(axis=0)
+                vecs.append(m / max(float(np.linalg.norm(m)), 1e-12))
+            else:
+                missing.append(pid)
         if missing:
             got = self.store.papers.get(ids=missing, include=["embeddings"])
             vecs += [np.asarray(v, dtype=np.float32) for v in (got["embeddings"] if got["embeddings"] is not None else [])]
         return np.asarray(vecs, dtype=np.float32).reshape(len(vecs), self.embedder.dim)
 
-    def feedback_query(self, qvec: np.ndarray, top: list[str]) -> np.ndarray | None:
+    def feedback_query(self, qvec: np.ndarray, top: list[str], cache: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
         """``qvec`` moved toward the mean vector of the ``top`` papers by ``prf_weight`` (normalized);
         None when there is nothing to move toward."""
-        vecs = self.paper_vectors(top)
+        vecs = self.paper_vectors(top, cache)
         if not len(vecs) or self.prf_weight <= 0:
             return None
         q = qvec + self.prf_weight * vecs.mean(axis=0)
@@ -346,9 +354,11 @@ class Retriever:
         top = sorted(scores, key=scores.get, reverse=True)[:n]
         return DenseResult({p: scores[p] for p in top}, {p: chunks[p] for p in top})
 
-    def dense_scores_for(self, qvec: np.ndarray, paper_ids: list[str], ref: np.ndarray | None = None) -> dict[str, float]:
-        """Exact best-chunk cosine of the given papers (from the reference sample, else from Chroma).
-        ``ref``: this query's :meth:`_reference_scores`, when already computed."""
+    def dense_scores_for(self, qvec: np.ndarray, paper_ids: list[str], ref: np.ndarray | None = None,
+                         cache: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+        """Exact best-chunk cosine of the given papers (from the reference sample, else from their
+        chunk vectors, fetched from Chroma once per ``cache``: paper id → chunk vectors, kept for one
+        search). ``ref``: this query's :meth:`_reference_scores`, when already computed."""
         out: dict[str, float] = {}
         if not paper_ids:
             return out
@@ -360,12 +370,15 @@ class Retriever:
                 out[pid] = float(ref[pos])
             else:
                 missing.append(pid)
-        if missing:
-            vecs, owners = self._fetch_chunk_vectors(missing)
-            if len(vecs):
-                for r, v in zip(owners.tolist(), _matvec(vecs, qvec).tolist(), strict=True):
-                    pid = self.papers[r].id
-                    out[pid] = max(out.get(pid, -2.0), float(v))
+        cache = {} if cache is None else cache
+        fetch = [pid for pid in missing if pid not in cache]
+        if fetch:
+            vecs, owners = self._fetch_chunk_vectors(fetch)
+            for r in sorted(set(owners.tolist())):
+                cache[self.papers[r].id] = vecs[owners == r]
+        for pid in missing:
+            if pid in cache and len(cache[pid]):
+                out[pid] = float(np.max(_matvec(cache[pid], qvec)))
         return out
 
     def keyword_scores(self, query: str, allowed: set[str] | None) -> tuple[np.ndarray, int, tuple[float, float]]:
@@ -401,6 +414,7 @@ class Retriever:
         n = max(self.candidates, k)
 
         qvec = d = ref = None
+        cache: dict[str, np.ndarray] = {}  # chunk vectors fetched from Chroma during this search
         if mode in ("hybrid", "dense"):
             qvec = self.embed_query(strip_boilerplate(query))
             d = self.dense(qvec, f, allowed, n)
@@ -415,28 +429,29 @@ class Retriever:
             order = np.argsort(-kw, kind="stable")[:n]
             fused = {self.papers[i].id: float(kw[i]) for i in order if kw[i] > 0}
         else:
-            fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats)
-            q2 = self.feedback_query(qvec, self._ranked(fused)[:self.prf_papers]) if fused and self.prf_weight > 0 else None
+            fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats, cache)
+            q2 = self.feedback_query(qvec, self._ranked(fused)[:self.prf_papers], cache) if fused and self.prf_weight > 0 else None
             if q2 is not None:  # second pass: the dense side again, with the feedback query
                 qvec = q2
                 d = self.dense(qvec, f, allowed, n)
                 ref = self._reference_scores(qvec)
-                fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats)
+                fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats, cache)
         order = self._ranked(fused)[:k]
-        return self._hits(query, order, fused, d, kw, qvec, ref)
+        return self._hits(query, order, fused, d, kw, qvec, ref, cache)
 
     @staticmethod
     def _ranked(scores: dict[str, float]) -> list[str]:
         return sorted(scores, key=lambda pid: (-scores[pid], pid))
 
     def fuse(self, qvec: np.ndarray, d: DenseResult, kw: np.ndarray, nterms: int, n: int,
-             ref: np.ndarray | None = None, kw_stats: tuple[float, float] | None = None) -> dict[str, float]:
+             ref: np.ndarray | None = None, kw_stats: tuple[float, float] | None = None,
+             cache: dict[str, np.ndarray] | None = None) -> dict[str, float]:
         """Weighted sum of corpus-standardized scores over the union of both candidate lists."""
         kw_order = [int(i) for i in np.argsort(-kw, kind="stable")[:n] if kw[i] > 0]
         cands = list(d.scores) + [self.papers[i].id for i in kw_order if self.papers[i].id not in d.scores]
         dense = dict(d.scores)
         ref = self._reference_scores(qvec) if ref is None else ref
-        dense.update(self.dense_scores_for(qvec, [c for c in cands if c not in dense], ref))
+        dense.update(self.dense_scores_for(qvec, [c for c in cands if c not in dense], ref, cache))
         # dense null distribution: best-chunk cosines of the reference papers for this query
         mu_d, sd_d = (float(ref.mean()), float(ref.std())) if len(ref) > 1 else (0.0, 1.0)
         sd_d = sd_d if sd_d > 1e-9 else 1.0
@@ -452,10 +467,11 @@ class Retriever:
         return out
 
     def _hits(self, query: str, order: list[str], fused: dict[str, float], d: DenseResult | None,
-              kw: np.ndarray | None, qvec: np.ndarray | None, ref: np.ndarray | None = None) -> list[Hit]:
+              kw: np.ndarray | None, qvec: np.ndarray | None, ref: np.ndarray | None = None,
+              cache: dict[str, np.ndarray] | None = None) -> list[Hit]:
         dense_exact = dict(d.scores) if d is not None else {}
         if qvec is not None:
-            dense_exact.update(self.dense_scores_for(qvec, [p for p in order if p not in dense_exact], ref))
+            dense_exact.update(self.dense_scores_for(qvec, [p for p in order if p not in dense_exact], ref, cache))
         texts = self._chunk_texts([cid for pid in order for cid, _ in (d.chunks.get(pid, []) if d else [])[:3]])
         hits = []
         for rank, pid in enumerate(order, 1):

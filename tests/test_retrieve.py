@@ -217,3 +217,27 @@ def test_feedback_off_gives_the_first_pass(pipeline, built_index, embedder):
     q = plain.embed_query(query)
     top = fused_once[0]
     assert top.dense == pytest.approx(max(plain.dense_scores_for(q, [top.paper.id]).values()), abs=1e-5)
+
+
+def test_papers_outside_the_reference_sample_are_scored_exactly_and_fetched_once(pipeline, built_index, embedder, monkeypatch):
+    from rag.retrieve import Retriever
+
+    full = pipeline.retriever
+    part = Retriever(full.store, embedder, settings=built_index)
+    part._load_reference(max_papers=100)  # a large corpus: most papers are outside the sample
+    assert not part.ref_full
+    q = part.embed_query("optimizer seeking weights whose entire neighborhood has low loss")
+    outside = [p.id for p in part.papers if part.ref_pos[part.row[p.id]] < 0][:20]
+    calls = []
+    fetch = part._fetch_chunk_vectors
+    monkeypatch.setattr(part, "_fetch_chunk_vectors", lambda ids: calls.append(list(ids)) or fetch(ids))
+    cache: dict = {}
+    got = part.dense_scores_for(q, outside, cache=cache)
+    exact = full.dense_scores_for(q, outside)
+    assert set(got) == set(outside) and all(abs(got[p] - exact[p]) < 1e-5 for p in outside)
+    assert len(calls) == 1 and set(cache) == set(outside)
+    q2 = part.feedback_query(q, outside[:2], cache)  # the same vectors serve the feedback pass
+    assert part.dense_scores_for(q2, outside, cache=cache) and len(calls) == 1
+    assert float(part.paper_vectors(outside[:2], cache)[0] @ full.paper_vectors(outside[:1])[0]) > 0.999
+    hits = part.search("optimizer seeking weights whose entire neighborhood has low loss", 5)
+    assert len(hits) == 5 and hits[0].paper.title.startswith("Sharpness-aware Minimization")
