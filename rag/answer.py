@@ -336,13 +336,18 @@ def _new_names(sentence: str, question: str) -> set[str]:
     return {t for t in key_tokens(sentence) - key_tokens(question) - set(words(question)) if any(c.isalpha() for c in t)}
 
 
+def _names_method(sentence: str, question: str) -> bool:
+    """Whether ``sentence`` gives something a name ("we propose X", "called X") the question does not say."""
+    return bool(_NAMING.search(sentence)) and bool(_new_names(sentence, question))
+
+
 def naming_sentence(text: PaperText, question: str) -> str | None:
     """The sentence of the paper that gives its method a name the question does not say ("we
     propose REDQ", "called the tilt"), the one sharing most of the question's words; None if none."""
     qwords = set(content_terms(question))
     best = None
     for _, sent in text.evidence_candidates():
-        if _NAMING.search(sent) and _new_names(sent, question):
+        if _names_method(sent, question):
             score = len(qwords & set(content_terms(sent)))
             if best is None or score > best[0]:
                 best = (score, sent)
@@ -357,7 +362,7 @@ def choose_evidence(cand: _Candidates, qvec: np.ndarray, n: int, want: set[str],
     scored = [(float(c) + 0.3 * lex + (CONTRIBUTION_BONUS / 2 if _CONTRIBUTION.search(s) else 0.0), s)
               for (s, lex), c in zip(cand.items, cos, strict=True)]
     ranked = [s for _, s in sorted(scored, reverse=True)[:n]]
-    if "name" in want and question and not any(_NAMING.search(s) and _new_names(s, question) for s in ranked):
+    if "name" in want and question and not any(_names_method(s, question) for s in ranked):
         named = naming_sentence(cand.text, question)
         if named and named not in ranked:
             ranked.append(named)
@@ -375,8 +380,8 @@ class Scored:
     cands: list[_Candidates]
     qvec: np.ndarray
     qterms: set[str]
-    closeness: list[float] = field(default_factory=list)
-    coverage: list[float] = field(default_factory=list)
+    closeness: list[float]
+    coverage: list[float]
 
     @property
     def best(self) -> float:
@@ -385,7 +390,7 @@ class Scored:
         holdout and tune question files: the same refusals as the best single paper's relevance on the
         long development questions, half the false refusals on the short paraphrased ones)."""
         if not self.closeness:
-            return max(self.relevance[:RELEVANCE_DEPTH], default=0.0)
+            return 0.0
         return max(self.closeness[:RELEVANCE_DEPTH]) + COVERAGE_WEIGHT * max(self.coverage[:RELEVANCE_DEPTH])
 
 

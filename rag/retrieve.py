@@ -155,6 +155,11 @@ def _paper_of(chunk_id: str) -> str:
     return chunk_id.split(":", 1)[0]
 
 
+def _unit(v: np.ndarray) -> np.ndarray:
+    """``v`` (a vector, or each row of a matrix) scaled to length 1; zero vectors stay zero."""
+    return (v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 def _matvec(a: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``a @ v`` without BLAS: a few thousand rows take well under a millisecond either way, and
     waking OpenBLAS's thread pool between two torch inferences makes both of them wait for each
@@ -247,7 +252,7 @@ class Retriever:
         means = np.zeros((len(self.ref_papers), self.ref_vecs.shape[1]), dtype=np.float32)
         if len(owners):
             np.add.at(means, self.ref_pos[owners], self.ref_vecs)
-        self.ref_means = means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        self.ref_means = _unit(means)
 
     def _fetch_chunk_vectors(self, paper_ids: list[str], batch: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, paper rows) of every chunk of the given papers, looked up by chunk id
@@ -274,8 +279,7 @@ class Retriever:
             if pos >= 0:
                 vecs.append(self.ref_means[pos])
             elif pid in cache:
-                m = cache[pid].mean(axis=0)
-                vecs.append(m / max(float(np.linalg.norm(m)), 1e-12))
+                vecs.append(_unit(cache[pid].mean(axis=0)))
             else:
                 missing.append(pid)
         if missing:
@@ -289,9 +293,8 @@ class Retriever:
         vecs = self.paper_vectors(top, cache)
         if not len(vecs) or self.prf_weight <= 0:
             return None
-        q = qvec + self.prf_weight * vecs.mean(axis=0)
-        norm = float(np.linalg.norm(q))
-        return (q / norm).astype(np.float32) if norm > 1e-12 else None
+        q = _unit(qvec + self.prf_weight * vecs.mean(axis=0))
+        return q if np.any(q) else None
 
     def _reference_scores(self, qvec: np.ndarray) -> np.ndarray:
         """Best-chunk cosine of every paper of the reference sample (aligned with ``ref_papers``)."""
@@ -430,7 +433,7 @@ class Retriever:
             fused = {self.papers[i].id: float(kw[i]) for i in order if kw[i] > 0}
         else:
             fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats, cache)
-            q2 = self.feedback_query(qvec, self._ranked(fused)[:self.prf_papers], cache) if fused and self.prf_weight > 0 else None
+            q2 = self.feedback_query(qvec, self._ranked(fused)[:self.prf_papers], cache) if fused else None
             if q2 is not None:  # second pass: the dense side again, with the feedback query
                 qvec = q2
                 d = self.dense(qvec, f, allowed, n)
