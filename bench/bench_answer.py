@@ -8,7 +8,7 @@ p50/p95 of retrieval alone, and per backend of the whole answer and of its first
 printed as a table with each backend's ratio to retrieval. Targets on this 2-core machine:
 extractive < 300 ms, local < 8 s with the first piece < 2 s.
 
-Calibration: for every question, the relevance of the leading hits (``rag.answer.score_hits``);
+Calibration: for every question, the relevance of the leading hits (``rag.answering.score_hits``);
 then a grid over the refusal threshold and the fused-score ratio that makes a hit a source,
 reporting refusal of unanswerable questions, false refusals, and the precision/recall of the
 selected sources against the gold papers, per question file.
@@ -34,7 +34,7 @@ from rag.models import normalize_title  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
-A = importlib.import_module("rag.answer")
+A = importlib.import_module("rag.answering")
 
 
 def bench(pipe: Pipeline, questions, backends: list[str], n: int) -> None:

@@ -88,7 +88,7 @@ def main(sample: int | None = None, quality: bool = True) -> str:
     from rag.embed import make_embedder
     from rag.evaluate import eval_retrieval, load_questions
     from rag.pipeline import Pipeline
-    from rag.retrieve import _torch_threads
+    from rag.retrieval import _torch_threads
     from rag.settings import Settings
 
     base = Settings(_env_file=None)

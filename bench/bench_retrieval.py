@@ -64,7 +64,7 @@ def time_calls(fn, items, warm: int = 5) -> list[float]:
 
 def measure(retriever, embedder, qs: list[str], k: int) -> dict[str, list[float]]:
     """Latencies (ms) of hybrid search and the two Chroma baselines over the same queries."""
-    from rag.retrieve import strip_boilerplate
+    from rag.retrieval import strip_boilerplate
 
     col = retriever.store.chunks
     vecs = {q: np.asarray(embedder.embed_batch([q])[0]).tolist() for q in qs}
@@ -89,20 +89,20 @@ def measure(retriever, embedder, qs: list[str], k: int) -> dict[str, list[float]
         col.query(query_embeddings=[vecs[q]], n_results=k)
 
     def chroma_embed(q):
-        from rag.retrieve import _torch_threads
+        from rag.retrieval import _torch_threads
 
         with _torch_threads(retriever.query_threads):
             v = embedder.embed_batch([q])[0]
         col.query(query_embeddings=[v.tolist()], n_results=k)
 
     def embed_only(q):
-        from rag.retrieve import _torch_threads
+        from rag.retrieval import _torch_threads
 
         with _torch_threads(retriever.query_threads):
             embedder.embed_batch([q])
 
     def embed_2threads(q):
-        from rag.retrieve import _torch_threads
+        from rag.retrieval import _torch_threads
 
         with _torch_threads(2):
             embedder.embed_batch([q])
@@ -182,7 +182,7 @@ def main() -> None:
     import torch
 
     from rag.pipeline import Pipeline
-    from rag.retrieve import Retriever
+    from rag.retrieval import Retriever
     from rag.settings import Settings
     from rag.store import open_client, open_store
 

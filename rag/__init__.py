@@ -46,11 +46,11 @@ def similar(paper_id: str, k: int = 5, *, pipeline: Pipeline | None = None) -> l
 
 def answer(question: str, *, backend: str | None = None, k: int | None = None,
            pipeline: Pipeline | None = None, **filters):
-    """An :class:`~rag.answer.Answer` with checked citations."""
+    """An :class:`~rag.answering.Answer` with checked citations."""
     return (pipeline or default_pipeline()).answer(question, backend=backend, k=k, **filters)
 
 
 def stream(question: str, *, backend: str | None = None, k: int | None = None,
            pipeline: Pipeline | None = None, **filters):
-    """Yields text pieces as they are generated, then the final :class:`~rag.answer.Answer`."""
+    """Yields text pieces as they are generated, then the final :class:`~rag.answering.Answer`."""
     return (pipeline or default_pipeline()).stream(question, backend=backend, k=k, **filters)

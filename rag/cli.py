@@ -281,7 +281,7 @@ def ui_cmd(ctx, host, port) -> None:
 @edge
 def ask(ctx, question, backend, k, venue, year, ptype, author, source, as_json) -> None:
     """Answer QUESTION from the indexed papers, with checked citations."""
-    from .answer import Answer
+    from .answering import Answer
 
     pipe = _pipeline(ctx)
     filters = _filters(venue, year, ptype, author, source)

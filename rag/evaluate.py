@@ -122,7 +122,7 @@ def eval_answers(pipeline, questions: list[Question], backend: str) -> dict:
       ``false_refusal``: share of answerable questions refused;
     - latency p50/p95 and first-piece p50 (ms), and how many answers fell back to extractive.
     """
-    from .answer import answer as answer_fn
+    from .answering import answer as answer_fn
 
     gold_of = {q.id: {normalize_title(t) for t in q.gold_titles} for q in questions}
     lat, first, rows = [], [], []

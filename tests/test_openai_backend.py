@@ -16,7 +16,7 @@ from .conftest import free_port
 from .servers import LlamaServer, garbage_server
 
 pytestmark = pytest.mark.slow
-A = importlib.import_module("rag.answer")
+A = importlib.import_module("rag.answering")
 QUESTION = "Which pretrained model of programming languages uses data flow between variables instead of the syntax tree?"
 GOLD = "GraphCodeBERT: Pre-training Code Representations with Data Flow"
 

@@ -12,7 +12,7 @@ import pytest
 
 from rag.errors import ConfigError
 from rag.evaluate import eval_retrieval, load_questions
-from rag.retrieve import KeywordIndex, keyword_weight_for, strip_boilerplate
+from rag.retrieval import KeywordIndex, keyword_weight_for, strip_boilerplate
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_QUESTIONS = ROOT / "eval" / "dev_questions.jsonl"
@@ -204,7 +204,7 @@ def test_feedback_query_moves_toward_the_top_papers(retriever):
 
 
 def test_feedback_off_gives_the_first_pass(pipeline, built_index, embedder):
-    from rag.retrieve import Retriever
+    from rag.retrieval import Retriever
 
     query = "convolution-free vision classifier operating directly on patch sequences"
     plain = Retriever(pipeline.retriever.store, embedder, settings=built_index, prf_weight=0.0)
@@ -220,7 +220,7 @@ def test_feedback_off_gives_the_first_pass(pipeline, built_index, embedder):
 
 
 def test_papers_outside_the_reference_sample_are_scored_exactly_and_fetched_once(pipeline, built_index, embedder, monkeypatch):
-    from rag.retrieve import Retriever
+    from rag.retrieval import Retriever
 
     full = pipeline.retriever
     part = Retriever(full.store, embedder, settings=built_index)

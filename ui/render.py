@@ -52,7 +52,7 @@ def where(p: Paper) -> str:
 # ---------------------------------------------------------------- chat text
 
 def answer_markdown(ans, *, note: str = "", filters_text: str = "") -> str:
-    """The final chat message for an :class:`~rag.answer.Answer`."""
+    """The final chat message for an :class:`~rag.answering.Answer`."""
     parts = []
     if note:
         parts.append(f"↪️ *Follow-up {md_escape(note)}*")
