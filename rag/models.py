@@ -7,6 +7,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
+from urllib.parse import quote_plus
 
 PRESENTATION_TYPES = ("Oral", "Spotlight", "Poster")
 
@@ -64,6 +65,16 @@ class Paper:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
 
     @property
+    def link(self) -> str:
+        """The paper's URL where its source gives one, else a title search: OpenReview for ICLR
+        papers, arXiv for the rest."""
+        if self.url:
+            return self.url
+        if (self.venue or "").upper().startswith("ICLR"):
+            return "https://openreview.net/search?term=" + quote_plus(self.title) + "&group=all&content=all&source=all"
+        return "https://arxiv.org/search/?searchtype=title&query=" + quote_plus(self.title)
+
+    @property
     def content_hash(self) -> str:
         """Changes whenever anything the index stores about the paper changes."""
         return hashlib.sha1(self.to_json().encode()).hexdigest()[:16]
@@ -84,4 +95,4 @@ class Hit:
 
     def to_dict(self) -> dict:
         return {"rank": self.rank, "score": round(self.score, 6), "dense": self.dense, "keyword": self.keyword,
-                "passages": self.passages, "paper": self.paper.to_dict()}
+                "passages": self.passages, "paper": {**self.paper.to_dict(), "link": self.paper.link}}

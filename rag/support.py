@@ -23,38 +23,28 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from .models import Paper
+from .text import (  # noqa: F401 - re-exported: support was their home before rag.text
+    _ABBREV,
+    _WORD,
+    QUESTION_WORDS,
+    STOPWORDS,
+    _stem,
+    clean_source_text,
+    content_terms,
+    key_tokens,
+    question_terms,
+    split_sentences,
+    words,
+)
 
 MIN_OVERLAP = 0.65  # share of a sentence's content words found in the cited paper
 MIN_COSINE = 0.65  # best cosine between the sentence and one of the paper's sentences
 MIN_CONTENT = 2  # a sentence needs at least this many content words to state anything
 
-_STOP_TEXT = """
-a about above after again against all also am an and any are as at be because been before being below between
-both but by can could did do does doing done down during each either et etc few for from further had has have
-having he her here hers herself him himself his how however i if in into is it its itself just may me might more
-most much must my myself no nor not now of off on once one only or other our ours ourselves out over own per
-same shall she should since so some such than that the their theirs them themselves then there these they this
-those through thus to too under until up upon us use used uses using very via was we were what when where whether
-which while who whom whose why will with within without would yes yet you your yours yourself yourselves
-paper papers work works study studies propose proposes proposed present presents presented show shows shown
-approach approaches method methods new novel answer question sources source based al
-"""
-STOPWORDS = frozenset(_STOP_TEXT.split())
-# words of how a question is asked, not of what it is about (ignored when measuring coverage)
-_QUESTION_TEXT = """
-wrote write writes written writer writers author authors co-author coauthors tell list find name names give explain
-describe describes mention mentions discuss discusses anyone someone know look looking want recommend suggest related
-relevant exist exists existing kind kinds type types way ways
-"""
-QUESTION_WORDS = frozenset(_QUESTION_TEXT.split())
-
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’-][A-Za-z0-9]+)*")
-_ABBREV = re.compile(r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Eqs|Sec|No|approx|resp|w\.r\.t)\.$", re.IGNORECASE)
 _MARKER = re.compile(r"\[\s*(?:(?:source|paper|ref|doc)s?\s*)?(\d+(?:\s*(?:,|;|and|&|[-–])\s*(?:(?:source|paper|ref|doc)\s*)?\d+)*)\s*\]",
                      re.IGNORECASE)
 _ANY_BRACKET_NUM = re.compile(r"\[\s*\d+(?:\s*[,;–-]\s*\d+)*\s*\]")
@@ -66,26 +56,6 @@ _INJECTION = re.compile(
 
 
 # ---------------------------------------------------------------- sentences and markers
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of prose; newlines and list items also end a sentence; abbreviations do not."""
-    out: list[str] = []
-    for block in re.split(r"\n+", text or ""):
-        block = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", block).strip()
-        if not block:
-            continue
-        parts = re.split(r"(?<=[.!?])\s+(?=[\"'“(\[]?[A-Z0-9])", block)
-        buf = ""
-        for part in parts:
-            buf = f"{buf} {part}".strip() if buf else part
-            if _ABBREV.search(buf):
-                continue
-            out.append(buf)
-            buf = ""
-        if buf:
-            out.append(buf)
-    return [s for s in (x.strip() for x in out) if s]
-
 
 def parse_markers(text: str) -> list[int]:
     """Every source number a text cites, in order, without repeats: ``[1]``, ``[1, 2]``, ``[2-3]``, ``[Source 4]``."""
@@ -110,17 +80,6 @@ def strip_markers(text: str) -> str:
     return re.sub(r"\s{2,}", " ", text).strip()
 
 
-def clean_source_text(text: str) -> str:
-    """Abstract text as it may be shown or quoted: bracketed reference numbers (which would look
-    like our citation markers) and simple LaTeX markup removed, whitespace collapsed."""
-    text = _ANY_BRACKET_NUM.sub("", text or "")
-    text = re.sub(r"\\(?:textit|textbf|emph|texttt|mathrm|mathbf|text)\{([^{}]*)\}", r"\1", text)
-    text = re.sub(r"\{\\color\{[^{}]*\}([^{}]*)\}", r"\1", text)
-    text = text.replace("\\%", "%").replace("\\$", "").replace("$", "").replace("``", "\"").replace("''", "\"")
-    text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
 def looks_like_instruction(sentence: str) -> bool:
     """Text in a source that addresses the reader as a model (prompt injection); never used as evidence."""
     return bool(_INJECTION.search(sentence))
@@ -139,56 +98,6 @@ def with_markers(sentence: str, numbers: Iterable[int]) -> str:
 
 
 # ---------------------------------------------------------------- words
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    try:
-        import Stemmer
-
-        return Stemmer.Stemmer("english")
-    except ImportError:  # pragma: no cover - PyStemmer is a dependency
-        return None
-
-
-@lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
-    st = _stemmer()
-    return st.stemWord(word) if st else word.rstrip("s")
-
-
-def words(text: str) -> list[str]:
-    """Lowercased word tokens (hyphenated words also split into their parts)."""
-    out = []
-    for w in _WORD.findall(text or ""):
-        w = w.lower().replace("’", "'")
-        out.append(w)
-        if "-" in w:
-            out.extend(p for p in w.split("-") if p)
-    return out
-
-
-def question_terms(question: str) -> set[str]:
-    """The content words of a question that say what it is about."""
-    return {_stem(w) for w in words(question) if w not in STOPWORDS and w not in QUESTION_WORDS and (len(w) > 1 or w.isdigit())}
-
-
-def content_terms(text: str) -> list[str]:
-    """Stemmed content words: stop words and one-letter tokens dropped."""
-    return [_stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
-
-
-def key_tokens(sentence: str) -> set[str]:
-    """Tokens a sentence may only use if its source has them: numbers, acronyms, and capitalized
-    words other than the first word (names of people, methods, datasets, venues)."""
-    toks = _WORD.findall(sentence or "")
-    keys = set()
-    for i, t in enumerate(toks):
-        low = t.lower()
-        named = (sum(c.isupper() for c in t) >= 2 or (i > 0 and t[0].isupper())) and low not in STOPWORDS and len(t) > 1
-        if named or any(c.isdigit() for c in t):
-            keys.add(low)
-    return keys
-
 
 # ---------------------------------------------------------------- papers as evidence
 
@@ -346,9 +255,9 @@ class TermStats:
     def idf(self, term: str) -> float:
         return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
 
-    def coverage(self, question_terms: set[str], paper_terms: set[str]) -> float:
+    def coverage(self, qterms: set[str], paper_terms: set[str]) -> float:
         """IDF-weighted share of the question's content words that the paper contains."""
-        total = sum(self.idf(t) for t in question_terms)
+        total = sum(self.idf(t) for t in qterms)
         if total <= 0:
             return 0.0
-        return sum(self.idf(t) for t in question_terms if t in paper_terms) / total
+        return sum(self.idf(t) for t in qterms if t in paper_terms) / total

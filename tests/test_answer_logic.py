@@ -16,6 +16,7 @@ from rag.generate import ExtractiveGenerator, make_generator
 from rag.models import Hit, Paper, paper_id
 from rag.support import (
     PaperTexts,
+    TermStats,
     check_support,
     clean_source_text,
     key_tokens,
@@ -70,11 +71,6 @@ DDIM = paper(
 OTHER = paper("Crop Rotation Planning", "We plan crop rotations for farms with integer programming on regional soil data.")
 
 
-class FakeRetriever:
-    def __init__(self, papers):
-        self.papers = papers
-
-
 class ScriptedGenerator:
     """Yields the given pieces; raises ``fail`` after them when set."""
 
@@ -90,18 +86,16 @@ class ScriptedGenerator:
             raise self.fail
 
 
-class FakePipeline:
-    def __init__(self, settings, hits, gen=None):
-        self.settings, self.hits, self.gen = settings, hits, gen
-        self.embedder = HashEmbedder()
-        self.retriever = FakeRetriever([SAM, DDIM, OTHER])
+def FakePipeline(settings, hits, gen=None):  # noqa: N802 - reads like the pipeline it stands in for
+    """The answer step's parts over a fixed hit list, the hashed bag-of-words embedder and a scripted generator."""
+    emb = HashEmbedder()
 
-    def retrieve(self, question, k=None, **filters):
-        return list(self.hits)
+    def generator(name=None):
+        name = name or settings.backend
+        return ExtractiveGenerator() if name == "extractive" else gen
 
-    def generator(self, name=None):
-        name = name or self.settings.backend
-        return ExtractiveGenerator() if name == "extractive" else self.gen
+    return A.AnswerParts(settings, emb, PaperTexts(emb), TermStats([SAM, DDIM, OTHER]),
+                         lambda question, k=None, **filters: list(hits), generator)
 
 
 def hits(*pairs):
@@ -110,8 +104,9 @@ def hits(*pairs):
 
 @pytest.fixture
 def settings(settings_factory):
-    # the hashed bag of words gives lower cosines than a sentence model: a threshold on its scale
-    return settings_factory(backend="local", refuse_threshold=0.4)
+    # the hashed bag of words gives lower cosines than a sentence model: a threshold on its scale;
+    # the scripted model writes whole answers (the task of a strong configured model)
+    return settings_factory(backend="local", refuse_threshold=0.4, source_margin=0.3, answer_model_task="full")
 
 
 Q = "Which optimizer seeks parameters in neighborhoods with uniformly low loss to improve generalization?"
@@ -359,24 +354,68 @@ def test_openai_backend_without_url_falls_back(settings_factory):
 
 
 def test_question_relevance_takes_closeness_and_coverage_separately():
+    from rag.relevance import COVERAGE_WEIGHT, Scored
+
     # a short paraphrase: the closest paper covers few of its words, another top paper covers them
-    sc = A.Scored(pool=[], relevance=[0.5 + A.COVERAGE_WEIGHT * 0.1, 0.3 + A.COVERAGE_WEIGHT * 0.6], ratio=[1.0, 0.9],
-                  cands=[], qvec=np.zeros(3), qterms=set(), closeness=[0.5, 0.3], coverage=[0.1, 0.6])
-    assert sc.best == pytest.approx(0.5 + A.COVERAGE_WEIGHT * 0.6)
+    sc = Scored(pool=[], texts=[], qvec=np.zeros(3), qterms=set(), closeness=[0.5, 0.3], coverage=[0.1, 0.6])
+    assert sc.best == pytest.approx(0.5 + COVERAGE_WEIGHT * 0.6)
     assert sc.best > max(sc.relevance)
     # only the top RELEVANCE_DEPTH hits count
-    deep = A.Scored(pool=[], relevance=[0.1] * 5, ratio=[1.0] * 5, cands=[], qvec=np.zeros(3), qterms=set(),
-                    closeness=[0.1, 0.1, 0.1, 0.9, 0.9], coverage=[0.0, 0.0, 0.0, 1.0, 1.0])
+    deep = Scored(pool=[], texts=[], qvec=np.zeros(3), qterms=set(), closeness=[0.1, 0.1, 0.1, 0.9, 0.9], coverage=[0.0, 0.0, 0.0, 1.0, 1.0])
     assert deep.best == pytest.approx(0.1)
 
 
+def test_three_outcomes_and_sources_by_relevance_margin():
+    from rag.relevance import ANSWERED, NOT_COVERED, RELATED, Scored, decide
+
+    pool = hits((SAM, 10.0, 0.9), (DDIM, 9.0, 0.8), (OTHER, 8.0, 0.7))
+
+    def scored(closeness):
+        return Scored(pool=pool, texts=[], qvec=np.zeros(3), qterms=set(), closeness=closeness, coverage=[0.0] * len(closeness))
+
+    assert decide(scored([0.3, 0.2, 0.1]), 0.5, 0.6).outcome == NOT_COVERED
+    related = decide(scored([0.55, 0.5, 0.1]), 0.5, 0.6)
+    assert related.outcome == RELATED and related.chosen == [0, 1]
+    # answered: every paper within the margin of the best is cited, wherever it was ranked; the far one is not
+    ans = decide(scored([0.7, 0.45, 0.66]), 0.4, 0.6, margin=0.1)
+    assert ans.outcome == ANSWERED and ans.chosen == [0, 2]
+    assert decide(scored([0.9, 0.2, 0.2]), 0.4, 0.6, margin=0.1).chosen == [0]
+
+
+def test_related_outcome_names_papers_and_quotes_nothing(settings_factory):
+    s = settings_factory(backend="extractive", refuse_threshold=None)
+    import rag.relevance as R
+
+    parts = FakePipeline(s, hits((SAM, 10.0, 0.9)))
+    sc = R.score_hits(parts.embedder, parts.texts, parts.stats, Q, A.question_terms(Q), parts.retrieve(Q))
+    lo, hi = sc.best - 0.01, sc.best + 0.01  # the question falls between the two thresholds
+    old = (R.REFUSE_THRESHOLD, R.ANSWER_THRESHOLD)
+    try:
+        A.REFUSE_THRESHOLD, A.ANSWER_THRESHOLD = lo, hi
+        _, ans = run(parts, Q)
+    finally:
+        A.REFUSE_THRESHOLD, A.ANSWER_THRESHOLD = old
+    assert ans.outcome == "related" and ans.refused and not ans.citations
+    assert [p.id for p in ans.related] == [SAM.id] and SAM.title in ans.text and "uniformly low loss" not in ans.text
+    assert ans.to_dict()["related"][0]["url"].startswith("https://")
+
+
+def test_no_hit_under_filters_is_its_own_message(settings):
+    _, ans = run(FakePipeline(settings, []), backend="extractive", venue="NeurIPS")
+    assert ans.outcome == "no_match" and "No paper matches these filters" in ans.text and ans.refused
+    _, plain = run(FakePipeline(settings, []), backend="extractive")
+    assert plain.outcome == "not_covered"
+
+
 def test_question_relevance_of_real_hits_is_at_least_each_papers(settings):
-    pipe = FakePipeline(settings, hits((SAM, 10.0, 0.9), (OTHER, 8.0, 0.4)))
-    sc = A.score_hits(pipe, Q, pipe.hits)
+    from rag.relevance import COVERAGE_WEIGHT, RELEVANCE_DEPTH, score_hits
+
+    parts = FakePipeline(settings, hits((SAM, 10.0, 0.9), (OTHER, 8.0, 0.4)))
+    sc = score_hits(parts.embedder, parts.texts, parts.stats, Q, A.question_terms(Q), parts.retrieve(Q))
     assert len(sc.closeness) == len(sc.coverage) == len(sc.relevance) == len(sc.pool)
     for rel, clos, cov in zip(sc.relevance, sc.closeness, sc.coverage, strict=True):
-        assert rel == pytest.approx(clos + A.COVERAGE_WEIGHT * cov)
-    assert sc.best >= max(sc.relevance[:A.RELEVANCE_DEPTH]) - 1e-9
+        assert rel == pytest.approx(clos + COVERAGE_WEIGHT * cov)
+    assert sc.best >= max(sc.relevance[:RELEVANCE_DEPTH]) - 1e-9
 
 
 def test_model_answer_is_completed_with_the_evidence_it_leaves_out(settings):
@@ -398,7 +437,8 @@ def test_model_answer_is_completed_with_the_evidence_it_leaves_out(settings):
 
 def test_answer_quotes_off_gives_the_model_sentences_alone(settings_factory):
     gen = ScriptedGenerator(["DDIM is a non-Markovian sampler that is 10 times to 50 times faster [2]."])
-    pipe = FakePipeline(settings_factory(backend="local", refuse_threshold=0.4, answer_quotes=False),
+    pipe = FakePipeline(settings_factory(backend="local", refuse_threshold=0.4, source_margin=0.3,
+                                                         answer_model_task="full", answer_quotes=False),
                         hits((SAM, 10.0, 0.8), (DDIM, 9.0, 0.8)), gen)
     _, ans = run(pipe, Q2)
     assert ans.text == "DDIM is a non-Markovian sampler that is 10 times to 50 times faster [1]."
@@ -406,7 +446,8 @@ def test_answer_quotes_off_gives_the_model_sentences_alone(settings_factory):
     assert_consistent(ans)
 
 
-def test_naming_questions_get_the_sentence_that_names_the_method():
+def test_naming_questions_rank_the_sentence_that_names_the_method_first():
+    from rag.evidence import intents, rank_sentences
     from rag.support import paper_text
 
     redq = paper("Randomized Ensembled Double Q-Learning: Learning Fast Without a Model",
@@ -415,12 +456,64 @@ def test_naming_questions_get_the_sentence_that_names_the_method():
                  "and show that it matches a model-based algorithm. "
                  "The agent takes many gradient updates per environment step.")
     q = "Which algorithm lets a model-free agent take many gradient updates per environment step?"
-    assert "name" in A.intents(q) and "name" not in A.intents("Which paper studies gradient updates?")
+    assert "name" in intents(q) and "name" not in intents("Which paper studies gradient updates?")
     text = paper_text(redq)
-    assert "(REDQ)" in A.naming_sentence(text, q)
-    assert A.naming_sentence(text, "What is REDQ, the Randomized Ensembled Double Q-Learning model-free algorithm?") is None
-    cand = A._Candidates(text, [(text.sentences[2], 1.0)], vectors=np.ones((2, 3), dtype=np.float32) / np.sqrt(3))
-    ranked, _ = A.choose_evidence(cand, np.ones(3, dtype=np.float32) / np.sqrt(3), 1, A.intents(q), q)
-    assert ranked[0] == text.sentences[2] and "(REDQ)" in ranked[1]
-    ranked, _ = A.choose_evidence(cand, np.ones(3, dtype=np.float32) / np.sqrt(3), 1, set(), q)
-    assert ranked == [text.sentences[2]]  # not a naming question: the best match alone
+    flat = np.ones((len(text.sentences), 3), dtype=np.float32) / np.sqrt(3)  # equal cosines: cues decide
+    qvec = np.ones(3, dtype=np.float32) / np.sqrt(3)
+    lex = [0.0, 0.3, 0.5]
+    ranked = rank_sentences(text, flat, qvec, lex, intents(q), q)
+    assert "(REDQ)" in ranked.sentences[0]
+    assert ranked.roles[text.sentences[0]] == "background" and ranked.sentences[-1] == text.sentences[0]
+    plain = rank_sentences(text, flat, qvec, lex, set(), "Which paper studies gradient updates per environment step?")
+    assert plain.sentences[0] == text.sentences[1]  # a contribution still beats a plain sentence with more overlap
+
+
+def test_sentence_roles_and_the_opening_clause():
+    from rag.evidence import lead_clause, roles, shorten
+
+    sents = ["Pruning received increasing attention recently.",
+             "Recent work by Lee et al. (2018) has shown that pruning at initialization works.",
+             "In this paper, we propose SNIP-2, which prunes before training.",
+             "Experiments show it outperforms magnitude pruning by 3% on ImageNet."]
+    assert roles(sents) == ["background", "other", "contribution", "result"]
+    assert lead_clause(sents[2]) == "proposes SNIP-2, which prunes before training."
+    assert lead_clause("Motivated by this, we first study how our networks fail.") == "first studies how their networks fail."
+    assert lead_clause("This paper analyzes the loss landscape.") == "analyzes the loss landscape."
+    assert lead_clause("Our results show gains.") is None and lead_clause("We proposed it earlier.") is None
+    long = "proposes a method " + " ".join(f"w{i}," for i in range(40))
+    assert shorten(long).endswith("…") and len(shorten(long).split()) <= 27
+
+
+def test_extractive_answer_opens_with_a_sentence_that_answers(settings_factory):
+    s = settings_factory(backend="extractive", refuse_threshold=0.4, source_margin=0.3)
+    _, one = run(FakePipeline(s, hits((SAM, 10.0, 0.8))), backend="extractive")
+    opening, _, rest = one.text.partition("\n\n")
+    assert opening.startswith("“Sharpness-Aware Minimization for Efficiently Improving Generalization” (ICLR 2021) [1] introduces")
+    assert "overparameterized" not in one.text  # the opening background sentence answers nothing
+    _, two = run(FakePipeline(s, hits((SAM, 10.0, 0.8), (DDIM, 9.0, 0.8))), Q2, backend="extractive")
+    assert two.text.startswith("2 papers address this: “Sharpness-Aware") and "[1]" in two.text.split("\n\n")[0] \
+        and "[2]" in two.text.split("\n\n")[0]
+    assert_consistent(two)
+    assert all(s.supported for s in two.sentences)
+
+
+def test_lead_task_model_sentence_opens_the_answer(settings_factory):
+    s = settings_factory(backend="local", refuse_threshold=0.4, source_margin=0.3, answer_model_task="lead")
+    gen = ScriptedGenerator(["Sharpness-Aware Minimization seeks parameters in neighborhoods having uniformly low loss."])
+    pieces, ans = run(FakePipeline(s, hits((SAM, 10.0, 0.8)), gen))
+    assert ans.backend == "local" and ans.fallback is None
+    assert ans.text.startswith("Sharpness-Aware Minimization seeks parameters in neighborhoods having uniformly low loss [1].")
+    assert ans.sentences[0].origin == "model" and "".join(pieces) == ans.text
+    prompt = gen.messages[-1]["content"]
+    assert Q in prompt and "<paper" not in prompt  # one sentence to rewrite, no numbered blocks to echo
+    bad = ScriptedGenerator(["Sharpness-Aware Minimization was invented in 1997 by chess players."])
+    _, fb = run(FakePipeline(s, hits((SAM, 10.0, 0.8)), bad))
+    assert fb.backend == "extractive" and fb.unsupported and "1997" not in fb.text
+    assert fb.text.startswith("“Sharpness-Aware Minimization")
+
+
+def test_markup_in_a_question_is_stripped(settings):
+    _, ans = run(FakePipeline(settings, hits((SAM, 10.0, 0.8))), "<b>" + Q + "</b>", backend="extractive")
+    assert ans.question == Q and not ans.refused
+    with pytest.raises(ConfigError):
+        A.answer(FakePipeline(settings, []), b"bytes")  # type: ignore[arg-type]

@@ -12,6 +12,10 @@ EXPECTED = {
     "answer_user": {"sources", "question", "max_sentences"},
     "evidence": {"n", "title", "details", "text"},
     "refusal": set(),
+    "related": {"papers"},
+    "no_match": set(),
+    "lead_system": set(),
+    "lead_user": {"question", "title", "sentence"},
 }
 
 

@@ -1,0 +1,267 @@
+"""Composition and checking: the answer's opening sentence, the evidence after it, and the check of
+every sentence a model writes.
+
+An answer reads: a sentence that answers (one paper: the paper and what it does; several: how many
+and what each contributes, one clause each, each cited; a metadata question: the metadata line and
+nothing after it), then the evidence per paper: its sentences that carry the contribution, result,
+name or number asked for, within a word budget. Every clause and sentence comes from the cited
+paper's own text (a "we propose X" sentence becomes "“Title” proposes X") and is checked with
+:func:`rag.support.check_support` before it is shown; a model-written sentence is shown only if it
+passes the same check.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .evidence import METADATA_INTENTS, Ranked, lead_clause, shorten
+from .models import Hit
+from .support import PaperText, PaperTexts, check_support, parse_markers, strip_markers, with_markers
+from .text import content_terms, words
+
+MAX_WORDS = 90  # the answer's word budget: evidence sentences are added while it lasts
+MIN_EVIDENCE = 1  # evidence sentences a one-paper answer shows even past the budget
+MAX_ANSWER_SENTENCES = 8
+MIN_CONTENT = 2  # a sentence needs at least this many content words to state anything
+MIN_NEW_TERMS = 2  # ... and this many the question does not already say
+STATED_SHARE = 0.6  # an evidence sentence whose content words the answer mostly states is not quoted again
+SKIPPED_ROLES = frozenset({"background", "other"})  # never quoted as evidence: they answer nothing about this paper
+LEAD_CANDIDATES = 3  # best-ranked sentences searched for one that can open the answer
+
+
+@dataclass
+class Source:
+    """A cited paper, numbered as in the answer, with its ranked sentences and metadata lines."""
+
+    n: int
+    hit: Hit
+    text: PaperText
+    relevance: float
+    ranked: Ranked
+    meta: list[str] = field(default_factory=list)
+
+    @property
+    def paper(self):
+        return self.hit.paper
+
+    def lead(self) -> tuple[str | None, str | None]:
+        """(clause about the paper, the sentence it comes from) from its best sentences, or (None, None)."""
+        for s in self.ranked.best(LEAD_CANDIDATES):
+            clause = lead_clause(s)
+            if clause and len(words(clause)) >= 4:
+                return clause, s
+        return None, None
+
+
+def where(p) -> str:
+    """"ICLR 2021" / "ICML 2022" / "" for a paper."""
+    return " ".join(str(x) for x in (p.venue, p.year) if x)
+
+
+def named(p, n: int) -> str:
+    """The paper as the subject of a sentence: “Title” (ICLR 2021) [n]."""
+    at = where(p)
+    return f"“{p.title}”" + (f" ({at})" if at else "") + f" [{n}]"
+
+
+@dataclass
+class Line:
+    """One shown sentence: its text (with markers), the source numbers it cites, the source
+    sentence(s) it rests on, and who wrote it (``evidence``: code, from the paper; ``model``)."""
+
+    text: str
+    cites: list[int]
+    rests_on: dict[int, str]
+    origin: str = "evidence"
+    paragraph: int = 0  # 0: the opening; 1: evidence
+    clauses: dict[int, tuple] = field(default_factory=dict)  # a multi-paper opening: n → (shown part, clause, sentence)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def opening(sources: list[Source], want: set[str]) -> list[Line]:
+    """The sentence(s) that answer: metadata lines, one paper and what it does, or several papers
+    with one clause each."""
+    if want & METADATA_INTENTS:
+        lines = []
+        for src in sources[:2] if len(sources) > 1 else sources:
+            for m in src.meta:
+                lines.append(Line(with_markers(m, [src.n]), [src.n], {src.n: m}))
+        if lines:
+            return lines
+    if len(sources) == 1:
+        src = sources[0]
+        clause, sent = src.lead()
+        if clause:
+            return [Line(_sentence(f"{named(src.paper, src.n)} {clause}"), [src.n], {src.n: sent})]
+        best = src.ranked.best(1)
+        if not best:
+            return [Line(_sentence(named(src.paper, src.n)), [src.n], {})]
+        return [Line(_sentence(f"In {named(src.paper, src.n)}: {best[0].rstrip('.')}"), [src.n], {src.n: best[0]})]
+    max_clause = 18 if len(sources) >= 3 else 24
+    items = []
+    for src in sources:
+        clause, sent = src.lead()
+        if clause:
+            items.append((src.n, f"{named(src.paper, src.n)} {shorten(clause, max_clause)}", shorten(clause, max_clause), sent))
+        else:
+            best = src.ranked.best(1)
+            if best:
+                items.append((src.n, f"{named(src.paper, src.n)} ({shorten(best[0].rstrip('.'), max_clause)})",
+                              shorten(best[0].rstrip("."), max_clause), best[0]))
+            else:
+                items.append((src.n, named(src.paper, src.n), "", None))
+    return [several(items)]
+
+
+def several(items: list[tuple[int, str, str, str | None]]) -> Line:
+    """The opening of a multi-paper answer from (n, shown part, clause, source sentence) items."""
+    parts = [shown for _, shown, _, _ in items]
+    body = "; ".join(parts[:-1]) + "; and " + parts[-1] if len(parts) > 2 else " and ".join(parts)
+    head = f"{len(items)} papers address this: " if len(items) > 1 else ""
+    return Line(_sentence(head + body), [n for n, *_ in items], {n: s for n, _, _, s in items if s},
+                clauses={n: (shown, clause, s) for n, shown, clause, s in items})
+
+
+def _stated(sentence: str, said: set[str]) -> bool:
+    terms = set(content_terms(sentence))
+    return bool(terms) and len(terms & said) >= STATED_SHARE * len(terms)
+
+
+def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], budget: int = MAX_WORDS) -> list[Line]:
+    """Each paper's best sentences that the opening does not already state, within the word budget
+    (best first across papers), shown in the abstract's order, one line per paper."""
+    if want & METADATA_INTENTS and any(src.meta for src in sources):
+        return []  # a metadata question gets the metadata line and nothing padded after it
+    used = {s for line in opened for s in line.rests_on.values()}
+    said = set(content_terms(" ".join(strip_markers(line.text) for line in opened)))
+    count = sum(len(words(strip_markers(line.text))) for line in opened)
+    picked: dict[int, list[str]] = {src.n: [] for src in sources}
+    queue = []
+    for rank in range(3):
+        for src in sources:
+            if rank < len(src.ranked.sentences):
+                queue.append((rank, src))
+    for rank, src in queue:
+        s = src.ranked.sentences[rank]
+        if s in used or _stated(s, said) or src.ranked.roles.get(s) in SKIPPED_ROLES:
+            continue
+        n_words = len(words(s))
+        if count + n_words > budget and not (len(sources) == 1 and len(picked[src.n]) < MIN_EVIDENCE and rank == 0):
+            continue
+        if len(sources) > 1 and picked[src.n]:
+            continue  # several papers: one evidence sentence each
+        picked[src.n].append(s)
+        said |= set(content_terms(s))
+        count += n_words
+    out = []
+    for src in sources:
+        chosen = [s for s in src.text.sentences if s in picked[src.n]]
+        if not chosen:
+            continue
+        prefix = "" if len(sources) == 1 else f"“{src.paper.title}”: "
+        text = " ".join(with_markers(s if j or not prefix else prefix + s, [src.n]) for j, s in enumerate(chosen))
+        out.append(Line(text, [src.n], {src.n: chosen[0]}, paragraph=1))
+    return out
+
+
+# ---------------------------------------------------------------- checking a model's sentences
+
+@dataclass
+class Checked:
+    """A model sentence after the check: shown text (or None), cited source numbers, score, why dropped."""
+
+    text: str | None
+    cites: list[int]
+    score: float
+    note: str = ""
+    rests_on: dict[int, str] = field(default_factory=dict)
+    clean: str = ""  # the sentence without markers, as it is recorded when dropped
+
+
+class Checker:
+    """Checks sentences a model wrote against the sources they cite (or, uncited, the source that
+    supports them best). Keeps no sentence that restates the question or repeats one already seen."""
+
+    def __init__(self, texts: PaperTexts, sources: list[Source], qterms: set[str]):
+        self.texts, self.sources, self.qterms = texts, sources, qterms
+        self.seen: set[str] = set()
+        self.repeats = 0
+
+    def _best_unit(self, src: Source, vec: np.ndarray) -> str:
+        units = src.text.units
+        if src.text.vectors is None or not units:
+            return src.text.sentences[0] if src.text.sentences else src.paper.title
+        return units[int(np.argmax(src.text.vectors @ vec))]
+
+    def check(self, raw: str, only: list[int] | None = None) -> Checked | None:
+        """``raw`` checked; None for a fragment that states nothing (not worth reporting)."""
+        by_n = {s.n: s for s in self.sources}
+        claimed = [by_n[n] for n in parse_markers(raw) if n in by_n and (only is None or n in only)]
+        clean = strip_markers(raw).strip(" -*•:\"'“”")
+        clean = re.sub(r"^\d+[.)]\s*", "", clean).strip()
+        terms = set(content_terms(clean))
+        if len(terms) < MIN_CONTENT:
+            return None
+        key = re.sub(r"\W+", " ", clean.lower()).strip()
+        if key in self.seen:
+            self.repeats += 1
+            return None
+        self.seen.add(key)
+        if len(terms - self.qterms) < MIN_NEW_TERMS:
+            return Checked(None, [], 0.0, "only restates the question", clean=_sentence(_cap(clean)))
+        pool = claimed or [s for s in self.sources if only is None or s.n in only]
+        vec = self.texts.embed([s.text for s in pool], extra=[clean])[0]
+        keep: list[Source] = []
+        score = 0.0
+        for s in pool:
+            sup = check_support(clean, vec, [s.text])
+            score = max(score, sup.score)
+            if sup.supported:
+                keep.append(s)
+        if not claimed and keep:
+            keep = [max(keep, key=lambda s: check_support(clean, vec, [s.text]).score)]
+        if not keep and len(claimed) > 1:
+            sup = check_support(clean, vec, [s.text for s in claimed])
+            score = max(score, sup.score)
+            keep = claimed if sup.supported else []
+        if not keep:
+            return Checked(None, [], score, "its cited source does not support it" if claimed else "no source supports it",
+                           clean=_sentence(_cap(clean)))
+        return Checked(with_markers(_cap(clean), [s.n for s in keep]), [s.n for s in keep], score,
+                       rests_on={s.n: self._best_unit(s, vec) for s in keep})
+
+
+def _supported(texts: PaperTexts, text: str, srcs: list[Source]) -> bool:
+    vec = texts.embed([s.text for s in srcs], extra=[text])[0]
+    return check_support(text, vec, [s.text for s in srcs]).supported
+
+
+def check_lines(texts: PaperTexts, sources: list[Source], lines: list[Line]) -> list[Line]:
+    """The code-built lines that pass the support check against the sources they cite; a
+    multi-paper opening is checked clause by clause, each against its own paper, and keeps the
+    clauses that pass. (They are built from the papers' own sentences, so a failure means a
+    rewrite went wrong; it is never shown.)"""
+    by_n = {s.n: s for s in sources}
+    out = []
+    for line in lines:
+        if line.clauses:
+            kept = [(n, shown, clause, sent) for n, (shown, clause, sent) in line.clauses.items()
+                    if n in by_n and (not clause or _supported(texts, clause, [by_n[n]]))]
+            if kept:
+                out.append(several(kept))
+            continue
+        srcs = [by_n[n] for n in line.cites if n in by_n]
+        if srcs and _supported(texts, strip_markers(line.text), srcs):
+            out.append(line)
+    return out

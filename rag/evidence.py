@@ -1,0 +1,217 @@
+"""Evidence choice: which sentences of a paper answer the question, and the clause that says what
+the paper does.
+
+Every abstract sentence gets a *role* from cues in its wording and position:
+
+- ``background``: an opening sentence before the paper first speaks of itself ("Pruning received
+  increasing attention recently"): it frames the problem, it answers nothing;
+- ``other``: a sentence about other people's work ("recent work by Lee et al. (2018) has shown…"),
+  which must not be presented as this paper's finding;
+- ``contribution``: what the paper does ("we propose X", "this paper introduces");
+- ``result``: what it finds or reaches ("we show", "outperforms", "by 12%");
+- ``plain``: anything else.
+
+:func:`rank_sentences` orders a paper's sentences for a question: closeness in meaning (cosine) and
+in words, plus what the question asks for (a name, a number, a remedy), minus the roles that do not
+answer. :func:`lead_clause` turns the paper's best "we …" sentence into a clause about the paper
+("proposes X, which …") for the answer's opening sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .support import PaperText
+from .text import content_terms, key_tokens, words
+
+# ---------------------------------------------------------------- what the question asks for
+
+_INTENTS = {
+    "authors": re.compile(r"\b(?:who|authors?|wrote|written|writers?|co-?authors?)\b", re.I),
+    "type": re.compile(r"\b(?:oral|spotlight|poster|presentation type|presented as)\b", re.I),
+    "venue": re.compile(r"\b(?:conference|venue|which year|what year|published|appeared|accepted)\b", re.I),
+    "name": re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:method|algorithm|model|approach|technique|framework|architecture|"
+                       r"loss|objective|estimator|benchmark|dataset|system|procedure|scheme|metric|optimizer|network|layer)s?\b"
+                       r"|\b(?:called|named|name of)\b", re.I),
+    "when": re.compile(r"\b(?:what|which) (?:day|time)\b|\b(?:time slot|slot|session|scheduled?)\b|\bwhen (?:was|is|were|will)\b", re.I),
+    "number": re.compile(r"\bhow (?:much|many|large|big|fast|small|often|far)\b|\bby what (?:factor|margin)\b|\bwhat (?:accuracy|speed-?up|"
+                         r"percentage|fraction|rate|error|score|number|factor|improvement|gain|reduction)\b|\b(?:speed-?up|percent)\b", re.I),
+    "remedy": re.compile(r"\bhow (?:to|can|could|do|does|should)\b|\b(?:fix|avoid|mitigate|prevent|overcome|remedy|solve|address|reduce|cure)\b", re.I),
+}
+METADATA_INTENTS = frozenset({"authors", "type", "venue", "when"})
+
+
+def intents(question: str) -> set[str]:
+    """What the question asks for: metadata (authors, type, venue, when), a name, a number, a remedy."""
+    return {k for k, rx in _INTENTS.items() if rx.search(question)}
+
+
+# ---------------------------------------------------------------- roles of sentences
+
+_OWN = re.compile(r"\b(?:we|our|us|this (?:paper|work|study|article|note)|here|the proposed|the present)\b", re.I)
+_OTHER = re.compile(r"\bet al\b|\(\s*(?:19|20)\d\d[a-z]?\s*\)|\b(?:19|20)\d\d\)"
+                    r"|\b(?:recent|prior|previous|existing|earlier|related|past|many|several)\s+(?:\w+\s+)?(?:works?|studies|research|"
+                    r"approaches|methods|literature|papers|efforts|attempts)\b"
+                    r"|\b(?:has|have) (?:been )?(?:recently )?(?:shown|demonstrated|proposed|suggested|argued|observed)\b", re.I)
+CONTRIBUTION = re.compile(r"\b(?:we|this (?:paper|work|study))\s+(?:\w+ly\s+|also\s+|then\s+|further\s+|first\s+)?(?:propose|present|introduce|"
+                          r"develop|design|call|dub|name|term|devise|formulate|offer|provide|describe|build|construct|create|release)", re.I)
+_RESULT = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:\w+ly\s+|also\s+|further\s+)?(?:show|find|demonstrate|prove|observe|establish|"
+                     r"obtain|report|confirm|reveal|verify)|\b(?:outperform\w*|surpass\w*|state[- ]of[- ]the[- ]art|significantly|"
+                     r"achiev\w+|improv\w+ (?:over|upon|by)|reduc\w+ (?:the )?\w+ by|speed-?ups?)\b|\d(?:\.\d+)?\s*(?:%|x\b|×|times\b|fold\b)",
+                     re.I)
+_NUMBER = re.compile(r"\d")
+_NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name|term)|called|dubbed|named|termed|coined)\b", re.I)
+
+# weights of the sentence ranking (calibrated on the tune question files; see README "Answers")
+LEXICAL_WEIGHT = 0.3
+ROLE_BONUS = {"contribution": 0.06, "result": 0.05, "plain": 0.0, "background": -0.12, "other": -0.25}
+ASKED_BONUS = 0.10  # the sentence has what the question asks for: a number, a name, a remedy
+SHORT_PENALTY = 0.10  # a sentence of fewer than SHORT_WORDS words says little
+SHORT_WORDS = 7
+
+
+def roles(sentences: list[str]) -> list[str]:
+    """The role of each sentence of one abstract (see the module docstring)."""
+    first_own = next((i for i, s in enumerate(sentences) if _OWN.search(s)), len(sentences))
+    out = []
+    for i, s in enumerate(sentences):
+        if _OTHER.search(s) and not _OWN.search(s):
+            out.append("other")
+        elif CONTRIBUTION.search(s):
+            out.append("contribution")
+        elif _RESULT.search(s) and (_OWN.search(s) or i >= first_own):
+            out.append("result")
+        elif i < first_own:
+            out.append("background")
+        else:
+            out.append("plain")
+    return out
+
+
+def _new_names(sentence: str, question: str) -> set[str]:
+    """Names (acronyms, capitalized words, alphanumeric tokens) in ``sentence`` that ``question`` does not use."""
+    return {t for t in key_tokens(sentence) - key_tokens(question) - set(words(question)) if any(c.isalpha() for c in t)}
+
+
+def names_method(sentence: str, question: str) -> bool:
+    """Whether ``sentence`` gives something a name ("we propose X", "called X") the question does not say."""
+    return bool(_NAMING.search(sentence)) and bool(_new_names(sentence, question))
+
+
+def _has_asked(sentence: str, role: str, want: set[str], question: str) -> bool:
+    if "number" in want and _NUMBER.search(sentence) and not _NUMBER.search(question):
+        return True
+    if "name" in want and names_method(sentence, question):
+        return True
+    return "remedy" in want and role == "contribution"
+
+
+@dataclass
+class Ranked:
+    """A paper's sentences for one question, best first, with their scores and roles."""
+
+    sentences: list[str]
+    scores: list[float]
+    roles: dict[str, str]
+
+    def best(self, n: int) -> list[str]:
+        return self.sentences[:n]
+
+
+def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray | None, lexical: list[float],
+                   want: set[str], question: str) -> Ranked:
+    """``text``'s quotable sentences ordered by how well they answer the question.
+
+    ``vectors``: the sentences' embeddings (rows in ``text.sentences`` order) or None; ``lexical``:
+    each sentence's IDF-weighted share of the question's words."""
+    role_of = roles(text.sentences)
+    cands = [(i, s) for i, s in text.evidence_candidates()]
+    scored = []
+    for i, s in cands:
+        cos = float(vectors[i] @ qvec) if vectors is not None and qvec is not None else 0.0
+        role = role_of[i]
+        score = cos + LEXICAL_WEIGHT * lexical[i] + ROLE_BONUS[role]
+        if _has_asked(s, role, want, question):
+            score += ASKED_BONUS
+        if len(words(s)) < SHORT_WORDS:
+            score -= SHORT_PENALTY
+        scored.append((score, -i, s))
+    scored.sort(reverse=True)
+    return Ranked([s for _, _, s in scored], [sc for sc, _, _ in scored], {text.sentences[i]: role_of[i] for i, _ in cands})
+
+
+# ---------------------------------------------------------------- the clause that says what a paper does
+
+_LEAD_IN = r"(?:(?:in|with) this (?:paper|work|study|note)|here|to (?:this|that) end|to (?:address|tackle|solve|overcome|fill|bridge|remedy) " \
+           r"(?:this|these|that|those|the)(?: \w+){0,3}|specifically|therefore|thus|hence|instead|finally|concretely|in particular|" \
+           r"in contrast|motivated by (?:this|these)(?: \w+){0,2}|inspired by (?:this|these)(?: \w+){0,2}|based on (?:this|these)(?: \w+){0,2})"
+_WE_VERB = re.compile(r"^(?:[^.;:]{0,120}?,\s+)?(?:" + _LEAD_IN + r",?\s+)?we\s+((?:\w+ly\s+|also\s+|then\s+|further\s+|first\s+|additionally\s+){0,2})(\w+)\b", re.I)
+_THIS_VERB = re.compile(r"^(?:[^.;:]{0,120}?,\s+)?(?:" + _LEAD_IN + r",?\s+)?this (?:paper|work|study|note)\s+((?:\w+ly\s+|also\s+|further\s+){0,2})(\w+s)\b", re.I)
+_IRREGULAR = {"go": "goes", "do": "does", "have": "has", "are": "is", "were": "was"}
+_NOT_VERBS = frozenset({"the", "a", "an", "our", "this", "that", "these", "it", "its", "can", "will", "may", "must", "should", "would",
+                        "could", "not"})
+MAX_CLAUSE_WORDS = 26
+MIN_CLAUSE_WORDS = 8
+
+
+def third_person(verb: str) -> str:
+    """propose → proposes, study → studies, address → addresses, are → is."""
+    v = verb.lower()
+    if v in _IRREGULAR:
+        out = _IRREGULAR[v]
+    elif v.endswith(("s", "x", "z", "ch", "sh", "o")):
+        out = v + "es"
+    elif v.endswith("y") and len(v) > 2 and v[-2] not in "aeiou":
+        out = v[:-1] + "ies"
+    else:
+        out = v + "s"
+    return out
+
+
+def _pronouns(rest: str) -> str:
+    rest = re.sub(r"\bwe\b", "they", rest)
+    rest = re.sub(r"\bWe\b", "They", rest)
+    rest = re.sub(r"\bour\b", "their", rest)
+    rest = re.sub(r"\bOur\b", "Their", rest)
+    return re.sub(r"\bus\b", "them", rest)
+
+
+def lead_clause(sentence: str) -> str | None:
+    """The sentence as a clause whose subject is the paper: "We propose X, which …" → "proposes X,
+    which …"; "This paper studies Y" → "studies Y". None when the sentence does not start that way."""
+    s = sentence.strip()
+    m = _WE_VERB.match(s)
+    if m and m.group(2).lower() not in _NOT_VERBS:
+        adverbs, verb = m.group(1), m.group(2)
+        if verb.lower().endswith("ed") or verb.lower().endswith("ing"):
+            return None  # "we proposed", "we being": not the present tense this rewrite handles
+        rest = s[m.end():]
+        return (adverbs.lower() + third_person(verb) + _pronouns(rest)).strip()
+    m = _THIS_VERB.match(s)
+    if m:
+        return (m.group(1).lower() + m.group(2) + _pronouns(s[m.end():])).strip()
+    return None
+
+
+def shorten(clause: str, max_words: int = MAX_CLAUSE_WORDS) -> str:
+    """``clause`` cut at a natural boundary (a comma, a semicolon, "which", "by", "and") before
+    ``max_words`` words, ending in "…" when cut; unchanged when short."""
+    toks = clause.split()
+    if len(toks) <= max_words:
+        return clause.rstrip(" .")
+    cut = None
+    for i in range(max_words, MIN_CLAUSE_WORDS - 1, -1):
+        tok = toks[i - 1]
+        nxt = toks[i].lower() if i < len(toks) else ""
+        if tok.endswith((",", ";", ":")) or nxt in ("which", "that", "where", "while", "whereas", "and", "by", "with", "to", "for", "using"):
+            cut = i
+            break
+    kept = " ".join(toks[:cut or max_words]).rstrip(",;: ")
+    return kept + " …"
+
+
+def clause_terms(clause: str) -> set[str]:
+    return set(content_terms(clause))
