@@ -20,6 +20,7 @@ import numpy as np
 
 def features(pipe, path: Path) -> list[dict]:
     from rag.evaluate import load_questions
+    from rag.evidence import intents
     from rag.models import normalize_title
     from rag.relevance import score_hits
     from rag.text import question_terms
@@ -33,13 +34,19 @@ def features(pipe, path: Path) -> list[dict]:
             out.append({"id": q.id, "type": q.type, "gold": len(gold), "hits": []})
             continue
         sc = score_hits(parts.embedder, parts.texts, parts.stats, q.question, question_terms(q.question), hits)
-        out.append({"id": q.id, "type": q.type, "gold": len(gold), "file": path.name,
-                    "hits": [{"gold": normalize_title(h.paper.title) in gold, "closeness": c, "coverage": v}
-                             for h, c, v in zip(hits, sc.closeness, sc.coverage, strict=True)]})
+        qterms = sorted(question_terms(q.question), key=lambda t: -parts.stats.idf(t))
+        out.append({"id": q.id, "type": q.type, "gold": len(gold), "file": path.name, "qterms": qterms,
+                    "several": "several" in intents(q.question),
+                    "idf": [parts.stats.idf(t) for t in qterms],
+                    "hits": [{"gold": normalize_title(h.paper.title) in gold, "closeness": c, "coverage": v, "id": h.paper.id,
+                              "dense": h.dense, "keyword": h.keyword, "score": h.score,
+                              "has": [t in tx.terms for t in qterms]}
+                             for h, c, v, tx in zip(hits, sc.closeness, sc.coverage, sc.texts, strict=True)]})
     return out
 
 
-def evaluate(rows: list[dict], refuse: float, answer: float, margin: float, depth: int = 3, weight: float = 0.4) -> dict:
+def evaluate(rows: list[dict], refuse: float, answer: float, margin: float, depth: int = 3, weight: float = 0.4,
+             several_margin: float | None = None) -> dict:
     unans = [r for r in rows if r["type"] == "unanswerable"]
     ans = [r for r in rows if r["type"] != "unanswerable"]
 
@@ -51,7 +58,8 @@ def evaluate(rows: list[dict], refuse: float, answer: float, margin: float, dept
         if best < refuse:
             return "not_covered", []
         rel = [x["closeness"] + weight * x["coverage"] for x in h]
-        chosen = [i for i, v in enumerate(rel) if v >= max(refuse, max(rel) - margin)]
+        m = several_margin if several_margin is not None and r.get("several") else margin
+        chosen = [i for i, v in enumerate(rel) if v >= max(refuse, max(rel) - m)]
         return ("related" if best < answer else "answered"), chosen
 
     refused = sum(decide(r)[0] != "answered" for r in unans) / max(1, len(unans))

@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .compose import MAX_ANSWER_SENTENCES, Checker, Line, Source, check_lines, evidence_lines, named, opening
+from .compose import MAX_ANSWER_SENTENCES, Checker, Line, Source, check_lines, evidence_lines, opening
 from .errors import ConfigError, GeneratorError
 from .evidence import METADATA_INTENTS, intents, rank_sentences
 from .generate import ExtractiveGenerator
 from .models import Hit, Paper
 from .prompts import answer_messages, as_data, evidence_block, render
-from .relevance import ANSWER_THRESHOLD, ANSWERED, NOT_COVERED, REFUSE_THRESHOLD, RELATED, SOURCE_MARGIN, decide, lexical, score_hits
+from .relevance import ANSWER_THRESHOLD, ANSWERED, NOT_COVERED, REFUSE_THRESHOLD, RELATED, SEVERAL_MARGIN, SOURCE_MARGIN, decide, lexical, score_hits
 from .support import PaperText, PaperTexts, TermStats, paper_details
 from .text import question_terms, strip_markup
 
@@ -214,7 +214,9 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     sc = score_hits(parts.embedder, parts.texts, parts.stats, question, qterms, hits)
     refuse, answer_at = thresholds(parts.settings)
     margin = getattr(parts.settings, "source_margin", None)
-    d = decide(sc, refuse, answer_at, SOURCE_MARGIN if margin is None else margin)
+    if margin is None:
+        margin = SEVERAL_MARGIN if "several" in want else SOURCE_MARGIN
+    d = decide(sc, refuse, answer_at, margin)
     if d.outcome != ANSWERED:
         return Plan(question, sc.qvec, hits, d.relevance, d.outcome, [], [sc.pool[i] for i in d.chosen] if d.outcome == RELATED else [],
                     want, qterms)
@@ -236,10 +238,11 @@ class Assembly:
 
     def __init__(self, sources: list[Source]):
         self.by_n = {s.n: s for s in sources}
+        self._para = 0  # the paragraph of the last line added
         self.number: dict[int, int] = {}
         self.evidence: dict[int, list[str]] = {}
         self.sentences: list[AnswerSentence] = []
-        self.lines: list[tuple[str, int]] = []  # (display text, paragraph)
+        self.lines: list[tuple[str, str]] = []  # (display text, separator before it)
 
     def _renumber(self, text: str, cites: list[int]) -> str:
         for n in cites:
@@ -253,7 +256,8 @@ class Assembly:
             if s and s not in self.evidence.setdefault(n, []):
                 self.evidence[n].append(s)
         self.sentences.append(AnswerSentence(text, [self.number[n] for n in line.cites], True, support, origin=line.origin))
-        self.lines.append((text, line.paragraph))
+        self.lines.append((text, self.separator(line)))
+        self._para = line.paragraph
         return text
 
     def reset(self) -> None:
@@ -261,23 +265,23 @@ class Assembly:
         self.number.clear()
         self.evidence.clear()
         self.lines.clear()
+        self._para = 0
         self.sentences = [s for s in self.sentences if not s.supported]
 
     def drop(self, text: str, score: float, note: str) -> None:
         self.sentences.append(AnswerSentence(text, [], False, score, origin="model", note=note))
 
     def text(self) -> str:
-        out, last = "", None
-        for text, para in self.lines:
-            out += ("" if last is None else (" " if para == last == 0 else "\n\n" if last == 0 else "\n")) + text
-            last = para
-        return out
+        return "".join(sep + text for text, sep in self.lines)
 
-    def separator(self, para: int) -> str:
+    def separator(self, line: Line) -> str:
+        """What goes before ``line``: nothing first; a space within the opening or within one paper's
+        evidence; a blank line between the opening and the evidence; a newline between papers."""
         if not self.lines:
             return ""
-        last = self.lines[-1][1]
-        return " " if para == last == 0 else "\n\n" if last == 0 else "\n"
+        if line.joins or (line.paragraph == 0 and self._para == 0):
+            return " "
+        return "\n\n" if self._para == 0 else "\n"
 
     def citations(self) -> list[Citation]:
         return [Citation(ans_n, self.by_n[src_n].paper, self.evidence.get(src_n, []))
@@ -386,7 +390,7 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
                     line = Line(got.text, got.cites, got.rests_on, origin="model")
                     model_lines.append(line)
                     if not lead_only:  # a whole answer: show each checked sentence as it comes
-                        yield emit(asm.separator(0) + asm.add(line, got.score))
+                        yield emit(asm.separator(line) + asm.add(line, got.score))
                         streamed = True
                 if lead_only or len(model_lines) >= MAX_ANSWER_SENTENCES or (not model_lines and dropped >= GIVE_UP_AFTER):
                     break
@@ -414,7 +418,7 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         head = []  # already shown as it streamed
         evidence = evidence_lines(p.sources, model_lines, p.want) if settings.answer_quotes else []
     for i, line in enumerate(head + check_lines(parts.texts, p.sources, evidence)):
-        sep = "\n\n" if (i == 0 and streamed and not asm.lines) else asm.separator(line.paragraph)
+        sep = "\n\n" if (i == 0 and streamed and not asm.lines) else asm.separator(line)
         yield emit(sep + asm.add(line))
     yield finish(Answer(question, asm.text(), asm.citations(), False, hits, used, name, fallback, asm.sentences,
                         relevance=p.relevance, backend_failed=failed, outcome=ANSWERED))

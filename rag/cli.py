@@ -311,5 +311,10 @@ def ask(ctx, question, backend, k, venue, year, ptype, author, source, as_json) 
             click.echo(f"[{c.n}] {p.title}" + (f"  ({meta})" if meta else ""))
             if p.authors:
                 click.echo(f"    {', '.join(p.authors)}")
+            click.echo(f"    {p.link}")
+    if a.related:
+        click.echo("\nRelated papers (on the topic; not quoted as an answer):")
+        for p in a.related:
+            click.echo(f"- {p.title}  {p.link}")
     if a.unsupported:
         click.echo(f"({len(a.unsupported)} sentence(s) of the model's answer were dropped as unsupported)", err=True)

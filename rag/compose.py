@@ -78,6 +78,7 @@ class Line:
     origin: str = "evidence"
     paragraph: int = 0  # 0: the opening; 1: evidence
     clauses: dict[int, tuple] = field(default_factory=dict)  # a multi-paper opening: n → (shown part, clause, sentence)
+    joins: bool = False  # continues the previous line (the same paper's next sentence): joined by a space
 
 
 def _sentence(text: str) -> str:
@@ -170,8 +171,8 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         if not chosen:
             continue
         prefix = "" if len(sources) == 1 else f"“{src.paper.title}”: "
-        text = " ".join(with_markers(s if j or not prefix else prefix + s, [src.n]) for j, s in enumerate(chosen))
-        out.append(Line(text, [src.n], {src.n: chosen[0]}, paragraph=1))
+        for j, s in enumerate(chosen):  # one line a sentence, so the answer streams sentence by sentence
+            out.append(Line(with_markers(s if j or not prefix else prefix + s, [src.n]), [src.n], {src.n: s}, paragraph=1, joins=j > 0))
     return out
 
 

@@ -9,6 +9,7 @@ Gold titles are matched to papers by normalized title.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from collections import defaultdict
@@ -111,44 +112,107 @@ def _has_fact(text: str, fact: str) -> bool:
     return fact.lower() in text.lower()
 
 
+def _shown_sentences(a) -> list:
+    return [x for x in a.sentences if x.supported]
+
+
+def recheck(parts, a) -> int:
+    """Shown sentences that fail the support check when checked again on their own, each against the
+    papers its markers cite (an independent count of "unsupported sentences shown")."""
+    from .support import check_support, parse_markers, strip_markers
+
+    by_n = {c.n: c.paper for c in a.citations}
+    bad = 0
+    for sent in _shown_sentences(a):
+        papers = [by_n[n] for n in parse_markers(sent.text) if n in by_n]
+        if not papers:
+            bad += 1
+            continue
+        pieces = [(sent.text, papers)]
+        if sent.origin == "evidence" and len(papers) > 1:  # a multi-paper opening: each paper's clause against that paper
+            pieces = [(seg, [by_n[n] for n in parse_markers(seg) if n in by_n]) for seg in re.split(r"(?=“)", sent.text)
+                      if parse_markers(seg)]
+        for text, cited in pieces:
+            texts = parts.texts.get_many(cited)
+            clean = strip_markers(text).strip(" ;:,")
+            vec = parts.texts.embed(texts, extra=[clean])[0]
+            if not cited or not check_support(clean, vec, texts).supported:
+                bad += 1
+                break
+    return bad
+
+
+def _answers_question(sentence: str, qterms: set[str], facts: list[str]) -> bool:
+    """The proxy for "this sentence answers what was asked": it contains a content word of the
+    question or one of the answer facts."""
+    from .text import content_terms
+
+    low = sentence.lower()
+    return bool(set(content_terms(sentence)) & qterms) or any(f.lower() in low for f in facts)
+
+
 def eval_answers(pipeline, questions: list[Question], backend: str) -> dict:
     """Answer every question with ``backend`` and score the answers.
 
     - ``facts``: share of answer facts found in the answer text (case-insensitive substring), over
       answerable questions; ``all_facts``: share of those questions with every fact found;
-    - ``citation_precision``: cited papers that are gold / all cited papers, over answerable questions;
-    - ``unsupported_rate``: model sentences dropped as unsupported / all model sentences checked;
-    - ``refusal``: share of unanswerable questions refused (and citing nothing);
-      ``false_refusal``: share of answerable questions refused;
+    - ``on_question``: share of shown sentences that contain a content word of the question or an
+      answer fact (a proxy for "answers the question"); ``median_words``: median answer length;
+    - ``model_kept``: share of answered questions in which a model-written sentence is shown;
+      ``model_dropped``: model sentences dropped by the check / all it wrote;
+    - ``unsupported_shown``: shown sentences that fail the support check when re-checked on their own;
+    - ``refusal``: share of unanswerable questions declined (not covered, or only related papers
+      named) citing nothing; ``false_refusal``: share of answerable questions declined;
+    - ``citation_precision``: cited papers that are gold / all cited; ``gold_recall``: gold papers
+      cited / gold papers present in the retrieved top k;
     - latency p50/p95 and first-piece p50 (ms), and how many answers fell back to extractive.
     """
-    from .answering import answer as answer_fn
+    import statistics as st
 
+    from .answering import answer as answer_fn
+    from .text import question_terms, words
+
+    parts = pipeline.answer_parts()
     gold_of = {q.id: {normalize_title(t) for t in q.gold_titles} for q in questions}
-    lat, first, rows = [], [], []
+    lat, first, rows, lengths = [], [], [], []
     facts = found = all_found = with_facts = 0
-    cited = cited_gold = 0
-    checked = unsupported = 0
+    cited = cited_gold = gold_present = gold_cited = 0
+    model_written = model_dropped = answered = with_model = 0
+    shown = on_question = unsupported_shown = 0
     unans = unans_ok = ans = ans_refused = fallbacks = 0
     for q in questions:
         t = time.perf_counter()
-        a = answer_fn(pipeline, q.question, backend=backend)
+        a = answer_fn(parts, q.question, backend=backend)
         lat.append((time.perf_counter() - t) * 1000)
         first.append(a.timings.get("first_token_ms", lat[-1]))
         model_sents = [s for s in a.sentences if s.origin == "model"]
-        checked += len(model_sents)
-        unsupported += sum(1 for s in model_sents if not s.supported)
+        model_written += len(model_sents)
+        model_dropped += sum(1 for s in model_sents if not s.supported)
         fallbacks += a.fallback is not None
         titles = [normalize_title(c.paper.title) for c in a.citations]
-        row = {"id": q.id, "type": q.type, "refused": a.refused, "backend": a.backend, "fallback": a.fallback,
+        row = {"id": q.id, "type": q.type, "refused": a.refused, "outcome": a.outcome, "backend": a.backend, "fallback": a.fallback,
                "cited": [c.paper.title for c in a.citations], "answer": a.text, "ms": round(lat[-1]),
                "timings": {k: round(v) for k, v in a.timings.items()},
                "sentences": [x.to_dict() for x in a.sentences if x.origin == "model"]}
+        if not a.refused:
+            answered += 1
+            with_model += any(s.supported for s in model_sents)
+            lengths.append(len(words(a.text)))
+            qterms = question_terms(q.question)
+            for s in _shown_sentences(a):
+                shown += 1
+                on_question += _answers_question(s.text, qterms, q.answer_facts)
+            bad = recheck(parts, a)
+            unsupported_shown += bad
+            row["unsupported_shown"] = bad
         if q.gold_titles:
             ans += 1
             ans_refused += a.refused
             cited += len(titles)
             cited_gold += sum(1 for t in titles if t in gold_of[q.id])
+            present = {normalize_title(h.paper.title) for h in a.retrieved} & gold_of[q.id]
+            gold_present += len(present)
+            gold_cited += len(present & set(titles))
             if q.answer_facts:
                 hits = [f for f in q.answer_facts if _has_fact(a.text, f)]
                 facts += len(q.answer_facts)
@@ -165,10 +229,15 @@ def eval_answers(pipeline, questions: list[Question], backend: str) -> dict:
         "n": len(questions),
         "facts": found / facts if facts else 0.0,
         "all_facts": all_found / with_facts if with_facts else 0.0,
+        "on_question": on_question / shown if shown else 0.0,
+        "median_words": st.median(lengths) if lengths else 0,
+        "model_kept": with_model / answered if answered else 0.0,
+        "model_sentences": model_written,
+        "model_dropped": model_dropped,
+        "unsupported_shown": unsupported_shown,
         "citation_precision": cited_gold / cited if cited else 0.0,
+        "gold_recall": gold_cited / gold_present if gold_present else 0.0,
         "citations": cited,
-        "unsupported_rate": unsupported / checked if checked else 0.0,
-        "model_sentences": checked,
         "refusal": unans_ok / unans if unans else 0.0,
         "false_refusal": ans_refused / ans if ans else 0.0,
         "fallbacks": fallbacks,
@@ -180,13 +249,16 @@ def eval_answers(pipeline, questions: list[Question], backend: str) -> dict:
 
 def format_answers(res_by_backend: dict) -> str:
     """A plain-text table of :func:`eval_answers` results, one row per backend."""
-    head = (f"{'backend':<11} {'facts':>6} {'all':>6} {'cite P':>7} {'unsup':>6} {'refuse':>7} {'false R':>8} "
-            f"{'fallbk':>6} {'p50 ms':>8} {'1st ms':>8}")
+    head = (f"{'backend':<11} {'facts':>6} {'all':>6} {'on-q':>6} {'words':>6} {'model':>6} {'unsup':>6} {'refuse':>7} "
+            f"{'false R':>8} {'cite P':>7} {'gold R':>7} {'p50 ms':>8} {'1st ms':>8}")
     lines = [head, "-" * len(head)]
     for name, r in res_by_backend.items():
-        lines.append(f"{name:<11} {r['facts']:>6.3f} {r['all_facts']:>6.3f} {r['citation_precision']:>7.3f} "
-                     f"{r['unsupported_rate']:>6.3f} {r['refusal']:>7.3f} {r['false_refusal']:>8.3f} "
-                     f"{r['fallbacks']:>6d} {r['latency_ms']['p50']:>8.0f} {r['first_token_ms']['p50']:>8.0f}")
-    lines.append("facts/all: answer facts found / questions with all facts; cite P: cited papers that are gold; "
-                 "unsup: model sentences dropped; refuse: unanswerable refused; false R: answerable refused")
+        lines.append(f"{name:<11} {r['facts']:>6.3f} {r['all_facts']:>6.3f} {r['on_question']:>6.3f} {r['median_words']:>6.0f} "
+                     f"{r['model_kept']:>6.3f} {r['unsupported_shown']:>6d} {r['refusal']:>7.3f} {r['false_refusal']:>8.3f} "
+                     f"{r['citation_precision']:>7.3f} {r['gold_recall']:>7.3f} {r['latency_ms']['p50']:>8.0f} "
+                     f"{r['first_token_ms']['p50']:>8.0f}")
+    lines.append("facts/all: answer facts found / questions with all facts; on-q: shown sentences with a question term or fact; "
+                 "words: median answer length; model: answered questions with a kept model sentence; unsup: shown sentences "
+                 "failing the support check; refuse: unanswerable declined; false R: answerable declined; cite P: cited papers "
+                 "that are gold; gold R: gold papers in the top k that are cited")
     return "\n".join(lines)

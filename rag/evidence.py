@@ -39,6 +39,8 @@ _INTENTS = {
     "when": re.compile(r"\b(?:what|which) (?:day|time)\b|\b(?:time slot|slot|session|scheduled?)\b|\bwhen (?:was|is|were|will)\b", re.I),
     "number": re.compile(r"\bhow (?:much|many|large|big|fast|small|often|far)\b|\bby what (?:factor|margin)\b|\bwhat (?:accuracy|speed-?up|"
                          r"percentage|fraction|rate|error|score|number|factor|improvement|gain|reduction)\b|\b(?:speed-?up|percent)\b", re.I),
+    "several": re.compile(r"\b(?:papers|works|studies|articles|approaches|methods|techniques|models|algorithms)\b|\b(?:work|research|"
+                          r"literature) (?:on|about|in|that|which|regarding|using)\b|\bany (?:paper|work)s?\b", re.I),
     "remedy": re.compile(r"\bhow (?:to|can|could|do|does|should)\b|\b(?:fix|avoid|mitigate|prevent|overcome|remedy|solve|address|reduce|cure)\b", re.I),
 }
 METADATA_INTENTS = frozenset({"authors", "type", "venue", "when"})

@@ -36,7 +36,8 @@ REFUSE_THRESHOLD = 0.58
 ANSWER_THRESHOLD = 0.64
 COVERAGE_WEIGHT = 0.4
 RELEVANCE_DEPTH = 3
-SOURCE_MARGIN = 0.12
+SOURCE_MARGIN = 0.10  # a question about one paper: cite those within this of the best
+SEVERAL_MARGIN = 0.25  # a question that asks for papers ("which papers…", "work on…"): a wider net
 MAX_SOURCES = 5
 CANDIDATE_SENTENCES = 4  # sentences per paper embedded for relevance (best by word overlap, plus the first)
 

@@ -77,6 +77,10 @@ CSS = """
 .rag-subhead { font-weight: 600; margin: 8px 0 4px 0; }
 #rag-p-table span.text, #rag-p-table span.header { font-family: var(--font); }
 #rag-index-panel { max-width: 760px; }
+.rag-link { font-size: 0.75em; margin-left: 4px; }
+@media (max-width: 900px) {  /* phones: the conversation first, then its sources, then the settings */
+  #rag-chat-col { order: 1; } #rag-sources-col { order: 2; } #rag-controls { order: 3; }
+}
 """
 
 
@@ -114,7 +118,7 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                                            info="a year, a range like 2021-2022, or >=2022", elem_id="rag-year")
                         ptype = gr.CheckboxGroup(list(PRESENTATION_TYPES), value=[], label="Presentation type", elem_id="rag-type")
                         new_chat = gr.Button("New conversation", variant="secondary", size="sm", elem_id="rag-new")
-                    with gr.Column(scale=3, min_width=420):
+                    with gr.Column(scale=3, min_width=420, elem_id="rag-chat-col"):
                         chatbot = gr.Chatbot(label="Conversation", height=560, elem_id="rag-chat", latex_delimiters=[],
                                              feedback_options=None, buttons=["copy"], layout="bubble",
                                              placeholder="Ask about the papers: methods, results, who wrote what, which were orals…")
@@ -123,7 +127,7 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                                              max_lines=6, autofocus=True, elem_id="rag-question", submit_btn=False)
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-send")
                         gr.Examples(EXAMPLES, inputs=[msg], label="Try")
-                    with gr.Column(scale=2, min_width=320):
+                    with gr.Column(scale=2, min_width=320, elem_id="rag-sources-col"):
                         gr.Markdown("### Sources")
                         sources = gr.HTML(render.SOURCES_PLACEHOLDER, elem_id="rag-sources", js_on_load=None)
                 go_fast = gr.Button("ask", visible="hidden", elem_id="rag-go-fast")

@@ -24,7 +24,7 @@ TYPE_ORDER = {t: i for i, t in enumerate(PRESENTATION_TYPES)}
 
 
 def _user(text: str) -> dict:
-    return {"role": "user", "content": text}
+    return {"role": "user", "content": render.md_escape(text)}  # markup in a question is shown, not rendered
 
 
 def _bot(text: str) -> dict:
@@ -138,12 +138,12 @@ class ChatService:
             final = render.answer_markdown(ans, note=note, filters_text=describe_filters(filters))
             new_state = Turn(res.question, render.shown_papers(ans), res.filters).to_dict()
             yield history + [_bot(final)], render.sources_html(ans), new_state, ""
-        except RagError as e:
+        except RagError as e:  # an error clears the Sources panel: stale sources would look like this answer's
             msg = str(e).strip() or type(e).__name__
-            yield history + [_bot(f"⚠️ {render.md_escape(msg[:1].upper() + msg[1:])}")], gr.skip(), state, ""
+            yield history + [_bot(f"⚠️ {render.md_escape(msg[:1].upper() + msg[1:])}")], render.SOURCES_PLACEHOLDER, state, ""
         except Exception:
             log.exception("answering %r failed", question)
-            yield history + [_bot(render.GENERIC_ERROR)], gr.skip(), state, ""
+            yield history + [_bot(render.GENERIC_ERROR)], render.SOURCES_PLACEHOLDER, state, ""
 
     # ------------------------------------------------------------------ papers view
 

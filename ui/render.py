@@ -15,6 +15,9 @@ from rag.followup import ShownPaper
 from rag.models import Hit, Paper
 from rag.support import clean_source_text, split_sentences
 
+NO_MATCH = "**No paper matches these filters.** Remove or widen a filter (venue, year, type) and ask again."
+RELATED = ("**The corpus has papers on this topic, but none of their abstracts states what you asked**, so nothing "
+           "is quoted as an answer. Related papers:")
 REFUSAL = ("**The indexed papers do not cover this question.** No paper in the corpus is relevant enough "
            "to answer it, so nothing is cited.")
 EMPTY_QUESTION = "Please type a question about the papers, for example *which papers study pruning at initialization?*"
@@ -56,12 +59,21 @@ def answer_markdown(ans, *, note: str = "", filters_text: str = "") -> str:
     parts = []
     if note:
         parts.append(f"↪️ *Follow-up {md_escape(note)}*")
+    outcome = getattr(ans, "outcome", "answered" if not ans.refused else "not_covered")
+    if outcome == "no_match":
+        parts.append(NO_MATCH + (f" Filters in effect: {md_escape(filters_text)}." if filters_text else ""))
+        return "\n\n".join(parts)
+    if outcome == "related":
+        parts.append(RELATED)
+        parts.append("\n".join(f"- [{md_escape(p.title)}]({safe_url(p.link) or '#'})" + (f" ({md_escape(where(p))})" if where(p) else "")
+                               for p in getattr(ans, "related", [])))
+        return "\n\n".join(parts)
     if ans.refused:
         parts.append(REFUSAL)
         if filters_text:
             parts.append(f"Filters in effect: {md_escape(filters_text)}. Widening them may help.")
         return "\n\n".join(parts)
-    body = _answer_body(ans.text or "")
+    body = link_markers(_answer_body(ans.text or ""))
     dropped = []
     for s in getattr(ans, "unsupported", None) or []:
         sentence = md_escape(getattr(s, "text", s) or "").strip()
@@ -76,9 +88,18 @@ def answer_markdown(ans, *, note: str = "", filters_text: str = "") -> str:
         parts.append(f"**{len(dropped)} {what} the model wrote {'was' if len(dropped) == 1 else 'were'} not supported "
                      f"by the cited abstracts and removed:**\n{lines}")
     if getattr(ans, "fallback", None):
-        parts.append(f"ℹ️ {md_escape(ans.fallback)}.")
+        icon = "⚠️ **warning:**" if getattr(ans, "backend_failed", False) else "ℹ️"
+        parts.append(f"{icon} {md_escape(ans.fallback)}.")
     parts.append(footer(ans))
     return "\n\n".join(parts)
+
+
+_MARK = re.compile(r"\\?\[(\d{1,2})\\?\]")
+
+
+def link_markers(body: str) -> str:
+    """``[n]`` markers as links to their source card in the Sources panel."""
+    return _MARK.sub(lambda m: f"[[{m.group(1)}]](#rag-src-{m.group(1)})", body)
 
 
 def _answer_body(text: str) -> str:
@@ -146,10 +167,15 @@ def badges(p: Paper) -> str:
 
 
 def title_html(p: Paper) -> str:
-    url = safe_url(p.url)
+    url = safe_url(p.link)
     if url:
         return f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{esc(p.title)}</a>'
     return esc(p.title)
+
+
+def link_html(p: Paper) -> str:
+    url = safe_url(p.link)
+    return f'<a class="rag-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">link</a>' if url else ""
 
 
 def authors_html(p: Paper, limit: int = 12) -> str:
@@ -163,9 +189,9 @@ def authors_html(p: Paper, limit: int = 12) -> str:
 def citation_card(n: int, p: Paper, evidence: list[str]) -> str:
     abstract, extra = highlighted_abstract(p, evidence)
     extra_html = "".join(f'<div class="rag-meta-evidence"><mark>{esc(e)}</mark></div>' for e in extra)
-    return (f'<div class="rag-card rag-cited" data-paper-id="{esc(p.id)}">'
+    return (f'<div class="rag-card rag-cited" id="rag-src-{n}" data-paper-id="{esc(p.id)}">'
             f'<div class="rag-card-title"><span class="rag-n">[{n}]</span> {title_html(p)}</div>'
-            f'{authors_html(p)}<div class="rag-badges">{badges(p)}</div>{extra_html}'
+            f'{authors_html(p)}<div class="rag-badges">{badges(p)} {link_html(p)}</div>{extra_html}'
             f'<details class="rag-abstract" open><summary>Abstract, supporting sentences highlighted</summary>'
             f'<p>{abstract}</p></details></div>')
 
@@ -173,7 +199,12 @@ def citation_card(n: int, p: Paper, evidence: list[str]) -> str:
 def sources_html(ans, *, note: str = "") -> str:
     """The sources panel for an answer: cited papers in full, then the other retrieved ones."""
     parts = []
-    if ans.refused:
+    outcome = getattr(ans, "outcome", "answered" if not ans.refused else "not_covered")
+    if outcome == "related":
+        parts.append('<div class="rag-refused">Nothing quoted: these papers are on the topic, but their abstracts do not state the answer.</div>')
+    elif outcome == "no_match":
+        parts.append('<div class="rag-refused">No paper matches the filters.</div>')
+    elif ans.refused:
         parts.append('<div class="rag-refused">Nothing cited: the corpus does not cover this question.</div>')
     cited_ids = set()
     for c in ans.citations:
