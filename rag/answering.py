@@ -40,7 +40,18 @@ from .evidence import METADATA_INTENTS, intents, rank_sentences
 from .generate import ExtractiveGenerator
 from .models import Hit, Paper
 from .prompts import answer_messages, as_data, evidence_block, render
-from .relevance import ANSWER_THRESHOLD, ANSWERED, NOT_COVERED, REFUSE_THRESHOLD, RELATED, SEVERAL_MARGIN, SOURCE_MARGIN, decide, lexical, score_hits
+from .relevance import (
+    ANSWER_THRESHOLD,
+    ANSWERED,
+    NOT_COVERED,
+    REFUSE_THRESHOLD,
+    RELATED,
+    SEVERAL_MARGIN,
+    SOURCE_MARGIN,
+    decide,
+    lexical,
+    score_hits,
+)
 from .support import PaperText, PaperTexts, TermStats, paper_details
 from .text import question_terms, strip_markup
 
