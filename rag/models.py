@@ -67,9 +67,9 @@ class Paper:
     @property
     def link(self) -> str:
         """The paper's URL where its source gives one, else a title search: OpenReview for ICLR
-        papers, arXiv for the rest."""
-        if self.url:
-            return self.url
+        papers, arXiv for the rest (a URL that is not http(s) is never used)."""
+        if self.url and self.url.strip().lower().startswith(("http://", "https://")):
+            return self.url.strip()
         if (self.venue or "").upper().startswith("ICLR"):
             return "https://openreview.net/search?term=" + quote_plus(self.title) + "&group=all&content=all&source=all"
         return "https://arxiv.org/search/?searchtype=title&query=" + quote_plus(self.title)

@@ -385,8 +385,9 @@ def test_answer_rendering_marks_unsupported_sentences_and_escapes_sources():
              unsupported=[NS(text="It beats *everything* by 40%."), NS(text="The model is good [1].")])
     md = answer_markdown(ans)
     assert "⚠️ ~~It beats \\*everything\\* by 40%.~~" in md  # dropped: listed, struck through
-    assert "⚠️ *The model is good [1].* **(not supported by its sources)**" in md  # kept: marked in place
+    assert "⚠️ *The model is good [[1]](#rag-src-1).* **(not supported by its sources)**" in md  # kept: marked in place, [n] links to its card
     assert "backend local" in md and "1.2 s" in md
     html_ = sources_html(ans)
     assert "<script>" not in html_ and "<b>" not in html_ and "javascript:" not in html_
     assert "<mark>The model is &lt;script&gt;x&lt;/script&gt; good.</mark>" in html_
+    assert 'id="rag-src-1"' in html_ and "openreview.net/search?term=A+%3Cb%3Ebold" in html_  # the card the marker links to; a search link

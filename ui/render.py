@@ -73,7 +73,7 @@ def answer_markdown(ans, *, note: str = "", filters_text: str = "") -> str:
         if filters_text:
             parts.append(f"Filters in effect: {md_escape(filters_text)}. Widening them may help.")
         return "\n\n".join(parts)
-    body = link_markers(_answer_body(ans.text or ""))
+    body = _answer_body(ans.text or "")
     dropped = []
     for s in getattr(ans, "unsupported", None) or []:
         sentence = md_escape(getattr(s, "text", s) or "").strip()
@@ -81,7 +81,7 @@ def answer_markdown(ans, *, note: str = "", filters_text: str = "") -> str:
             body = body.replace(sentence, f"⚠️ *{sentence}* **(not supported by its sources)**")
         elif sentence:
             dropped.append(sentence)
-    parts.append(body)
+    parts.append(link_markers(body))
     if dropped:
         lines = "\n".join(f"- ⚠️ ~~{s}~~" for s in dropped)
         what = "sentence" if len(dropped) == 1 else "sentences"
