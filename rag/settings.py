@@ -3,6 +3,9 @@ CLI and UI edges only, then passed down explicitly."""
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -84,3 +87,17 @@ class Settings(BaseSettings):
     ui_username: str | None = Field(None, description="Username for the chat UI (auth is on when both username and password are set).")
     ui_password: SecretStr | None = Field(None, description="Password for the chat UI.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+
+
+def unknown_env_vars(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One message for each ``RAG_*`` environment variable that names no setting (a typo is otherwise
+    silently ignored), with the closest valid name when there is one."""
+    valid = {f"RAG_{name.upper()}" for name in Settings.model_fields}
+    out = []
+    for var in sorted(os.environ if environ is None else environ):
+        name = var.upper()
+        if name.startswith("RAG_") and name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+            out.append(f"unknown setting {var} is ignored" + (f"; did you mean {close[0]}?" if close else
+                                                              "; see rag/settings.py for the valid names"))
+    return out
