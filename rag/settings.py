@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .resources import PROJECT_ROOT, default_index_dir, shipped  # noqa: F401 (PROJECT_ROOT: for bench/)
 
 Backend = Literal["local", "openai", "extractive"]
 
@@ -23,12 +23,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
 
     # corpus
-    manifest: Path = Field(PROJECT_ROOT / "data" / "sources.toml",
+    manifest: Path = Field(default_factory=lambda: shipped("data") / "sources.toml",
                            description="The corpus manifest (TOML) listing every source file, its format, venue and year.")
 
     # index
-    index_dir: Path = Field(PROJECT_ROOT / "index",
-                            description="Directory of the embedded Chroma store and the index lock file.")
+    index_dir: Path = Field(default_factory=default_index_dir,
+                            description="Directory of the embedded Chroma store and the index lock file "
+                                        "(default: index/ of a checkout, else the user data directory's paper-rag/index).")
     chroma_url: str | None = Field(None,
                                    description="URL of a Chroma server (http://host:port). When set, the index lives there instead of index_dir.")
     collection: str = Field("papers", description="Name prefix of the Chroma collections.")
