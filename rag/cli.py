@@ -178,7 +178,7 @@ def index(ctx, paths, fmt, venue, year, full: bool, as_json: bool) -> None:
         if not as_json:
             click.echo(f"source {src.label}: {src.path} ({src.format})", err=True)
     rep = pipe.index(full=full, progress=tqdm_progress())
-    for note in getattr(pipe.embedder, "notes", []):
+    for note in pipe.embedder.notes:
         click.echo(f"note: {note}", err=True)
     if as_json:
         _dump({"added": rep.added, "updated": rep.updated, "removed": rep.removed, "unchanged": rep.unchanged,

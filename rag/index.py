@@ -88,8 +88,7 @@ class Chunker:
     def __init__(self, embedder: Embedder, chunk_size: int = 200, chunk_overlap: int = 32):
         from llama_index.core.node_parser import SentenceSplitter
 
-        tokenize = getattr(embedder, "tokenize", None) or (lambda t: t.split())
-        self.splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenize,
+        self.splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=embedder.tokenize,
                                          include_metadata=True, include_prev_next_rel=False)
 
     def chunks(self, p: Paper) -> list:
@@ -155,7 +154,7 @@ class Indexer:
             nodes = [n for ns in nodes_per for n in ns]
             texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-            bs = getattr(self.embedder, "batch_size", 64)
+            bs = self.embedder.batch_size
             t = time.perf_counter()
             for b in range(0, len(order), bs):
                 idx = order[b:b + bs]

@@ -56,6 +56,7 @@ class HashEmbedder:
 
     def __init__(self, name: str = "hash-bow", dim: int = 512):
         self.name, self.dim = name, dim
+        self.notes: list[str] = []
 
     def embed_batch(self, texts):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -70,6 +71,9 @@ class HashEmbedder:
 
     def count_tokens(self, text):
         return len(text.split())
+
+    def tokenize(self, text):
+        return text.split()
 
 
 SMALL_PAPERS = 30
