@@ -46,7 +46,8 @@ class Check:
     seconds: float = 0.0
 
     def line(self) -> str:
-        return f"{self.status.upper():4}  {self.name}: {self.detail}" + (f" → {self.remedy}" if self.remedy else "")
+        return (f"{self.status.upper():4}  {self.name}: {self.detail}" + (f" → {self.remedy}" if self.remedy else "")
+                + (f" ({self.seconds:.1f} s)" if self.seconds >= 0.1 else ""))
 
 
 def check_embedding_model(settings) -> Check:
