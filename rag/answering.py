@@ -658,9 +658,9 @@ def stream_answer(pipeline, question: str, *, backend: str | None = None, k: int
             for raw in sentences_from_stream(stream):
                 key = re.sub(r"\W+", " ", raw.lower()).strip()
                 seen[key] = seen.get(key, 0) + 1
-                checked = comp.check(raw)
-                if checked is not None:
-                    yield emit((" " if streamed else "") + checked)
+                shown = comp.check(raw)
+                if shown is not None:
+                    yield emit((" " if streamed else "") + shown)
                     streamed = True
                 if len(comp.kept) >= max_sent or comp.repeats >= 2 or seen[key] >= 3 or sum(seen.values()) >= 2 * max_sent + 4:
                     break  # enough, or the model is looping
