@@ -16,7 +16,7 @@ import click
 from pydantic import ValidationError
 
 from .errors import RagError
-from .settings import Settings
+from .settings import Settings, unknown_env_vars
 
 
 def _env_defaults() -> None:
@@ -59,13 +59,55 @@ def _pipeline(ctx: click.Context):
     return ctx.obj["pipeline"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+COMMANDS_GROUP = "rag.commands"  # entry points adding commands (``rag ui`` comes from the ui package)
+
+
+def _plugin_commands() -> dict[str, str]:
+    """Command name → ``module:attr`` of the ``rag.commands`` entry points: the installed package's,
+    else (an editable install made before an entry point was added) those pyproject.toml declares."""
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep.value for ep in entry_points(group=COMMANDS_GROUP)}
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if not found and pyproject.is_file():
+        import tomllib
+
+        with pyproject.open("rb") as f:
+            found = dict(tomllib.load(f).get("project", {}).get("entry-points", {}).get(COMMANDS_GROUP, {}))
+    return found
+
+
+class PluginGroup(click.Group):
+    """A click group that also offers the commands other packages register as entry points,
+    imported only when one of them is run (or listed in ``--help``)."""
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *_plugin_commands()})
+
+    def get_command(self, ctx, name):
+        cmd = super().get_command(ctx, name)
+        if cmd is None and name in (plugins := _plugin_commands()):
+            from importlib import import_module
+
+            module, _, attr = plugins[name].partition(":")
+            cmd = getattr(import_module(module), attr)
+        return cmd
+
+
+def pipeline_of(ctx: click.Context):
+    """The pipeline of this command run (created on first use), for commands of other packages."""
+    return _pipeline(ctx)
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="paper-rag")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Ask questions about machine-learning papers and get answers with checked citations."""
     _env_defaults()
     ctx.ensure_object(dict)
+    for msg in unknown_env_vars():
+        click.echo(f"warning: {msg}", err=True)
     try:
         ctx.obj["settings"] = Settings()
     except ValidationError as e:  # a bad RAG_* value
@@ -136,7 +178,7 @@ def index(ctx, paths, fmt, venue, year, full: bool, as_json: bool) -> None:
         if not as_json:
             click.echo(f"source {src.label}: {src.path} ({src.format})", err=True)
     rep = pipe.index(full=full, progress=tqdm_progress())
-    for note in getattr(pipe.embedder, "notes", []):
+    for note in pipe.embedder.notes:
         click.echo(f"note: {note}", err=True)
     if as_json:
         _dump({"added": rep.added, "updated": rep.updated, "removed": rep.removed, "unchanged": rep.unchanged,
@@ -228,7 +270,7 @@ def eval_cmd(ctx, questions, backend, as_json) -> None:
 
     qs = load_questions(questions)
     pipe = _pipeline(ctx)
-    res = {"questions": str(questions), "n": len(qs), "retrieval": eval_retrieval(pipe.retriever, qs)}
+    res: dict = {"questions": str(questions), "n": len(qs), "retrieval": eval_retrieval(pipe.retriever, qs)}
     if backend:
         from .evaluate import eval_answers, format_answers
 
@@ -241,31 +283,6 @@ def eval_cmd(ctx, questions, backend, as_json) -> None:
     if backend:
         click.echo()
         click.echo(format_answers(res["answers"]))
-
-
-# ---------------------------------------------------------------- ui
-
-@main.command(name="ui")
-@click.option("--host", default=None, help="Interface to bind (default: RAG_UI_HOST, 127.0.0.1).")
-@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default: RAG_UI_PORT, 7860).")
-@click.pass_context
-@edge
-def ui_cmd(ctx, host, port) -> None:
-    """Start the chat UI (Gradio) at http://HOST:PORT; builds the index first if there is none."""
-    from ui.app import create_app, launch  # lazy: rag never imports ui at module level
-
-    settings = _settings(ctx)
-    host = host or settings.ui_host
-    port = port or settings.ui_port
-    if host not in ("127.0.0.1", "localhost", "::1") and not (settings.ui_username and settings.ui_password):
-        click.echo(f"warning: serving on {host} without a password; set RAG_UI_USERNAME and RAG_UI_PASSWORD", err=True)
-    app = create_app(_pipeline(ctx), settings)
-    click.echo(f"Chat UI on http://{host}:{port} (Ctrl+C to stop)", err=True)
-    try:
-        launch(app, settings, host, port, quiet=True)
-    except OSError as e:
-        click.echo(f"error: cannot serve on {host}:{port}: {e}", err=True)
-        sys.exit(1)
 
 
 # ---------------------------------------------------------------- ask
@@ -318,3 +335,27 @@ def ask(ctx, question, backend, k, venue, year, ptype, author, source, as_json) 
             click.echo(f"- {p.title}  {p.link}")
     if a.unsupported:
         click.echo(f"({len(a.unsupported)} sentence(s) of the model's answer were dropped as unsupported)", err=True)
+
+
+# ---------------------------------------------------------------- doctor
+
+@main.command()
+@click.option("--no-llm", is_flag=True, help="Skip the local model probe (the slowest check).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@edge
+def doctor(ctx, no_llm: bool, as_json: bool) -> None:
+    """Check the install: embedding model, local model, Chroma store, index, browser for the UI tests."""
+    from dataclasses import asdict
+
+    from .doctor import run_checks
+
+    checks = []
+    for c in run_checks(_pipeline(ctx), local_model=not no_llm):
+        checks.append(c)
+        if not as_json:
+            click.echo(c.line())
+    if as_json:
+        _dump([asdict(c) for c in checks])
+    if any(c.status == "fail" for c in checks):
+        sys.exit(1)

@@ -29,10 +29,14 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    batch_size: int  # texts the indexer hands over at once
+    notes: list[str]  # what the user should know after a build (e.g. a server's quirk worked around)
 
     def embed_batch(self, texts: list[str]) -> np.ndarray: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+    def tokenize(self, text: str) -> list: ...
 
 
 def package_dir(module: str) -> Path | None:
@@ -69,6 +73,7 @@ class SentenceTransformerEmbedder:
 
         self.name = name
         self.batch_size = batch_size
+        self.notes: list[str] = []
         self.model = SentenceTransformer(resolve_model_path(name), device=device, local_files_only=True)
         self.dim = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)

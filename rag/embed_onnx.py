@@ -255,6 +255,7 @@ class OnnxEmbedder:
             raise ConfigError(f"the onnx embed backends need a fast tokenizer (tokenizer.json) in {model_dir}")
         self.dim, _, self.max_tokens, pad_id = _model_info(model_dir)
         self.model_name, self.backend, self.batch_size = name, backend, batch_size
+        self.notes: list[str] = []
         # fp32 reproduces the torch vectors (cosine ≈ 1), int8 does not quite: keep it apart in the index
         self.name = name if backend == "onnx" else f"{name}:{backend}"
 

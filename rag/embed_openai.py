@@ -74,7 +74,7 @@ def to_vectors(data: list, n: int, where: str) -> np.ndarray:
     data = sorted(data, key=lambda d: d.index)
     if len(data) != n:
         raise EmbedderError(f"the embedding server at {where} returned {len(data)} vectors for {n} texts")
-    rows = []
+    rows: list[np.ndarray] = []
     for d in data:
         try:
             v = np.asarray(d.embedding, dtype=np.float32)

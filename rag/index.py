@@ -21,12 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from chromadb.errors import ChromaError
 
 from .embed import Embedder
 from .errors import IndexBusyError, IndexWriteError
 from .models import Paper
-from .store import Store, drop_store, open_store, stale_chunk_ids
+from .store import Store, chunk_id, drop_store, open_store, stale_chunk_ids, store_error
 
 Progress = Callable[[int, int, str], None]
 PAPER_BATCH = 64  # papers per write: chunks, then their records
@@ -89,8 +88,7 @@ class Chunker:
     def __init__(self, embedder: Embedder, chunk_size: int = 200, chunk_overlap: int = 32):
         from llama_index.core.node_parser import SentenceSplitter
 
-        tokenize = getattr(embedder, "tokenize", None) or (lambda t: t.split())
-        self.splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenize,
+        self.splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=embedder.tokenize,
                                          include_metadata=True, include_prev_next_rel=False)
 
     def chunks(self, p: Paper) -> list:
@@ -103,7 +101,7 @@ class Chunker:
                        excluded_llm_metadata_keys=[k for k in meta if k != "title"])
         nodes = self.splitter.get_nodes_from_documents([doc])
         for i, n in enumerate(nodes):
-            n.id_ = f"{p.id}:{meta['content_hash']}:{i}"
+            n.id_ = chunk_id(p.id, meta["content_hash"], i)
             n.metadata["chunk"] = i
         return nodes
 
@@ -131,11 +129,8 @@ class Indexer:
             try:
                 self._write(todo, rep, progress)
                 self._delete_stale(desired, removed)
-                meta = dict(self.store.papers.metadata or {})
-                meta.pop("hnsw:space", None)
-                meta["last_build"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-                self.store.papers.modify(metadata=meta)
-            except (ChromaError, OSError) as e:
+                self.store.mark_built(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            except (store_error(), OSError) as e:
                 raise IndexWriteError(
                     f"writing the index failed after {rep.chunks_embedded} chunks ({type(e).__name__}: {e}); "
                     "check free disk space and permissions, then rerun `rag index`: the papers already in the index stay searchable"
@@ -148,9 +143,8 @@ class Indexer:
         """Per window of papers: chunk, embed all chunks sorted by length (little padding), then
         write in paper batches, each batch's chunks before its paper records."""
         from llama_index.core.schema import MetadataMode
-        from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        vstore = ChromaVectorStore(chroma_collection=self.store.chunks)
+        vstore = self.store.chunk_writer()
         total, done = len(todo), 0
         if progress:
             progress(0, total, "embedding")
@@ -160,7 +154,7 @@ class Indexer:
             nodes = [n for ns in nodes_per for n in ns]
             texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-            bs = getattr(self.embedder, "batch_size", 64)
+            bs = self.embedder.batch_size
             t = time.perf_counter()
             for b in range(0, len(order), bs):
                 idx = order[b:b + bs]
@@ -180,8 +174,8 @@ class Indexer:
                 for ns in per:
                     m = np.mean([n.embedding for n in ns], axis=0)
                     paper_vecs.append((m / (np.linalg.norm(m) or 1.0)).tolist())
-                self.store.papers.upsert(  # ... then the paper records that make them current
-                    ids=[p.id for p in batch], embeddings=paper_vecs,
+                self.store.upsert_papers(  # ... then the paper records that make them current
+                    ids=[p.id for p in batch], vectors=paper_vecs,
                     documents=[f"{p.title}\n\n{p.abstract}" for p in batch],
                     metadatas=[{**chunk_metadata(p), "record": p.to_json(), "chunks": len(ns)} for p, ns in zip(batch, per, strict=True)],
                 )
@@ -192,11 +186,11 @@ class Indexer:
     def _delete_stale(self, desired: dict[str, Paper], removed: list[str]) -> None:
         """Delete chunks whose paper is gone or whose hash is not the paper's current one. Chunk ids
         are ``paper_id:content_hash:n``, so this reads ids only."""
-        stale = stale_chunk_ids(self.store.chunks.get(include=[])["ids"], {i: p.content_hash for i, p in desired.items()})
+        stale = stale_chunk_ids(self.store.chunk_ids(), {i: p.content_hash for i, p in desired.items()})
         for i in range(0, len(stale), DELETE_BATCH):
-            self.store.chunks.delete(ids=stale[i:i + DELETE_BATCH])
+            self.store.delete_chunks(stale[i:i + DELETE_BATCH])
         for i in range(0, len(removed), DELETE_BATCH):
-            self.store.papers.delete(ids=removed[i:i + DELETE_BATCH])
+            self.store.delete_papers(removed[i:i + DELETE_BATCH])
 
 
 def build_index(client, settings, embedder: Embedder, papers: list[Paper], *, full: bool = False,

@@ -17,9 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError
-from .settings import PROJECT_ROOT
+from .resources import shipped
 
-PROMPT_DIR = PROJECT_ROOT / "prompts"
+PROMPT_DIR = shipped("prompts")
 
 _TAG = re.compile(r"<\s*/?\s*paper\b[^>]*>?", re.IGNORECASE)
 

@@ -50,7 +50,7 @@ from .embed import Embedder
 from .errors import ConfigError
 from .filters import Filters, parse_filters, to_chroma_where
 from .models import Hit, Paper
-from .store import Store
+from .store import Store, chunk_id, paper_of_chunk
 
 MODES = ("hybrid", "dense", "keyword")
 REFERENCE_PAPERS = 2000  # papers whose chunk vectors are kept in memory as the dense reference sample
@@ -150,9 +150,7 @@ class DenseResult:
     chunks: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
 
-def _paper_of(chunk_id: str) -> str:
-    """Chunk ids are ``<paper id>:<content hash>:<n>`` (see :mod:`rag.index`)."""
-    return chunk_id.split(":", 1)[0]
+_paper_of = paper_of_chunk
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -218,7 +216,7 @@ class Retriever:
         self.keyword = KeywordIndex(self.papers) if self.papers else None
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self.n_chunks = store.chunks.count()
+        self.n_chunks = store.chunk_count()
         self._load_reference()
 
     # ------------------------------------------------------------------ reference sample
@@ -256,13 +254,12 @@ class Retriever:
 
     def _fetch_chunk_vectors(self, paper_ids: list[str], batch: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, paper rows) of every chunk of the given papers, looked up by chunk id
-        (``<paper id>:<content hash>:<n>``, see :mod:`rag.index`)."""
+        (see :func:`rag.store.chunk_id`)."""
         vecs, owners = [], []
-        ids = [f"{pid}:{self.by_id[pid].content_hash}:{n}" for pid in paper_ids if pid in self.by_id
+        ids = [chunk_id(pid, self.by_id[pid].content_hash, n) for pid in paper_ids if pid in self.by_id
                for n in range(self.paper_chunks.get(pid) or 8)]  # count unknown: probe ids, absent ones are skipped
         for i in range(0, len(ids), batch):
-            got = self.store.chunks.get(ids=ids[i:i + batch], include=["embeddings"])
-            for cid, v in zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else [], strict=True):
+            for cid, v in self.store.chunk_vectors(ids[i:i + batch]):
                 vecs.append(v)
                 owners.append(self.row[_paper_of(cid)])
         if not vecs:
@@ -283,8 +280,7 @@ class Retriever:
             else:
                 missing.append(pid)
         if missing:
-            got = self.store.papers.get(ids=missing, include=["embeddings"])
-            vecs += [np.asarray(v, dtype=np.float32) for v in (got["embeddings"] if got["embeddings"] is not None else [])]
+            vecs += [np.asarray(v, dtype=np.float32) for _, v in self.store.paper_vectors(missing)]
         return np.asarray(vecs, dtype=np.float32).reshape(len(vecs), self.embedder.dim)
 
     def feedback_query(self, qvec: np.ndarray, top: list[str], cache: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
@@ -342,11 +338,9 @@ class Retriever:
         if not total:
             return DenseResult({})
         where = to_chroma_where(f, sorted(allowed) if allowed is not None and f.needs_ids else None)
-        res = self.store.chunks.query(query_embeddings=[qvec.tolist()], n_results=min(CHUNKS_PER_PAPER * n, total),
-                                      where=where, include=["distances"])
         scores: dict[str, float] = {}
         chunks: dict[str, list[tuple[str, float]]] = {}
-        for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
+        for cid, dist in self.store.query_chunks(qvec.tolist(), min(CHUNKS_PER_PAPER * n, total), where):
             pid = _paper_of(cid)
             if pid not in self.by_id or (allowed is not None and pid not in allowed):
                 continue
@@ -429,8 +423,8 @@ class Retriever:
         if mode == "dense":
             fused = dict(d.scores)
         elif mode == "keyword":
-            order = np.argsort(-kw, kind="stable")[:n]
-            fused = {self.papers[i].id: float(kw[i]) for i in order if kw[i] > 0}
+            best = np.argsort(-kw, kind="stable")[:n]
+            fused = {self.papers[i].id: float(kw[i]) for i in best if kw[i] > 0}
         else:
             fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats, cache)
             q2 = self.feedback_query(qvec, self._ranked(fused)[:self.prf_papers], cache) if fused else None
@@ -490,8 +484,7 @@ class Retriever:
     def _chunk_texts(self, chunk_ids: list[str]) -> dict[str, str]:
         if not chunk_ids:
             return {}
-        got = self.store.chunks.get(ids=chunk_ids, include=["documents"])
-        return {i: t for i, t in zip(got["ids"], got["documents"] or [], strict=True) if t}
+        return self.store.chunk_texts(chunk_ids)
 
     def best_passages(self, query: str, p: Paper) -> list[str]:
         """For a paper found by keywords only: its two abstract sentences sharing most query words."""
@@ -510,13 +503,11 @@ class Retriever:
             raise ConfigError(f"k must be a positive integer, not {k!r}")
         if paper_id not in self.by_id:
             raise ConfigError(f"no paper with id {paper_id!r} in the index")
-        got = self.store.papers.get(ids=[paper_id], include=["embeddings"])
-        if not got["ids"]:
+        got = self.store.paper_vectors([paper_id])
+        if not got:
             raise ConfigError(f"no paper with id {paper_id!r} in the index")
-        n = min(k + 1, self.store.papers.count())
-        res = self.store.papers.query(query_embeddings=[got["embeddings"][0]], n_results=n, include=["distances"])
-        hits = []
-        for pid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
+        hits: list[Hit] = []
+        for pid, dist in self.store.query_papers(got[0][1], min(k + 1, self.store.count())):
             if pid == paper_id or pid not in self.by_id:
                 continue
             hits.append(Hit(paper=self.by_id[pid], score=1.0 - float(dist), dense=1.0 - float(dist), rank=len(hits) + 1))

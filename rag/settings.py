@@ -3,13 +3,16 @@ CLI and UI edges only, then passed down explicitly."""
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .resources import PROJECT_ROOT, default_index_dir, shipped  # noqa: F401 (PROJECT_ROOT: for bench/)
 
 Backend = Literal["local", "openai", "extractive"]
 
@@ -20,12 +23,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
 
     # corpus
-    manifest: Path = Field(PROJECT_ROOT / "data" / "sources.toml",
+    manifest: Path = Field(default_factory=lambda: shipped("data") / "sources.toml",
                            description="The corpus manifest (TOML) listing every source file, its format, venue and year.")
 
     # index
-    index_dir: Path = Field(PROJECT_ROOT / "index",
-                            description="Directory of the embedded Chroma store and the index lock file.")
+    index_dir: Path = Field(default_factory=default_index_dir,
+                            description="Directory of the embedded Chroma store and the index lock file "
+                                        "(default: index/ of a checkout, else the user data directory's paper-rag/index).")
     chroma_url: str | None = Field(None,
                                    description="URL of a Chroma server (http://host:port). When set, the index lives there instead of index_dir.")
     collection: str = Field("papers", description="Name prefix of the Chroma collections.")
@@ -93,3 +97,17 @@ class Settings(BaseSettings):
     ui_username: str | None = Field(None, description="Username for the chat UI (auth is on when both username and password are set).")
     ui_password: SecretStr | None = Field(None, description="Password for the chat UI.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+
+
+def unknown_env_vars(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One message for each ``RAG_*`` environment variable that names no setting (a typo is otherwise
+    silently ignored), with the closest valid name when there is one."""
+    valid = {f"RAG_{name.upper()}" for name in Settings.model_fields}
+    out = []
+    for var in sorted(os.environ if environ is None else environ):
+        name = var.upper()
+        if name.startswith("RAG_") and name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+            out.append(f"unknown setting {var} is ignored" + (f"; did you mean {close[0]}?" if close else
+                                                              "; see rag/settings.py for the valid names"))
+    return out

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from .errors import IndexDamagedError, IndexStateError, ModelMismatchError, StoreUnavailableError
@@ -65,8 +66,19 @@ def move_aside(index_dir: Path) -> Path:
     return dst
 
 
+def chunk_id(paper_id: str, content_hash: str, n: int) -> str:
+    """The id of chunk ``n`` of one version of a paper: ``paper_id:content_hash:n`` (old and new
+    versions never collide; the one place this format is written)."""
+    return f"{paper_id}:{content_hash}:{n}"
+
+
+def paper_of_chunk(cid: str) -> str:
+    """The paper id of a chunk id (see :func:`chunk_id`)."""
+    return cid.partition(":")[0]
+
+
 def stale_chunk_ids(chunk_ids: list[str], hashes: dict[str, str]) -> list[str]:
-    """The chunk ids (``paper_id:content_hash:n``) not matching their paper's current hash."""
+    """The chunk ids (see :func:`chunk_id`) not matching their paper's current hash."""
     out = []
     for cid in chunk_ids:
         pid, _, rest = cid.partition(":")
@@ -75,13 +87,20 @@ def stale_chunk_ids(chunk_ids: list[str], hashes: dict[str, str]) -> list[str]:
     return out
 
 
+def store_error() -> type[Exception]:
+    """The base class of the store's own errors (a failed write), for ``except`` clauses outside."""
+    from chromadb.errors import ChromaError
+
+    return ChromaError
+
+
 @dataclass
 class Store:
     """The two collections of one index."""
 
-    client: object
-    chunks: object
-    papers: object
+    client: Any  # chromadb's client and collections
+    chunks: Any
+    papers: Any
     model: str
     dim: int
 
@@ -116,9 +135,9 @@ class Store:
         interrupted update; harmless to queries, removed by the next ``rag index``) and papers whose
         chunks are missing."""
         hashes = self.paper_hashes()
-        ids = self.chunks.get(include=[])["ids"]
+        ids = self.chunk_ids()
         stale = set(stale_chunk_ids(ids, hashes))
-        covered = {cid.partition(":")[0] for cid in ids if cid not in stale}
+        covered = {paper_of_chunk(cid) for cid in ids if cid not in stale}
         return {"papers": len(hashes), "chunks": len(ids), "stale_chunks": len(stale),
                 "papers_without_chunks": len(set(hashes) - covered)}
 
@@ -126,6 +145,60 @@ class Store:
         meta = self.papers.metadata or {}
         return {"papers": self.papers.count(), "chunks": self.chunks.count(), "embed_model": meta.get("embed_model"),
                 "dim": meta.get("dim"), "last_build": meta.get("last_build")}
+
+    # -- reads and writes for the indexer and the retriever (nothing outside sees Chroma's shapes)
+    def chunk_count(self) -> int:
+        return self.chunks.count()
+
+    def chunk_ids(self) -> list[str]:
+        return self.chunks.get(include=[])["ids"]
+
+    def chunk_vectors(self, ids: list[str]) -> list[tuple[str, list[float]]]:
+        """(chunk id, vector) of the given chunks that exist."""
+        got = self.chunks.get(ids=ids, include=["embeddings"])
+        return list(zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else [], strict=True))
+
+    def chunk_texts(self, ids: list[str]) -> dict[str, str]:
+        """Chunk id → text of the given chunks that exist and have one."""
+        got = self.chunks.get(ids=ids, include=["documents"])
+        return {i: t for i, t in zip(got["ids"], got["documents"] or [], strict=True) if t}
+
+    def query_chunks(self, vector: list[float], n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine distance) of the ``n`` chunks nearest to ``vector`` under ``where``, nearest first."""
+        res = self.chunks.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+        return list(zip(res["ids"][0], res["distances"][0], strict=True))
+
+    def paper_vectors(self, ids: list[str]) -> list[tuple[str, list[float]]]:
+        """(paper id, mean chunk vector) of the given papers that exist."""
+        got = self.papers.get(ids=ids, include=["embeddings"])
+        return list(zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else [], strict=True))
+
+    def query_papers(self, vector: list[float], n: int) -> list[tuple[str, float]]:
+        """(paper id, cosine distance) of the ``n`` papers nearest to ``vector``, nearest first."""
+        res = self.papers.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        return list(zip(res["ids"][0], res["distances"][0], strict=True))
+
+    def chunk_writer(self):
+        """A llama-index vector store writing nodes (with ``embedding`` set) into the chunks collection."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.chunks)
+
+    def upsert_papers(self, ids: list[str], vectors: list[list[float]], documents: list[str], metadatas: list[dict]) -> None:
+        self.papers.upsert(ids=ids, embeddings=vectors, documents=documents, metadatas=metadatas)
+
+    def delete_chunks(self, ids: list[str]) -> None:
+        self.chunks.delete(ids=ids)
+
+    def delete_papers(self, ids: list[str]) -> None:
+        self.papers.delete(ids=ids)
+
+    def mark_built(self, when: str) -> None:
+        """Record the time of the last completed build on the papers collection."""
+        meta = dict(self.papers.metadata or {})
+        meta.pop("hnsw:space", None)
+        meta["last_build"] = when
+        self.papers.modify(metadata=meta)
 
 
 @contextmanager

@@ -4,9 +4,7 @@ words) and scripted generators."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import re
 
 import numpy as np
 import pytest
@@ -27,28 +25,9 @@ from rag.support import (
     with_markers,
 )
 
+from .conftest import HashEmbedder
+
 A = importlib.import_module("rag.answering")
-
-
-class HashEmbedder:
-    """Hashed bag of words: texts sharing words get similar vectors; unrelated texts do not."""
-
-    name = "hash-bow"
-    dim = 512
-
-    def embed_batch(self, texts):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in re.findall(r"[a-z0-9]+", t.lower()):
-                if len(w) > 2:
-                    out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1.0
-            n = np.linalg.norm(out[i])
-            if n:
-                out[i] /= n
-        return out
-
-    def count_tokens(self, text):
-        return len(text.split())
 
 
 def paper(title, abstract, **kw):

@@ -13,6 +13,8 @@ import pytest
 from rag.corpus import load_corpus
 from rag.embed import make_embedder
 
+pytestmark = pytest.mark.slow  # exports the model to ONNX
+
 BACKENDS = ("onnx", "onnx-int8")
 MIN_COSINE = {"onnx": 0.99, "onnx-int8": 0.95}
 

@@ -168,6 +168,7 @@ def test_server_dying_mid_build_loses_nothing(tmp_path, settings_factory, shippe
         second.stop()
 
 
+@pytest.mark.slow
 def test_cli_with_the_server_down_gives_one_line_error(tmp_path):
     env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_EMBED_BACKEND": "openai",
            "RAG_EMBED_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "RAG_EMBED_MODEL": MODEL}

@@ -23,6 +23,8 @@ from rag.pipeline import Pipeline
 from .conftest import DEV_QUESTIONS, MANIFEST, ROOT, free_port
 from .test_ui import cited_titles
 
+pytestmark = pytest.mark.slow  # a Chroma server, or `rag` subprocesses that load the model and build indexes
+
 CHROMA = Path(sys.executable).with_name("chroma")
 
 

@@ -12,7 +12,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rag.corpus import load_corpus
@@ -20,18 +19,13 @@ from rag.errors import IndexBusyError, ModelMismatchError
 from rag.index import write_lock
 from rag.pipeline import Pipeline
 
-from .conftest import MANIFEST, ROOT
-
-
-def _write_jsonl(path: Path, papers) -> None:
-    path.write_text("".join(json.dumps({"title": p.title, "abstract": p.abstract, "authors": list(p.authors),
-                                        "venue": p.venue, "year": p.year, "type": p.type}) + "\n" for p in papers))
+from .conftest import MANIFEST, ROOT, HashEmbedder, write_jsonl
 
 
 def _small_manifest(tmp: Path, a, b) -> Path:
     """A manifest of two JSONL sources built from real papers."""
-    _write_jsonl(tmp / "a.jsonl", a)
-    _write_jsonl(tmp / "b.jsonl", b)
+    write_jsonl(tmp / "a.jsonl", a)
+    write_jsonl(tmp / "b.jsonl", b)
     m = tmp / "sources.toml"
     m.write_text('[[source]]\nlabel = "a"\npath = "a.jsonl"\nformat = "jsonl"\n\n'
                  '[[source]]\nlabel = "b"\npath = "b.jsonl"\nformat = "jsonl"\n')
@@ -76,6 +70,7 @@ def test_long_abstracts_become_several_chunks_within_the_model_window(built_inde
         assert sent.strip()[:60] in joined
 
 
+@pytest.mark.slow
 def test_incremental_add_update_remove(tmp_path, settings_factory, embedder, shipped):
     a, b = shipped[100:110], shipped[200:205]
     m = _small_manifest(tmp_path, a, b)
@@ -102,7 +97,7 @@ def test_incremental_add_update_remove(tmp_path, settings_factory, embedder, shi
     from dataclasses import replace
 
     edited[0] = replace(a[0], abstract="A completely rewritten abstract about zebra stripe detectors in savanna drones.")
-    _write_jsonl(tmp_path / "a.jsonl", edited)
+    write_jsonl(tmp_path / "a.jsonl", edited)
     rep = pipe.index()
     assert (rep.added, rep.updated, rep.removed, rep.papers) == (0, 1, 0, 18)
     store = pipe.store()
@@ -131,6 +126,7 @@ def test_same_paper_in_two_sources_is_stored_once(tmp_path, settings_factory, em
     assert [s.label for s in rec.sources] == ["a", "b"]
 
 
+@pytest.mark.slow
 def test_second_writer_gets_clear_error(tmp_path, settings_factory, embedder, shipped):
     m = _small_manifest(tmp_path, shipped[:2], shipped[2:3])
     settings = settings_factory(manifest=m, index_dir=tmp_path / "index")
@@ -144,26 +140,10 @@ def test_second_writer_gets_clear_error(tmp_path, settings_factory, embedder, sh
     assert pipe.index().papers == 3
 
 
-class HashEmbedder:
-    """A text-dependent fake (hashed bag of words) standing in for another model."""
-
-    name, dim, max_tokens = "fake-hash-64", 64, 512
-
-    def embed_batch(self, texts):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in t.lower().split():
-                out[i, hash(w) % self.dim] += 1.0
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-
-    def count_tokens(self, text):
-        return len(text.split())
-
-
 def test_model_mismatch_is_refused_and_full_rebuild_switches(tmp_path, settings_factory, embedder, shipped):
     m = _small_manifest(tmp_path, shipped[:3], shipped[3:4])
     settings = settings_factory(manifest=m, index_dir=tmp_path / "index")
-    assert Pipeline(settings, embedder=HashEmbedder()).index().papers == 4
+    assert Pipeline(settings, embedder=HashEmbedder("fake-hash-64", 64)).index().papers == 4
     real = Pipeline(settings, embedder=embedder)
     with pytest.raises(ModelMismatchError, match="fake-hash-64.*all-MiniLM-L6-v2.*--full"):
         real.index()
@@ -189,6 +169,7 @@ def _run(args, env, timeout=300):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_build_leaves_previous_index_usable(tmp_path, shipped):
     """Build v1, start a big update in a subprocess, SIGKILL it after its first written batch;
     the index still answers, and a rerun finishes the job with nothing stale."""
@@ -201,7 +182,7 @@ def test_kill_9_mid_build_leaves_previous_index_usable(tmp_path, shipped):
     # v2: 300 more papers and all of source a's abstracts edited
     from dataclasses import replace
 
-    _write_jsonl(tmp_path / "a.jsonl", [replace(p, abstract=p.abstract + " Revised.") for p in shipped[:40]] + shipped[300:600])
+    write_jsonl(tmp_path / "a.jsonl", [replace(p, abstract=p.abstract + " Revised.") for p in shipped[:40]] + shipped[300:600])
     proc = subprocess.Popen([sys.executable, "-c", CRASHER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, cwd=ROOT)
     deadline = time.time() + 240

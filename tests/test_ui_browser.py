@@ -10,7 +10,7 @@ import pytest
 
 from .conftest import free_port
 
-pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword")]
 
 CHROMIUM = "/usr/bin/chromium"
