@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .compose import MAX_ANSWER_SENTENCES, Checker, Line, Source, check_lines, evidence_lines, opening
+from .embed import Embedder
 from .errors import ConfigError, GeneratorError
 from .evidence import METADATA_INTENTS, intents, rank_sentences
-from .generate import ExtractiveGenerator
+from .generate import ExtractiveGenerator, Generator
 from .models import Hit, Paper
 from .prompts import answer_messages, as_data, evidence_block, render
 from .relevance import (
@@ -52,6 +53,7 @@ from .relevance import (
     lexical,
     score_hits,
 )
+from .settings import Settings
 from .support import PaperText, PaperTexts, TermStats, paper_details
 from .text import question_terms, strip_markup
 
@@ -171,12 +173,12 @@ class AnswerParts:
     settings, the embedder, the paper-text cache, corpus term statistics, a retrieve function
     ``(question, k, **filters) -> hits`` and a generator lookup ``(backend name) -> Generator``."""
 
-    settings: object
-    embedder: object
+    settings: Settings
+    embedder: Embedder
     texts: PaperTexts
     stats: TermStats
     retrieve: Callable[..., list[Hit]]
-    generator: Callable[[str | None], object]
+    generator: Callable[[str | None], Generator]
 
 
 @dataclass

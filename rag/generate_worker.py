@@ -55,8 +55,7 @@ def load(model_path: str, n_ctx: int, threads: int):
     import llama_cpp
 
     info = system_info()
-    kwargs = {}
-    if has_amx(info):
+    if has_amx(info):  # a native build on an AMX Xeon: its AMX kernels segfault; keep llama.cpp off them
         params = llama_cpp.llama_model_default_params()
         if hasattr(params, "use_extra_bufts"):
             original = llama_cpp.llama_model_default_params
@@ -68,7 +67,7 @@ def load(model_path: str, n_ctx: int, threads: int):
 
             llama_cpp.llama_model_default_params = no_extra_bufts  # read once by Llama.__init__
             llama_cpp.llama.llama_cpp.llama_model_default_params = no_extra_bufts
-    llm = llama_cpp.Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False, **kwargs)
+    llm = llama_cpp.Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
     return llm, info
 
 
