@@ -150,8 +150,8 @@ def looks_binary(data: bytes) -> str | None:
     head = data[:65536]
     if head.startswith((b"\x7fELF", b"MZ", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"PK\x03\x04", b"%PDF", b"\x1f\x8b")):
         return "a binary file (executable, archive or PDF), not text"
-    if b"\x00" in head:
-        return "a binary file (it contains NUL bytes), not text"
+    if head.count(b"\x00") > max(8, len(head) // 100):
+        return "a binary file (it is full of NUL bytes), not text"
     text = head.decode("utf-8", errors="replace")
     bad = text.count("\ufffd") + sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r\f")
     if text and bad > 0.1 * len(text):
@@ -344,7 +344,12 @@ def _year(v: object) -> int | None:
 def _record_to_paper(rec: dict, src: Source, file: str, line: int, problems: list[Problem]) -> Paper | None:
     """A JSONL/CSV record as a paper, every field type-checked: a record with a field of the wrong
     type or out of bounds is skipped (reported with file and line), never half-read."""
-    rec = {str(k).strip().lower(): v for k, v in rec.items() if k is not None}
+    norm: dict[str, object] = {}
+    for k, v in rec.items():  # keys compared case-blind; of two spellings the first non-empty value wins
+        key = str(k).strip().lower()
+        if k is not None and norm.get(key) in (None, ""):
+            norm[key] = v
+    rec = norm
 
     def skip(why: str) -> None:
         problems.append(Problem(file, line, f"{why}; record skipped"))

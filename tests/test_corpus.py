@@ -253,7 +253,7 @@ def test_source_text_is_cleaned_of_control_sequences_and_prompt_delimiters(tmp_p
 
 
 @pytest.mark.parametrize("data", [b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 4, bytes(range(256)) * 50,
-                                  b"%PDF-1.7\n" + b"\x00\x01" * 100])
+                                  b"%PDF-1.7\n" + b"\x00\x01" * 100, b"Title\n\n" + b"\x00" * 300])
 def test_binary_files_are_not_sources(tmp_path, data):
     f = tmp_path / "thing.txt"
     f.write_bytes(data)
