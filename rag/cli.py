@@ -144,7 +144,7 @@ def stats(ctx, as_json: bool, with_index: bool, allow_outside: bool) -> None:
     con.print("types: " + ", ".join(f"{k} {v}" for k, v in s["types"].items()))
     con.print("venues: " + ", ".join(f"{k} {v}" for k, v in s["venues"].items()))
     for p in corpus.problems:
-        con.print(f"[yellow]skipped[/yellow] {escape(terminal_safe(p))}")
+        con.print(f"[yellow]skipped[/yellow] {escape(terminal_safe(p))}", soft_wrap=True)
     if with_index and not broken:
         con.print("index: " + escape(", ".join(f"{k} {v}" for k, v in s["index"].items())))
     if broken:
