@@ -123,6 +123,7 @@ def stats(ctx, as_json: bool, with_index: bool, allow_outside: bool) -> None:
     if as_json:
         _dump(s)
         if broken:
+            _echo(f"error: {broken}", err=True)
             sys.exit(1)
         return
     from rich.console import Console

@@ -207,6 +207,7 @@ def store_errors(index_dir: Path, chroma_url: str | None) -> Iterator[None]:
 
 
 def _full(index_dir: Path, e: Exception) -> DiskFullError:
+    e = e.__cause__ if isinstance(e, IndexDamagedError) and isinstance(e.__cause__, Exception) else e
     return DiskFullError(f"the disk holding the index at {index_dir} is full, so the index cannot be read or written "
                          f"({_one_line(e, 120)}); free some space and retry: nothing in it is lost")
 
