@@ -17,8 +17,8 @@ import click
 from pydantic import ValidationError
 
 from .errors import IndexStateError, RagError, StoreUnavailableError
+from .sanitize import terminal_safe
 from .settings import Settings
-from .text import terminal_safe
 
 
 def _env_defaults() -> None:

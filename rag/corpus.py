@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import CorpusError
 from .models import PRESENTATION_TYPES, Paper, SourceRef, normalize_title, paper_id
-from .text import clean_source_text
+from .sanitize import sanitize_source
 
 FORMATS = ("session_page", "openreview_md", "paper_feed", "jsonl", "csv")
 YEARS = (1900, 2100)  # a year outside this range is a data error
@@ -108,7 +108,7 @@ _MD_LINK = re.compile(r"^\[(.*)\]\([^)]*\)$")
 def clean_title(raw: str) -> str:
     """Strip markdown wrapping (``[Title](#)``) and markdown escapes (``\\$``, ``\\(``, ``\\_``),
     control characters and prompt delimiters."""
-    t = clean_source_text(raw).strip()
+    t = sanitize_source(raw).strip()
     m = _MD_LINK.match(t)
     if m:
         t = m.group(1)
@@ -119,7 +119,7 @@ def clean_title(raw: str) -> str:
 def clean_text(raw: str) -> str:
     """Collapse runs of spaces inside each paragraph, keep paragraph breaks; no control characters
     or prompt delimiters."""
-    paras = [re.sub(r"[ \t\u00a0]+", " ", p).strip() for p in re.split(r"\n\s*\n", clean_source_text(raw))]
+    paras = [re.sub(r"[ \t\u00a0]+", " ", p).strip() for p in re.split(r"\n\s*\n", sanitize_source(raw))]
     return "\n\n".join(p for p in paras if p)
 
 
@@ -127,7 +127,7 @@ def clean_field(raw: str | None) -> str | None:
     """A one-line field (author, venue, session, url …): cleaned, spaces collapsed, None when empty."""
     if raw is None:
         return None
-    return re.sub(r"\s+", " ", clean_source_text(raw)).strip() or None
+    return re.sub(r"\s+", " ", sanitize_source(raw)).strip() or None
 
 
 def split_authors(raw: str, sep: str) -> tuple[str, ...]:

@@ -298,7 +298,7 @@ def test_manifest_paths_outside_its_folder_and_bad_entries_are_reported_not_read
 
 
 def test_failed_sources_keep_their_indexed_papers(tmp_path):
-    a = _jsonl(tmp_path, {"title": "One", "abstract": "First.", "venue": "ICML"}, {"title": "Two", "abstract": "Second."}, name="a.jsonl")
+    _jsonl(tmp_path, {"title": "One", "abstract": "First.", "venue": "ICML"}, {"title": "Two", "abstract": "Second."}, name="a.jsonl")
     b = _jsonl(tmp_path, {"title": "Two", "abstract": "Second.", "year": 2020}, {"title": "Three", "abstract": "Third."}, name="b.jsonl")
     m = tmp_path / "sources.toml"
     m.write_text('[[source]]\nlabel = "a"\npath = "a.jsonl"\n\n[[source]]\nlabel = "b"\npath = "b.jsonl"\n')

@@ -5,7 +5,7 @@
   bidirectional overrides that reorder what a terminal shows.
 - :func:`neutralize_tags` removes the project's own prompt delimiters (``<paper …>``, ``</paper>``)
   so that source text can never open or close a source block in a prompt.
-- :func:`clean_source_text` does both; the corpus parsers run every field through it.
+- :func:`sanitize_source` does both; the corpus parsers run every field through it.
 - :func:`terminal_safe` is what the CLI prints: controls stripped, newlines kept.
 """
 
@@ -38,7 +38,7 @@ def neutralize_tags(text: str) -> str:
     return PAPER_TAG.sub(" ", text)
 
 
-def clean_source_text(text: str) -> str:
+def sanitize_source(text: str) -> str:
     """Source text made safe as data: no controls, no escapes, no prompt delimiters."""
     return neutralize_tags(strip_controls(text))
 
