@@ -216,11 +216,9 @@ class Pipeline:
     def answer(self, question: str, *, backend: str | None = None, k: int | None = None, **filters):
         from .answering import answer as _answer
 
-        _text(question, "question")
         return _answer(self, question, backend=backend, k=k, **filters)
 
     def stream(self, question: str, *, backend: str | None = None, k: int | None = None, **filters):
         from .answering import stream_answer
 
-        _text(question, "question")
         return stream_answer(self, question, backend=backend, k=k, **filters)

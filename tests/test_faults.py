@@ -458,8 +458,6 @@ def test_bad_k_and_non_text_questions_are_config_errors(small_pipeline):
     for q in (123, b"bytes", None, ["a"]):
         with pytest.raises(ConfigError, match="must be text"):
             small_pipeline.retrieve(q, 3)
-        with pytest.raises(ConfigError, match="must be text"):
-            small_pipeline.answer(q, backend="extractive")
     with pytest.raises(ConfigError, match="must be text"):
         small_pipeline.similar(5)
     with pytest.raises(ConfigError, match="the limit is 2000"):
