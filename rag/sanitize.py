@@ -23,7 +23,8 @@ _ESCAPES = re.compile(
 )
 _SPACE_LIKE = re.compile(r"[\r\x0b\x0c\x85\u2028\u2029]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-PAPER_TAG = re.compile(r"<\s*/?\s*paper\b[^<>]*>?", re.IGNORECASE)
+PAPER_TAG = re.compile(r"<\s*/?\s*paper\b[^<>]{0,200}>", re.IGNORECASE)  # a whole tag, attributes included
+_TAG_START = re.compile(r"<(?=\s*/?\s*paper\b)", re.IGNORECASE)  # what is left: "< paper-level" keeps its words
 
 
 def strip_controls(text: str) -> str:
@@ -34,8 +35,9 @@ def strip_controls(text: str) -> str:
 
 
 def neutralize_tags(text: str) -> str:
-    """``text`` without ``<paper …>`` / ``</paper>`` tags (each becomes a space)."""
-    return PAPER_TAG.sub(" ", text)
+    """``text`` without ``<paper …>`` / ``</paper>`` tags (each becomes a space); an unclosed ``<paper``
+    keeps its words and loses its ``<`` (shown as ``‹``)."""
+    return _TAG_START.sub("‹", PAPER_TAG.sub(" ", text))
 
 
 def sanitize_source(text: str) -> str:
