@@ -142,8 +142,8 @@ def stats(ctx, as_json: bool, with_index: bool, allow_outside: bool) -> None:
     t.add_row("[b]total[/b]", "", "", f"[b]{s['entries']}[/b]")
     con.print(t)
     con.print(f"papers after merging duplicates: [b]{s['papers']}[/b]")
-    con.print("types: " + ", ".join(f"{k} {v}" for k, v in s["types"].items()))
-    con.print("venues: " + ", ".join(f"{k} {v}" for k, v in s["venues"].items()))
+    con.print("types: " + escape(terminal_safe(", ".join(f"{k} {v}" for k, v in s["types"].items()))))
+    con.print("venues: " + escape(terminal_safe(", ".join(f"{k} {v}" for k, v in s["venues"].items()))))
     for p in corpus.problems:
         con.print(f"[yellow]skipped[/yellow] {escape(terminal_safe(p))}", soft_wrap=True)
     if with_index and not broken:
