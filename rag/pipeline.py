@@ -112,7 +112,8 @@ class Pipeline:
 
                 try:
                     store = self.store(create=False)
-                    empty = store.count() == 0
+                    with self.store_errors():
+                        empty = store.count() == 0
                 except (IndexDamagedError, ModelMismatchError, DiskFullError):
                     raise
                 except IndexStateError:
@@ -121,7 +122,8 @@ class Pipeline:
                     print("No index yet: building it from the manifest (once).", file=sys.stderr)
                     self.index(progress=tqdm_progress())
                     store = self.store(create=False)
-                self._retriever = Retriever(store, self.embedder, settings=self.settings)
+                with self.store_errors():  # it reads every paper record: damage shows here first
+                    self._retriever = Retriever(store, self.embedder, settings=self.settings)
             return self._retriever
 
     def refresh(self) -> None:
