@@ -9,13 +9,15 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
-from .errors import RagError
+from .errors import IndexStateError, RagError, StoreUnavailableError
+from .sanitize import terminal_safe
 from .settings import Settings, unknown_env_vars
 
 
@@ -34,7 +36,7 @@ def edge(fn):
         try:
             return fn(*args, **kwargs)
         except RagError as e:
-            click.echo(f"error: {e}", err=True)
+            _echo(f"error: {' '.join(str(e).split())}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -43,8 +45,27 @@ def edge(fn):
     return wrapper
 
 
+def _echo(text: object = "", **kw) -> None:
+    """click.echo without terminal control sequences (titles and abstracts come from source files)."""
+    click.echo(terminal_safe(text), **kw)
+
+
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # json.dumps escapes only C0
+
+
 def _dump(obj) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+    text = json.dumps(obj, ensure_ascii=False, indent=2, default=str)
+    click.echo(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+def _allow_outside(ctx: click.Context, allow: bool) -> None:
+    """``--allow-outside``: read manifest sources outside the manifest's folder in this run."""
+    if allow:
+        ctx.obj["settings"] = _settings(ctx).model_copy(update={"allow_outside_sources": True})
+
+
+_ALLOW_OUTSIDE = click.option("--allow-outside", is_flag=True,
+                              help="Read (and register) source files outside the manifest's folder.")
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -120,22 +141,35 @@ def main(ctx: click.Context) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--index/--no-index", "with_index", default=False, help="Also report the index (loads the embedding model).")
+@click.option("--index/--no-index", "with_index", default=False, help="Also read the index and report its health (loads the embedding model).")
+@_ALLOW_OUTSIDE
 @click.pass_context
 @edge
-def stats(ctx, as_json: bool, with_index: bool) -> None:
+def stats(ctx, as_json: bool, with_index: bool, allow_outside: bool) -> None:
     """Count the entries and papers of every source in the manifest."""
     from .corpus import load_corpus
 
-    corpus = load_corpus(Path(_settings(ctx).manifest))
+    _allow_outside(ctx, allow_outside)
+    corpus = load_corpus(Path(_settings(ctx).manifest), allow_outside=_settings(ctx).allow_outside_sources)
     s = corpus.stats()
+    broken = None
     if with_index:
-        store = _pipeline(ctx).store(create=False)
-        s["index"] = {**store.info(), **store.health()}
+        try:
+            pipe = _pipeline(ctx)
+            with pipe.store_errors():
+                store = pipe.store(create=False)
+                s["index"] = {**store.info(), **store.health()}
+        except (IndexStateError, StoreUnavailableError) as e:  # reported after the corpus, exit 1
+            broken = " ".join(str(e).split())
+            s["index"] = {"error": broken}
     if as_json:
         _dump(s)
+        if broken:
+            _echo(f"error: {broken}", err=True)
+            sys.exit(1)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     con = Console()
@@ -145,16 +179,20 @@ def stats(ctx, as_json: bool, with_index: bool) -> None:
     t.add_column("venue")
     t.add_column("entries", justify="right")
     for src in corpus.sources:
-        t.add_row(src.label, src.format, " ".join(str(x) for x in (src.venue, src.year) if x) or "-", str(s["sources"][src.label]))
+        n = "unreadable" if src.label in corpus.failed else str(s["sources"][src.label])
+        t.add_row(*(escape(terminal_safe(x)) for x in (src.label, src.format, " ".join(str(x) for x in (src.venue, src.year) if x) or "-", n)))
     t.add_row("[b]total[/b]", "", "", f"[b]{s['entries']}[/b]")
     con.print(t)
     con.print(f"papers after merging duplicates: [b]{s['papers']}[/b]")
-    con.print("types: " + ", ".join(f"{k} {v}" for k, v in s["types"].items()))
-    con.print("venues: " + ", ".join(f"{k} {v}" for k, v in s["venues"].items()))
-    if with_index:
-        con.print("index: " + ", ".join(f"{k} {v}" for k, v in s["index"].items()))
+    con.print("types: " + escape(terminal_safe(", ".join(f"{k} {v}" for k, v in s["types"].items()))))
+    con.print("venues: " + escape(terminal_safe(", ".join(f"{k} {v}" for k, v in s["venues"].items()))))
     for p in corpus.problems:
-        con.print(f"[yellow]skipped[/yellow] {p}")
+        con.print(f"[yellow]skipped[/yellow] {escape(terminal_safe(p))}", soft_wrap=True)
+    if with_index and not broken:
+        con.print("index: " + escape(", ".join(f"{k} {v}" for k, v in s["index"].items())))
+    if broken:
+        _echo(f"error: {broken}", err=True)
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------- index
@@ -165,28 +203,40 @@ def stats(ctx, as_json: bool, with_index: bool) -> None:
               help="Format of the given files (detected when omitted).")
 @click.option("--venue", help="Venue of the given files' papers, where the files do not say.")
 @click.option("--year", type=int, help="Year of the given files' papers, where the files do not say.")
-@click.option("--full", is_flag=True, help="Re-embed everything (and drop an index built with another model).")
+@click.option("--full", is_flag=True, help="Re-embed everything (and drop an index built with another model, or move a damaged one aside).")
+@click.option("--prune", is_flag=True, help="Also delete the papers of sources that cannot be read (kept by default).")
+@_ALLOW_OUTSIDE
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 @edge
-def index(ctx, paths, fmt, venue, year, full: bool, as_json: bool) -> None:
+def index(ctx, paths, fmt, venue, year, full: bool, prune: bool, allow_outside: bool, as_json: bool) -> None:
     """Build or update the index from the manifest. PATHS are registered as new sources first."""
     from .pipeline import tqdm_progress
 
+    _allow_outside(ctx, allow_outside)
     pipe = _pipeline(ctx)
     for src in pipe.add_sources(list(paths), fmt, venue=venue, year=year):
         if not as_json:
-            click.echo(f"source {src.label}: {src.path} ({src.format})", err=True)
-    rep = pipe.index(full=full, progress=tqdm_progress())
+            _echo(f"source {src.label}: {src.path} ({src.format})", err=True)
+    rep = pipe.index(full=full, prune=prune, progress=tqdm_progress())
     for note in pipe.embedder.notes:
-        click.echo(f"note: {note}", err=True)
+        _echo(f"note: {note}", err=True)
+    for label, why in rep.failed.items():
+        if prune:
+            _echo(f"warning: source {label!r} was not read ({why}); its papers were removed (--prune)", err=True)
+        elif rep.kept.get(label):
+            _echo(f"warning: source {label!r} was not read ({why}); its {rep.kept[label]} indexed papers are kept: fix the file, "
+                  "or delete them on purpose with `rag index --prune` or by removing its manifest entry", err=True)
+        else:
+            _echo(f"warning: source {label!r} was not read ({why}); nothing of it is indexed", err=True)
     if as_json:
         _dump({"added": rep.added, "updated": rep.updated, "removed": rep.removed, "unchanged": rep.unchanged,
-               "papers": rep.papers, "seconds": round(rep.seconds, 2), "skipped": rep.problems})
+               "papers": rep.papers, "seconds": round(rep.seconds, 2), "skipped": rep.problems,
+               "failed": rep.failed, "kept": rep.kept})
         return
     for p in rep.problems:
-        click.echo(f"skipped: {p}", err=True)
-    click.echo(f"{rep.papers} papers indexed: {rep.added} added, {rep.updated} updated, {rep.removed} removed, "
+        _echo(f"skipped: {p}", err=True)
+    _echo(f"{rep.papers} papers indexed: {rep.added} added, {rep.updated} updated, {rep.removed} removed, "
                f"{rep.unchanged} unchanged ({rep.chunks_embedded} chunks embedded in {rep.seconds:.1f} s)")
 
 
@@ -229,14 +279,14 @@ def search(ctx, query, k, mode, venue, year, ptype, author, source, as_json) -> 
         _dump([{"rank": h.rank, "score": round(h.score, 4), **_paper_json(h.paper), "passage": (h.passages or [""])[0]} for h in hits])
         return
     if not hits:
-        click.echo("no papers match")
+        _echo("no papers match")
     for h in hits:
         p = h.paper
         meta = " · ".join(str(x) for x in (p.venue, p.year, p.type) if x)
-        click.echo(f"{h.rank}. {p.title}  [{meta or 'no venue'}]  ({h.score:.3f})")
+        _echo(f"{h.rank}. {p.title}  [{meta or 'no venue'}]  ({h.score:.3f})")
         if p.authors:
-            click.echo(f"   {', '.join(p.authors)}")
-        click.echo(f"   id {p.id}")
+            _echo(f"   {', '.join(p.authors)}")
+        _echo(f"   id {p.id}")
 
 
 @main.command()
@@ -252,7 +302,7 @@ def similar(ctx, paper_id, k, as_json) -> None:
         _dump([{"rank": h.rank, "score": round(h.score, 4), **_paper_json(h.paper)} for h in hits])
         return
     for h in hits:
-        click.echo(f"{h.rank}. {h.paper.title} ({h.score:.3f})  id {h.paper.id}")
+        _echo(f"{h.rank}. {h.paper.title} ({h.score:.3f})  id {h.paper.id}")
 
 
 # ---------------------------------------------------------------- eval
@@ -305,7 +355,7 @@ def ask(ctx, question, backend, k, venue, year, ptype, author, source, as_json) 
     if as_json:
         a = pipe.answer(question, backend=backend, k=k, **filters)
         if a.fallback:
-            click.echo(f"{'warning' if a.backend_failed else 'note'}: {a.fallback}", err=True)
+            _echo(f"{'warning' if a.backend_failed else 'note'}: {a.fallback}", err=True)
         _dump(a.to_dict())
         return
     a = None
@@ -313,28 +363,28 @@ def ask(ctx, question, backend, k, venue, year, ptype, author, source, as_json) 
         if isinstance(item, Answer):
             a = item
         else:
-            click.echo(item, nl=False)
+            _echo(item, nl=False)
             sys.stdout.flush()
-    click.echo()
+    _echo()
     if a is None:
         return
     if a.fallback:  # a failing backend is a warning; a model whose answer was unsupported only a note
-        click.echo(f"{'warning' if a.backend_failed else 'note'}: {a.fallback}", err=True)
+        _echo(f"{'warning' if a.backend_failed else 'note'}: {a.fallback}", err=True)
     if a.citations:
-        click.echo("\nSources:")
+        _echo("\nSources:")
         for c in a.citations:
             p = c.paper
             meta = " · ".join(str(x) for x in (" ".join(str(v) for v in (p.venue, p.year) if v), p.type) if x)
-            click.echo(f"[{c.n}] {p.title}" + (f"  ({meta})" if meta else ""))
+            _echo(f"[{c.n}] {p.title}" + (f"  ({meta})" if meta else ""))
             if p.authors:
-                click.echo(f"    {', '.join(p.authors)}")
-            click.echo(f"    {p.link}")
+                _echo(f"    {', '.join(p.authors)}")
+            _echo(f"    {p.link}")
     if a.related:
-        click.echo("\nRelated papers (on the topic; not quoted as an answer):")
+        _echo("\nRelated papers (on the topic; not quoted as an answer):")
         for p in a.related:
-            click.echo(f"- {p.title}  {p.link}")
+            _echo(f"- {p.title}  {p.link}")
     if a.unsupported:
-        click.echo(f"({len(a.unsupported)} sentence(s) of the model's answer were dropped as unsupported)", err=True)
+        _echo(f"({len(a.unsupported)} sentence(s) of the model's answer were dropped as unsupported)", err=True)
 
 
 # ---------------------------------------------------------------- doctor

@@ -20,9 +20,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import CorpusError
-from .models import PRESENTATION_TYPES, Paper, SourceRef, paper_id
+from .models import PRESENTATION_TYPES, Paper, SourceRef, normalize_title, paper_id
+from .sanitize import sanitize_source
 
 FORMATS = ("session_page", "openreview_md", "paper_feed", "jsonl", "csv")
+YEARS = (1900, 2100)  # a year outside this range is a data error
+MAX_TITLE = 500  # characters; a longer "title" is a parsing accident
+MAX_ABSTRACT = 20_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Source:
     venue: str | None = None
     year: int | None = None
     type: str | None = None
+    error: str | None = None  # why the manifest entry cannot be read (the source is then skipped)
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,17 @@ class Problem:
 
 @dataclass
 class Corpus:
-    """The parsed corpus: every entry per source, the merged papers, and what was skipped."""
+    """The parsed corpus: every entry per source, the merged papers, and what was skipped.
+
+    ``failed`` names the sources that could not be read (missing, unreadable, not text, empty, no
+    paper found) with the reason: their papers are not in ``papers``, and the indexer keeps the
+    ones already indexed instead of deleting them (:meth:`keep_indexed`)."""
 
     sources: list[Source]
     entries: dict[str, list[Paper]]
     papers: list[Paper]
     problems: list[Problem] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_entries(self) -> int:
@@ -72,7 +82,21 @@ class Corpus:
             "types": dict(sorted(types.items())),
             "venues": dict(sorted(venues.items())),
             "problems": [str(p) for p in self.problems],
+            "failed": dict(self.failed),
         }
+
+    def keep_indexed(self, indexed: list[Paper]) -> dict[str, int]:
+        """Put back the listings of every failed source from the ``indexed`` paper records, so that
+        a source that cannot be read never deletes its papers. Returns papers kept per source."""
+        kept: dict[str, int] = {}
+        for label in self.failed:
+            listed = [replace(p, sources=tuple(s for s in p.sources if s.label == label))
+                      for p in indexed if any(s.label == label for s in p.sources)]
+            self.entries[label] = listed
+            kept[label] = len(listed)
+        if any(kept.values()):
+            self.papers = merge([p for v in self.entries.values() for p in v])
+        return kept
 
 
 # ---------------------------------------------------------------- text cleaning
@@ -82,8 +106,9 @@ _MD_LINK = re.compile(r"^\[(.*)\]\([^)]*\)$")
 
 
 def clean_title(raw: str) -> str:
-    """Strip markdown wrapping (``[Title](#)``) and markdown escapes (``\\$``, ``\\(``, ``\\_``)."""
-    t = raw.strip()
+    """Strip markdown wrapping (``[Title](#)``) and markdown escapes (``\\$``, ``\\(``, ``\\_``),
+    control characters and prompt delimiters."""
+    t = sanitize_source(raw).strip()
     m = _MD_LINK.match(t)
     if m:
         t = m.group(1)
@@ -92,13 +117,21 @@ def clean_title(raw: str) -> str:
 
 
 def clean_text(raw: str) -> str:
-    """Collapse runs of spaces inside each paragraph, keep paragraph breaks."""
-    paras = [re.sub(r"[ \t\u00a0]+", " ", p).strip() for p in re.split(r"\n\s*\n", raw)]
+    """Collapse runs of spaces inside each paragraph, keep paragraph breaks; no control characters
+    or prompt delimiters."""
+    paras = [re.sub(r"[ \t\u00a0]+", " ", p).strip() for p in re.split(r"\n\s*\n", sanitize_source(raw))]
     return "\n\n".join(p for p in paras if p)
 
 
+def clean_field(raw: str | None) -> str | None:
+    """A one-line field (author, venue, session, url …): cleaned, spaces collapsed, None when empty."""
+    if raw is None:
+        return None
+    return re.sub(r"\s+", " ", sanitize_source(raw)).strip() or None
+
+
 def split_authors(raw: str, sep: str) -> tuple[str, ...]:
-    return tuple(a.strip() for a in raw.split(sep) if a.strip())
+    return tuple(a for a in (clean_field(x) for x in raw.split(sep)) if a)
 
 
 def normalize_type(raw: str | None) -> str | None:
@@ -112,12 +145,34 @@ def normalize_type(raw: str | None) -> str | None:
 
 # ---------------------------------------------------------------- reading files
 
-def read_lines(path: Path, problems: list[Problem]) -> list[str]:
-    """The file's lines. Bytes that are not UTF-8 are reported with their line and replaced."""
+def looks_binary(data: bytes) -> str | None:
+    """Why ``data`` is not a text file (an executable, NUL bytes, mostly non-text bytes), or None."""
+    head = data[:65536]
+    if head.startswith((b"\x7fELF", b"MZ", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"PK\x03\x04", b"%PDF", b"\x1f\x8b")):
+        return "a binary file (executable, archive or PDF), not text"
+    if head.count(b"\x00") > max(8, len(head) // 100):
+        return "a binary file (it is full of NUL bytes), not text"
+    text = head.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") + sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r\f")
+    if text and bad > 0.1 * len(text):
+        return "a binary file (mostly bytes that are not text), not text"
+    return None
+
+
+def read_text_file(path: Path) -> bytes:
+    """The bytes of a source file that is text; :class:`CorpusError` for unreadable or binary files."""
     try:
         data = path.read_bytes()
     except OSError as e:
         raise CorpusError(f"{path}: cannot read source file ({e.strerror or e})") from e
+    if why := looks_binary(data):
+        raise CorpusError(f"{path}: {why}")
+    return data
+
+
+def read_lines(path: Path, problems: list[Problem]) -> list[str]:
+    """The file's lines. Bytes that are not UTF-8 are reported with their line and replaced."""
+    data = read_text_file(path)
     lines = []
     for i, raw in enumerate(data.split(b"\n"), 1):
         try:
@@ -176,8 +231,8 @@ def parse_session_page(path: Path, src: Source, problems: list[Problem]) -> Iter
         yield Paper(
             id=paper_id(clean_title(title)), title=clean_title(title), authors=authors,
             abstract=clean_text("\n\n".join(t for _, t in rest)),
-            venue=src.venue, year=src.year, type=ptype, session=session,
-            time=lines[s].strip(), sources=(SourceRef(src.label, path.name, title_line),),
+            venue=src.venue, year=src.year, type=ptype, session=clean_field(session),
+            time=clean_field(lines[s]), sources=(SourceRef(src.label, path.name, title_line),),
         )
 
 
@@ -263,31 +318,80 @@ def _looks_like_abstract(text: str) -> bool:
 
 # ---------------------------------------------------------------- JSONL and CSV
 
+_TEXT_FIELDS = ("venue", "type", "session", "time", "url")
+
+
+def _kind(v: object) -> str:
+    return {dict: "an object", list: "a list", bool: "true/false", int: "a number", float: "a number"}.get(type(v), type(v).__name__)
+
+
+def _year(v: object) -> int | None:
+    """A year from an int, an integral float or a string of digits; ValueError otherwise."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise ValueError
+    if isinstance(v, float) and not v.is_integer():
+        raise ValueError
+    if isinstance(v, str) and not re.fullmatch(r"\s*\d{1,4}(\.0+)?\s*", v):
+        raise ValueError
+    y = int(float(v)) if isinstance(v, float | str) else v
+    if not YEARS[0] <= y <= YEARS[1]:
+        raise ValueError
+    return y
+
+
 def _record_to_paper(rec: dict, src: Source, file: str, line: int, problems: list[Problem]) -> Paper | None:
-    rec = {str(k).strip().lower(): v for k, v in rec.items() if k is not None}
+    """A JSONL/CSV record as a paper, every field type-checked: a record with a field of the wrong
+    type or out of bounds is skipped (reported with file and line), never half-read."""
+    norm: dict[str, object] = {}
+    for k, v in rec.items():  # keys compared case-blind; of two spellings the first non-empty value wins
+        key = str(k).strip().lower()
+        if k is not None and norm.get(key) in (None, ""):
+            norm[key] = v
+    rec = norm
+
+    def skip(why: str) -> Paper | None:
+        problems.append(Problem(file, line, f"{why}; record skipped"))
+        return None
+
+    for name in ("title", "abstract"):
+        if rec.get(name) is not None and not isinstance(rec[name], str):
+            return skip(f"field {name!r} is {_kind(rec[name])}, not text")
     title = clean_title(str(rec.get("title") or ""))
     abstract = clean_text(str(rec.get("abstract") or ""))
     if not title:
-        problems.append(Problem(file, line, "record has no title; skipped"))
-        return None
+        return skip("record has no title")
+    if not normalize_title(title):
+        return skip(f"title {title[:80]!r} has no letters or digits")
+    if len(title) > MAX_TITLE:
+        return skip(f"title is {len(title)} characters long (at most {MAX_TITLE})")
     if not abstract:
-        problems.append(Problem(file, line, f"record {title!r} has no abstract; skipped"))
-        return None
-    authors = rec.get("authors") or ()
+        return skip(f"record {title[:80]!r} has no abstract")
+    if len(abstract) > MAX_ABSTRACT:
+        return skip(f"abstract of {title[:80]!r} is {len(abstract)} characters long (at most {MAX_ABSTRACT})")
+    authors = rec.get("authors")
     if isinstance(authors, str):
         authors = split_authors(authors, ";" if ";" in authors else ("·" if "·" in authors else ","))
-    year = rec.get("year") or src.year
+    elif isinstance(authors, list) and all(isinstance(a, str) for a in authors):
+        authors = tuple(a for a in (clean_field(x) for x in authors) if a)
+    elif authors is not None:
+        return skip(f"field 'authors' is {_kind(authors)}, not text or a list of names")
+    fields = {}
+    for name in _TEXT_FIELDS:
+        v = rec.get(name)
+        if v is not None and not isinstance(v, str):
+            return skip(f"field {name!r} is {_kind(v)}, not text")
+        fields[name] = clean_field(v)
     try:
-        year = int(year) if year not in (None, "") else None
-    except (TypeError, ValueError):
-        problems.append(Problem(file, line, f"year {year!r} is not a number; left empty"))
-        year = None
+        year = _year(rec.get("year"))
+    except (ValueError, OverflowError):
+        shown = repr(rec.get("year"))
+        return skip(f"year {shown[:40]}{'…' if len(shown) > 40 else ''} is not a year from {YEARS[0]} to {YEARS[1]}")
     return Paper(
-        id=paper_id(title), title=title, abstract=abstract,
-        authors=tuple(str(a).strip() for a in authors if str(a).strip()),
-        venue=(str(rec["venue"]).strip() or None) if rec.get("venue") else src.venue,
-        year=year, type=normalize_type(rec.get("type")) or src.type,
-        session=rec.get("session") or None, time=rec.get("time") or None, url=rec.get("url") or None,
+        id=paper_id(title), title=title, abstract=abstract, authors=tuple(authors or ()),
+        venue=fields["venue"] or src.venue, year=year or src.year, type=normalize_type(fields["type"]) or src.type,
+        session=fields["session"], time=fields["time"], url=fields["url"],
         sources=(SourceRef(src.label, Path(file).name, line),),
     )
 
@@ -303,6 +407,9 @@ def parse_jsonl(path: Path, src: Source, problems: list[Problem]) -> Iterator[Pa
         except json.JSONDecodeError as e:
             problems.append(Problem(str(path), n, f"not valid JSON ({e.msg}); skipped"))
             continue
+        except (ValueError, RecursionError) as e:  # a number too long to convert, nesting too deep
+            problems.append(Problem(str(path), n, f"not readable JSON ({type(e).__name__}); skipped"))
+            continue
         if not isinstance(rec, dict):
             problems.append(Problem(str(path), n, "not a JSON object; skipped"))
             continue
@@ -316,14 +423,26 @@ def parse_csv(path: Path, src: Source, problems: list[Problem]) -> Iterator[Pape
     if not lines:
         return
     reader = csv.DictReader(io.StringIO("\n".join(lines)))
-    cols = {c.strip().lower() for c in reader.fieldnames or []}
+    try:
+        cols = {c.strip().lower() for c in reader.fieldnames or []}
+    except csv.Error as e:
+        problems.append(Problem(str(path), 1, f"CSV header cannot be read ({e}); file skipped"))
+        return
     missing = [c for c in ("title", "abstract") if c not in cols]
     if missing:
         problems.append(Problem(str(path), 1, f"CSV header has no {' or '.join(missing)} column (columns: {', '.join(sorted(cols))}); file skipped"))
         return
-    for rec in reader:
-        line = reader.line_num
-        if (p := _record_to_paper(rec, src, str(path), line, problems)) is not None:
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:  # an oversized field, a stray quote: this row only
+            problems.append(Problem(str(path), reader.line_num, f"CSV row cannot be read ({e}); skipped"))
+            if reader.line_num >= len(lines):
+                return
+            continue
+        if (p := _record_to_paper(rec, src, str(path), reader.line_num, problems)) is not None:
             yield p
 
 
@@ -343,10 +462,7 @@ def detect_format(path: Path) -> str:
         return "jsonl"
     if ext == ".csv":
         return "csv"
-    try:
-        head = path.read_bytes()[:200_000].decode("utf-8", errors="replace")
-    except OSError as e:
-        raise CorpusError(f"{path}: cannot read ({e.strerror or e})") from e
+    head = read_text_file(path)[:200_000].decode("utf-8", errors="replace")
     if re.search(r"^## ", head, re.M) and "abstract@" in head:
         return "openreview_md"
     if any(_SLOT.match(line.strip()) for line in head.splitlines()):
@@ -358,23 +474,51 @@ def detect_format(path: Path) -> str:
 
 # ---------------------------------------------------------------- manifest
 
-def load_manifest(manifest: Path) -> list[Source]:
-    """Read the TOML manifest. Paths are relative to the manifest's folder."""
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError, RuntimeError):
+        return False
+
+
+def _entry(n: int, s: object, manifest: Path, allow_outside: bool) -> Source:
+    """One manifest entry as a Source; an entry that cannot be used carries the reason in ``error``."""
+    if not isinstance(s, dict):
+        return Source(f"#{n}", manifest, "auto", error=f"source #{n} is not a table")
+    raw_path, label = s.get("path"), s.get("label")
+    label = label if isinstance(label, str) and label.strip() else (Path(raw_path).stem if isinstance(raw_path, str) else f"#{n}")
+    if not isinstance(raw_path, str) or not raw_path.strip():
+        return Source(label, manifest, "auto", error=f"source {label!r} has no path")
+    path = Path(raw_path)
+    path = path if path.is_absolute() else manifest.parent / path
+    bad = [k for k, t in (("format", str), ("venue", str), ("type", str), ("year", int)) if s.get(k) is not None and not isinstance(s[k], t)]
+    if bad or isinstance(s.get("year"), bool) or not (s.get("year") is None or YEARS[0] <= s["year"] <= YEARS[1]):
+        return Source(label, path, "auto", error=f"source {label!r} has a bad value for {', '.join(bad) or 'year'}")
+    src = Source(label=label, path=path, format=s.get("format") or "auto", venue=clean_field(s.get("venue")),
+                 year=s.get("year"), type=clean_field(s.get("type")))
+    if not allow_outside and not _inside(path, manifest.parent):
+        return replace(src, error=f"path {raw_path!r} is outside the manifest's folder {manifest.parent.resolve()} "
+                                  "(pass --allow-outside, or RAG_ALLOW_OUTSIDE_SOURCES=true, to read it)")
+    return src
+
+
+def load_manifest(manifest: Path, *, allow_outside: bool = False) -> list[Source]:
+    """Read the TOML manifest. Paths are relative to the manifest's folder and must resolve inside
+    it unless ``allow_outside``; an entry that cannot be used is kept with its ``error`` (reported
+    when parsing, its papers kept in the index) so one bad entry never stops the others."""
     try:
         data = tomllib.loads(manifest.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise CorpusError(f"manifest {manifest} not found") from e
+    except OSError as e:
+        raise CorpusError(f"manifest {manifest} cannot be read ({e.strerror or e})") from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise CorpusError(f"manifest {manifest} is not valid TOML: {e}") from e
-    out = []
-    for n, s in enumerate(data.get("source", []), 1):
-        if "path" not in s:
-            raise CorpusError(f"manifest {manifest}: source #{n} has no path")
-        path = Path(s["path"])
-        out.append(Source(
-            label=str(s.get("label") or path.stem), path=path if path.is_absolute() else manifest.parent / path,
-            format=str(s.get("format") or "auto"), venue=s.get("venue"), year=s.get("year"), type=s.get("type"),
-        ))
+    entries = data.get("source", [])
+    if not isinstance(entries, list):
+        raise CorpusError(f"manifest {manifest}: 'source' must be a list of [[source]] tables")
+    out = [_entry(n, s, manifest, allow_outside) for n, s in enumerate(entries, 1)]
     labels = Counter(s.label for s in out)
     if dup := [lab for lab, c in labels.items() if c > 1]:
         raise CorpusError(f"manifest {manifest}: duplicate source label(s) {', '.join(dup)}")
@@ -382,18 +526,31 @@ def load_manifest(manifest: Path) -> list[Source]:
 
 
 def add_source(manifest: Path, path: Path, *, format: str | None = None, label: str | None = None,
-               venue: str | None = None, year: int | None = None, type: str | None = None) -> Source:
-    """Register a file as a new source: append an entry to the manifest (idempotent by path)."""
+               venue: str | None = None, year: int | None = None, type: str | None = None,
+               allow_outside: bool = False) -> Source:
+    """Register a file as a new source: append an entry to the manifest (idempotent by path).
+    The file is parsed first: one that is not text in a known format, lists no paper, or lies
+    outside the manifest's folder (unless ``allow_outside``) is refused and the manifest is left alone."""
     path = path.resolve()
     if not path.is_file():
         raise CorpusError(f"{path}: no such file")
+    if not allow_outside and not _inside(path, manifest.parent):
+        raise CorpusError(f"{path} is outside the manifest's folder {manifest.parent.resolve()}; "
+                          "copy it there, or pass --allow-outside to register it where it is")
     fmt = format or detect_format(path)
     if fmt not in FORMATS:
         raise CorpusError(f"{path}: unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    existing = load_manifest(manifest) if manifest.exists() else []
+    if year is not None and not YEARS[0] <= year <= YEARS[1]:
+        raise CorpusError(f"year {year} is not between {YEARS[0]} and {YEARS[1]}")
+    existing = load_manifest(manifest, allow_outside=True) if manifest.exists() else []
     for s in existing:
         if s.path.resolve() == path:
             return s
+    problems: list[Problem] = []
+    papers = PARSERS[fmt](path, Source("new", path, fmt, venue, year, type), problems)
+    if next(iter(papers), None) is None:
+        why = f" ({problems[0].message})" if problems else ""
+        raise CorpusError(f"{path}: no paper found as {fmt}{why}; nothing registered")
     taken = {s.label for s in existing}
     base = label or re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "source"
     lab, n = base, 1
@@ -420,16 +577,32 @@ def add_source(manifest: Path, path: Path, *, format: str | None = None, label: 
 # ---------------------------------------------------------------- parse and merge
 
 def parse_source(src: Source, problems: list[Problem]) -> list[Paper]:
-    """Every entry of one source, in file order. Unknown formats and unreadable files are reported."""
-    fmt = detect_format(src.path) if src.format == "auto" and src.path.is_file() else src.format
-    parser = PARSERS.get(fmt)
-    if parser is None:
-        problems.append(Problem(str(src.path), 0, f"unknown format {src.format!r} (known: {', '.join(FORMATS)}); source skipped"))
+    """Every entry of one source, in file order. A source that cannot be read (bad manifest entry,
+    unknown format, missing, unreadable or binary file) is reported and gives no entries."""
+    if src.error:
+        problems.append(Problem(str(src.path), 0, f"{src.error}; source skipped"))
         return []
     if not src.path.is_file():
-        problems.append(Problem(str(src.path), 0, "file not found; source skipped"))
+        why = "not a regular file" if src.path.exists() else "file not found"
+        problems.append(Problem(str(src.path), 0, f"{why}; source skipped"))
         return []
-    return list(parser(src.path, src, problems))
+    try:
+        fmt = detect_format(src.path) if src.format == "auto" else src.format
+        parser = PARSERS.get(fmt)
+        if parser is None:
+            problems.append(Problem(str(src.path), 0, f"unknown format {src.format!r} (known: {', '.join(FORMATS)}); source skipped"))
+            return []
+        papers = list(parser(src.path, src, problems))
+    except CorpusError as e:
+        problems.append(Problem(str(src.path), 0, f"{str(e).removeprefix(f'{src.path}: ')}; source skipped"))
+        return []
+    out = []
+    for p in papers:
+        if len(p.title) > MAX_TITLE or not normalize_title(p.title):
+            problems.append(Problem(str(src.path), p.sources[0].line, f"title {p.title[:80]!r}… is not a title; skipped"))
+        else:
+            out.append(p)
+    return out
 
 
 def _abstract_quality(p: Paper) -> tuple:
@@ -465,10 +638,17 @@ def merge(papers: list[Paper]) -> list[Paper]:
     return out
 
 
-def load_corpus(manifest: Path, extra: list[Source] | None = None) -> Corpus:
-    """Parse every source of the manifest (plus ``extra``) and merge the papers."""
-    sources = load_manifest(manifest) + list(extra or [])
+def load_corpus(manifest: Path, extra: list[Source] | None = None, *, allow_outside: bool = False) -> Corpus:
+    """Parse every source of the manifest (plus ``extra``) and merge the papers. A source that gives
+    no paper (missing, unreadable, emptied, not text) is listed in ``Corpus.failed``."""
+    sources = load_manifest(manifest, allow_outside=allow_outside) + list(extra or [])
     problems: list[Problem] = []
-    entries = {s.label: parse_source(s, problems) for s in sources}
+    entries, failed = {}, {}
+    for s in sources:
+        mine: list[Problem] = []
+        entries[s.label] = parse_source(s, mine)
+        problems += mine
+        if not entries[s.label]:
+            failed[s.label] = mine[-1].message.removesuffix("; source skipped") if mine else "no paper found"
     papers = merge([p for v in entries.values() for p in v])
-    return Corpus(sources=sources, entries=entries, papers=papers, problems=problems)
+    return Corpus(sources=sources, entries=entries, papers=papers, problems=problems, failed=failed)

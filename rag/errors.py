@@ -25,6 +25,10 @@ class IndexDamagedError(IndexStateError):
     """The embedded index cannot be opened (damaged files); ``rag index --full`` moves it aside and rebuilds."""
 
 
+class DiskFullError(IndexStateError):
+    """The disk holding the embedded index is full: it cannot be read or written until space is freed (nothing is lost)."""
+
+
 class IndexBusyError(IndexStateError):
     """Another process is updating the index."""
 

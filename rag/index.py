@@ -44,6 +44,8 @@ class IndexReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # source label → why it could not be read
+    kept: dict[str, int] = field(default_factory=dict)  # source label → its papers kept in the index
 
     def to_dict(self) -> dict:
         return asdict(self)

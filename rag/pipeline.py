@@ -9,32 +9,54 @@ import threading
 from pathlib import Path
 
 from .corpus import Corpus, Source, add_source, load_corpus
-from .errors import IndexDamagedError, IndexStateError, ModelMismatchError
+from .errors import ConfigError, DiskFullError, IndexDamagedError, IndexStateError, ModelMismatchError
 from .index import IndexReport, Progress, build_index
 from .models import Hit
 from .settings import Settings
-from .store import server_errors
+from .store import store_errors
 
 
 def tqdm_progress() -> Progress | None:
-    """A tqdm bar on stderr when it is a terminal."""
+    """Two tqdm bars on stderr when it is a terminal: papers embedded and papers written. Both stay
+    on screen until the last paper is written, and neither ever goes backwards."""
     if not sys.stderr.isatty():
         return None
     from tqdm import tqdm
 
-    bar = None
+    bars: dict = {}
 
     def update(done: int, total: int, what: str) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc="indexing", unit="paper", file=sys.stderr)
-        bar.set_postfix_str(what, refresh=False)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
+        if total <= 0 or bars.get("closed"):
+            return
+        if not bars:
+            for pos, name in enumerate(("embedding", "writing")):
+                bars[name] = tqdm(total=total, desc=f"{name:<9}", unit="paper", file=sys.stderr, position=pos, leave=True)
+        bar = bars.get(what)
+        if bar is not None and done > bar.n:
+            bar.n = min(done, total)
+            bar.refresh()
+        if bars["writing"].n >= total:
+            bars["embedding"].close()
+            bars["writing"].close()
+            bars["closed"] = True
 
     return update
+
+
+def _positive_k(k: object, default: int) -> int:
+    if k is None:
+        return default
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ConfigError(f"k must be a positive integer, not {k!r}")
+    return k
+
+
+def _text(value: object, what: str, limit: int | None = None) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"the {what} must be text, not {type(value).__name__}")
+    if limit is not None and len(" ".join(value.split())) > limit:
+        raise ConfigError(f"the {what} is {len(' '.join(value.split()))} characters long; the limit is {limit}")
+    return value
 
 
 class Pipeline:
@@ -72,11 +94,15 @@ class Pipeline:
     def store(self, create: bool = False):
         from .store import open_store
 
-        with server_errors(self.settings.chroma_url):
+        with self.store_errors():
             return open_store(self.client, self.settings.collection, self.embedder.name, self.embedder.dim, create=create)
 
+    def store_errors(self):
+        """Store failures as one-line typed errors (server down, disk full, damaged files)."""
+        return store_errors(Path(self.settings.index_dir), self.settings.chroma_url)
+
     def corpus(self) -> Corpus:
-        return load_corpus(Path(self.settings.manifest))
+        return load_corpus(Path(self.settings.manifest), allow_outside=self.settings.allow_outside_sources)
 
     @property
     def retriever(self):
@@ -87,8 +113,9 @@ class Pipeline:
 
                 try:
                     store = self.store(create=False)
-                    empty = store.count() == 0
-                except (IndexDamagedError, ModelMismatchError):
+                    with self.store_errors():
+                        empty = store.count() == 0
+                except (IndexDamagedError, ModelMismatchError, DiskFullError):
                     raise
                 except IndexStateError:
                     empty = True
@@ -96,7 +123,8 @@ class Pipeline:
                     print("No index yet: building it from the manifest (once).", file=sys.stderr)
                     self.index(progress=tqdm_progress())
                     store = self.store(create=False)
-                self._retriever = Retriever(store, self.embedder, settings=self.settings)
+                with self.store_errors():  # it reads every paper record: damage shows here first
+                    self._retriever = Retriever(store, self.embedder, settings=self.settings)
             return self._retriever
 
     def refresh(self) -> None:
@@ -107,32 +135,76 @@ class Pipeline:
 
     # ------------------------------------------------------------------ operations
 
-    def index(self, *, full: bool = False, progress: Progress | None = None) -> IndexReport:
-        """Bring the index in line with the manifest's sources."""
-        corpus = self.corpus()
-        if full and not self.settings.chroma_url:
-            try:
-                self.client  # noqa: B018 - opening is the check
-            except IndexDamagedError:
-                from .store import move_aside
+    def index(self, *, full: bool = False, prune: bool = False, progress: Progress | None = None) -> IndexReport:
+        """Bring the index in line with the manifest's sources. The papers of a source that cannot
+        be read are kept (``IndexReport.kept``) unless ``prune``; a damaged embedded store is moved
+        aside and rebuilt with ``full``, reported with that remedy otherwise."""
+        from .store import stored_papers
 
-                kept = move_aside(Path(self.settings.index_dir))
-                print(f"The index was damaged; kept it as {kept} and rebuilding.", file=sys.stderr)
-        with server_errors(self.settings.chroma_url):
+        corpus = self.corpus()
+        with self.store_errors():
+            if full and not self.settings.chroma_url:
+                self._move_aside_if_damaged()
+            elif (store := self._existing_store()) is not None:
+                store.check()
+            kept = {}
+            if corpus.failed and not prune:
+                kept = corpus.keep_indexed(stored_papers(self.client, self.settings.collection))
             report = build_index(self.client, self.settings, self.embedder, corpus.papers, full=full, progress=progress)
         report.problems = [str(p) for p in corpus.problems]
+        report.failed, report.kept = dict(corpus.failed), kept
         self.refresh()
         return report
 
+    def _existing_store(self):
+        """The index's store when its collections exist (None when there is no index yet)."""
+        try:
+            return self.store(create=False)
+        except ModelMismatchError:
+            return None  # build_index reports it
+        except IndexStateError as e:
+            if isinstance(e, IndexDamagedError | DiskFullError):
+                raise
+            return None
+
+    def _move_aside_if_damaged(self) -> None:
+        """Before a full rebuild: open and read the embedded store; if that fails, rename it to
+        ``chroma.damaged-<time>`` (kept for inspection) so the rebuild starts from a clean folder."""
+        from .index import write_lock
+        from .store import move_aside
+
+        try:
+            with self.store_errors():
+                if (store := self._existing_store()) is not None:
+                    store.check()
+            return
+        except DiskFullError:
+            raise
+        except IndexDamagedError:
+            pass
+        from chromadb.api.client import SharedSystemClient
+
+        with self._lock:
+            self._client = self._retriever = None
+            SharedSystemClient.clear_system_cache()
+            with write_lock(Path(self.settings.index_dir)):
+                kept = move_aside(Path(self.settings.index_dir))
+        print(f"The index was damaged; kept it as {kept} and rebuilding.", file=sys.stderr)
+
     def add_sources(self, paths: list[Path], fmt: str | None = None, **meta) -> list[Source]:
-        return [add_source(Path(self.settings.manifest), Path(p), format=fmt, **meta) for p in paths]
+        allow = meta.pop("allow_outside", None) or self.settings.allow_outside_sources
+        return [add_source(Path(self.settings.manifest), Path(p), format=fmt, allow_outside=allow, **meta) for p in paths]
 
     def retrieve(self, question: str, k: int | None = None, *, mode: str = "hybrid", **filters) -> list[Hit]:
-        with server_errors(self.settings.chroma_url):
-            return self.retriever.search(question, k or self.settings.k, mode=mode, **filters)
+        question = _text(question, "question", self.settings.max_question_chars)
+        k = _positive_k(k, self.settings.k)
+        with self.store_errors():
+            return self.retriever.search(question, k, mode=mode, **filters)
 
     def similar(self, paper_id: str, k: int = 5) -> list[Hit]:
-        with server_errors(self.settings.chroma_url):
+        paper_id = _text(paper_id, "paper id", 100)
+        k = _positive_k(k, 5)
+        with self.store_errors():
             return self.retriever.similar(paper_id, k)
 
     def generator(self, backend: str | None = None):

