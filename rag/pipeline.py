@@ -182,11 +182,11 @@ class Pipeline:
             raise
         except IndexDamagedError:
             pass
-        from chromadb.api.client import SharedSystemClient
+        from .store import forget_clients
 
         with self._lock:
             self._client = self._retriever = None
-            SharedSystemClient.clear_system_cache()
+            forget_clients()
             with write_lock(Path(self.settings.index_dir)):
                 kept = move_aside(Path(self.settings.index_dir))
         print(f"The index was damaged; kept it as {kept} and rebuilding.", file=sys.stderr)

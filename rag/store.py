@@ -51,11 +51,17 @@ def open_client(index_dir: Path, chroma_url: str | None = None):
         client.heartbeat()
         return client
     except Exception as e:
-        from chromadb.api.client import SharedSystemClient
-
-        SharedSystemClient.clear_system_cache()
+        forget_clients()
         raise IndexDamagedError(f"the index at {path} cannot be opened ({type(e).__name__}: {e}); "
                                 "run `rag index --full` to move it aside and rebuild it") from e
+
+
+def forget_clients() -> None:
+    """Drop Chroma's process-wide cache of embedded clients (after a failure, or before a store's
+    folder is moved away, so the next open reads the disk again)."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
 
 
 def move_aside(index_dir: Path) -> Path:
