@@ -47,6 +47,8 @@ class Pipeline:
         self._retriever = None
         self._generators: dict[str, object] = {}
         self._lock = threading.RLock()
+        self._topics = None
+        self._topics_lock = threading.Lock()  # apart from _lock: computing topics never holds up questions
 
     # ------------------------------------------------------------------ parts
 
@@ -96,6 +98,7 @@ class Pipeline:
                     self.index(progress=tqdm_progress())
                     store = self.store(create=False)
                 self._retriever = Retriever(store, self.embedder, settings=self.settings)
+                self._retriever.topic_members = lambda: self.topics().members()
             return self._retriever
 
     def refresh(self) -> None:
@@ -121,6 +124,33 @@ class Pipeline:
         report.problems = [str(p) for p in corpus.problems]
         self.refresh()
         return report
+
+    @property
+    def topics_path(self) -> Path:
+        return Path(self.settings.index_dir) / f"topics-{self.settings.collection}.json"
+
+    def topics(self, *, compute: bool = True, progress=None):
+        """The topics of the current index (:class:`~rag.topics.TopicMap`): read from
+        :attr:`topics_path` when they were computed for exactly the indexed papers, else computed
+        from the stored paper vectors (under a minute for a thousand papers) and stored. With
+        ``compute=False``, None instead of computing. ``progress`` gets a line per step."""
+        from .topics import compute_topics, fingerprint, load_topics, save_topics
+
+        r = self.retriever
+        fp = fingerprint(r.papers)
+        with self._topics_lock:
+            tm = self._topics
+            if tm is None or tm.fingerprint != fp:
+                tm = load_topics(self.topics_path, fp)
+                if tm is None:
+                    if not compute:
+                        return None
+                    with server_errors(self.settings.chroma_url):
+                        vectors = r.store.paper_vectors([p.id for p in r.papers])
+                    tm = compute_topics(r.papers, vectors, progress=progress)
+                    save_topics(self.topics_path, tm)
+                self._topics = tm
+            return tm
 
     def add_sources(self, paths: list[Path], fmt: str | None = None, **meta) -> list[Source]:
         return [add_source(Path(self.settings.manifest), Path(p), format=fmt, **meta) for p in paths]

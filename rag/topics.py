@@ -51,7 +51,7 @@ N_NEAREST = 3
 OUTLIER = -1
 
 # Words every ML abstract uses: never a topic's term on their own (phrases containing them still are).
-GENERIC = frozenset("""
+GENERIC = frozenset(re.findall(r"\S+", """
 model models learning learn learned learns neural network networks paper propose proposed proposes method methods
 approach approaches result results show shows shown performance task tasks data based using use used new novel work
 problem problems state art existing demonstrate experiments experimental achieve achieves achieving framework training
@@ -65,12 +65,12 @@ particular particularly typically usually known commonly aim need needs requires
 state-of-the-art sota superior competitive promising remarkable recent success successful successfully despite consider
 considered focus paradigm potential underlying propose study studies observe observed observation investigate accuracy information structure design quality choice family samples sample
 error errors generate generates generated generating
-""".split())
+"""))
 
 # Generic words that still end a good phrase ("graph neural networks", "reinforcement learning").
-HEADS = frozenset("network networks model models learning training data algorithm algorithms".split())
+HEADS = frozenset({"network", "networks", "model", "models", "learning", "training", "data", "algorithm", "algorithms"})
 # ... and that still start one ("neural architecture search", "deep reinforcement learning", "data augmentation").
-MODIFIERS = frozenset("neural deep data model network large".split())
+MODIFIERS = frozenset({"neural", "deep", "data", "model", "network", "large"})
 _TOKEN = r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b"
 
 
@@ -430,6 +430,17 @@ def compute_topics(papers: list[Paper], vectors: np.ndarray, *, seed: int = SEED
                     assignment={p.id: int(labels[i]) for i, p in enumerate(papers)},
                     points={p.id: (float(xy[i, 0]), float(xy[i, 1])) for i, p in enumerate(papers)},
                     nearest=nearest, seconds=time.perf_counter() - t0)
+
+
+def cited_topics(tm: TopicMap, paper_ids: list[str]) -> list[dict]:
+    """The topics of ``paper_ids`` (an answer's cited papers), first cited first:
+    ``[{"id", "label", "papers": [ids]}]``; outliers name no topic."""
+    out: dict[int, dict] = {}
+    for pid in paper_ids:
+        t = tm.topic_of(pid)
+        if t is not None:
+            out.setdefault(t.id, {"id": t.id, "label": t.label, "papers": []})["papers"].append(pid)
+    return list(out.values())
 
 
 # ---------------------------------------------------------------------------------------------- trends
