@@ -125,8 +125,8 @@ class TopicMap:
         for t in self.topics:
             if t.id == tid:
                 return t
-        raise FilterError(f"unknown topic {topic_id!r}; the index has topics 0–{len(self.topics) - 1}"
-                          if self.topics else f"unknown topic {topic_id!r}; the index has no topics")
+        raise FilterError(f"unknown topic {tid}; the index has topics 0–{len(self.topics) - 1}"
+                          if self.topics else f"unknown topic {tid}; the index has no topics")
 
     def topic_of(self, paper_id: str) -> Topic | None:
         t = self.assignment.get(paper_id, OUTLIER)
