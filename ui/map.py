@@ -27,6 +27,7 @@ log = logging.getLogger("ui")
 ANY_TOPIC = "Any"
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+MIN_GROUP = 20  # years and venues with fewer papers are left out of the grew/shrank table
 LABELLED = 14  # topics whose label is written on the map (the largest)
 TOPIC_HEADERS = ["Title", "Venue", "Year", "Type", "Id"]
 SHIFT_HEADERS = ["Topic", "From", "To", "Share before", "Share after", "Change (points)"]
@@ -119,22 +120,29 @@ def topic_bars(tm: TopicMap, tid: int) -> go.Figure:
 
 
 def trends_figure(tm: TopicMap, top: int = 20) -> go.Figure:
-    """Per topic (the largest ``top``): the share of its papers that are orals, spotlights, posters."""
+    """Per topic (the largest ``top``): the share of its papers that are orals, spotlights, posters
+    (bars), and the share from each venue and each year (heat map)."""
     topics = sorted(tm.topics, key=lambda t: -t.size)[:top][::-1]
-    fig = go.Figure()
+    names = [f"{t.id} · {t.label}" for t in topics]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.5, 0.5], horizontal_spacing=0.02,
+                        subplot_titles=("presentation type", "venue and year"))
     for kind, color in (("Oral", "#f59e0b"), ("Spotlight", "#3b82f6"), ("Poster", "#9ca3af")):
-        fig.add_trace(go.Bar(y=[f"{t.id} · {t.label}" for t in topics], x=[t.counts.get("type", {}).get(kind, 0) / max(t.size, 1)
-                                                                            for t in topics],
-                             name=kind, orientation="h", marker_color=color))
-    fig.update_layout(barmode="stack", height=max(260, 22 * len(topics) + 60), margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis={"tickformat": ".0%", "title": "share of the topic's papers"}, plot_bgcolor="white",
-                      legend={"orientation": "h"})
+        fig.add_trace(go.Bar(y=names, x=[t.counts.get("type", {}).get(kind, 0) / max(t.size, 1) for t in topics],
+                             name=kind, orientation="h", marker_color=color), row=1, col=1)
+    cols = [(key, v) for key in ("venue", "year") for v in sorted({v for t in tm.topics for v in t.counts.get(key, {})}) if v != "unknown"]
+    z = [[t.counts.get(key, {}).get(v, 0) / max(t.size, 1) for key, v in cols] for t in topics]
+    fig.add_trace(go.Heatmap(z=z, x=[v for _, v in cols], y=names, colorscale="Blues", zmin=0, zmax=1, showscale=False,
+                             hovertemplate="%{y}<br>%{x}: %{z:.0%} of its papers<extra></extra>"), row=1, col=2)
+    fig.update_xaxes(tickformat=".0%", row=1, col=1)
+    fig.update_xaxes(type="category", row=1, col=2)
+    fig.update_layout(barmode="stack", height=max(300, 22 * len(topics) + 80), margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      plot_bgcolor="white", legend={"orientation": "h", "y": -0.08})
     return fig
 
 
 def shift_rows(tm: TopicMap, papers: list) -> list[list]:
     """Topics that grew or shrank between the years and between the venues of the corpus."""
-    rows = shifts(tm, papers, "year") + shifts(tm, papers, "venue")
+    rows = shifts(tm, papers, "year", min_group=MIN_GROUP) + shifts(tm, papers, "venue", min_group=MIN_GROUP)
     rows.sort(key=lambda r: -abs(r["change"]))
     return [[f"{r['topic']} · {r['label']}", r["from"], r["to"], f"{r['share_from']:.1%}", f"{r['share_to']:.1%}",
              f"{100 * r['change']:+.1f}"] for r in rows[:15]]
@@ -251,7 +259,7 @@ def map_tab(pipeline) -> MapTab:
                                       max_height=320, label="The topic's papers", elem_id="rag-map-papers")
         gr.Markdown("### Trends")
         with gr.Row(equal_height=False):
-            trends = gr.Plot(label="Orals and spotlights per topic", elem_id="rag-map-trends")
+            trends = gr.Plot(label="Per topic: orals and spotlights, venues and years", elem_id="rag-map-trends")
             shifts_df = gr.Dataframe(headers=SHIFT_HEADERS, datatype="str", type="array", interactive=False, wrap=True,
                                      label="Topics that grew or shrank between years and venues", elem_id="rag-map-shifts")
     return MapTab(pipeline, tab, search, picker, ask_btn, plot, status, info, bars, papers, trends, shifts_df)
