@@ -445,11 +445,6 @@ def cited_topics(tm: TopicMap, paper_ids: list[str]) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- trends
 
-def shares(tm: TopicMap, papers: list[Paper], key: str) -> dict[int, dict[str, float]]:
-    """Per topic, the share of its papers with each value of ``key`` (venue, year or type)."""
-    return {t.id: {k: v / max(t.size, 1) for k, v in t.counts.get(key, {}).items()} for t in tm.topics}
-
-
 def shifts(tm: TopicMap, papers: list[Paper], key: str = "year", min_group: int = 5, top: int = 10) -> list[dict]:
     """Topics that grew or shrank between consecutive groups of the corpus (years, or venues):
     each topic's share of a group's papers in one group and the next, largest changes first. Groups
