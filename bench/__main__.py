@@ -29,6 +29,7 @@ BENCHES = {
     "answer": ("bench.bench_answer", [], None),
     "ui": ("bench.bench_ui", [], "results_ui.md"),
     "load": ("bench.load", ["--n", "200", "--concurrency", "10", "--ui"], "results_load.md"),
+    "topics": ("bench.bench_topics", [], "results_topics.md"),
 }
 
 

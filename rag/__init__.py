@@ -35,7 +35,7 @@ def default_pipeline() -> Pipeline:
 
 
 def retrieve(question: str, k: int = 5, *, pipeline: Pipeline | None = None, **filters) -> list[Hit]:
-    """The ``k`` best papers for ``question``, one hit per paper; filters: venue, year, type, author, source."""
+    """The ``k`` best papers for ``question``, one hit per paper; filters: venue, year, type, author, source, topic."""
     return (pipeline or default_pipeline()).retrieve(question, k, **filters)
 
 

@@ -249,14 +249,15 @@ def _filter_options(fn):
         click.option("--type", "ptype", multiple=True, help="Oral, Spotlight or Poster (repeatable)."),
         click.option("--author", help="Only papers with an author name containing this text."),
         click.option("--source", multiple=True, help="Only papers from this source label (repeatable)."),
+        click.option("--topic", multiple=True, type=int, help="Only papers of this topic id from `rag topics` (repeatable)."),
     ]):
         fn = opt(fn)
     return fn
 
 
-def _filters(venue, year, ptype, author, source) -> dict:
+def _filters(venue, year, ptype, author, source, topic=()) -> dict:
     return {k: v for k, v in {"venue": list(venue), "year": year, "type": list(ptype), "author": author,
-                              "source": list(source)}.items() if v}
+                              "source": list(source), "topic": list(topic)}.items() if v}
 
 
 def _paper_json(p) -> dict:
@@ -271,10 +272,10 @@ def _paper_json(p) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @edge
-def search(ctx, query, k, mode, venue, year, ptype, author, source, as_json) -> None:
+def search(ctx, query, k, mode, venue, year, ptype, author, source, topic, as_json) -> None:
     """Print the papers that best match QUERY."""
     pipe = _pipeline(ctx)
-    hits = pipe.retrieve(query, k, mode=mode, **_filters(venue, year, ptype, author, source))
+    hits = pipe.retrieve(query, k, mode=mode, **_filters(venue, year, ptype, author, source, topic))
     if as_json:
         _dump([{"rank": h.rank, "score": round(h.score, 4), **_paper_json(h.paper), "passage": (h.passages or [""])[0]} for h in hits])
         return
@@ -346,17 +347,17 @@ def eval_cmd(ctx, questions, backend, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @click.pass_context
 @edge
-def ask(ctx, question, backend, k, venue, year, ptype, author, source, as_json) -> None:
+def ask(ctx, question, backend, k, venue, year, ptype, author, source, topic, as_json) -> None:
     """Answer QUESTION from the indexed papers, with checked citations."""
     from .answering import Answer
 
     pipe = _pipeline(ctx)
-    filters = _filters(venue, year, ptype, author, source)
+    filters = _filters(venue, year, ptype, author, source, topic)
     if as_json:
         a = pipe.answer(question, backend=backend, k=k, **filters)
         if a.fallback:
             _echo(f"{'warning' if a.backend_failed else 'note'}: {a.fallback}", err=True)
-        _dump(a.to_dict())
+        _dump({**a.to_dict(), "topics": _cited_topics(pipe, a)})
         return
     a = None
     for item in pipe.stream(question, backend=backend, k=k, **filters):
@@ -383,6 +384,9 @@ def ask(ctx, question, backend, k, venue, year, ptype, author, source, as_json) 
         _echo("\nRelated papers (on the topic; not quoted as an answer):")
         for p in a.related:
             _echo(f"- {p.title}  {p.link}")
+    cited = _cited_topics(pipe, a)
+    if cited:
+        _echo("Topics: " + "; ".join(f"{t['label']} (topic {t['id']})" for t in cited))
     if a.unsupported:
         _echo(f"({len(a.unsupported)} sentence(s) of the model's answer were dropped as unsupported)", err=True)
 
@@ -409,3 +413,53 @@ def doctor(ctx, no_llm: bool, as_json: bool) -> None:
         _dump([asdict(c) for c in checks])
     if any(c.status == "fail" for c in checks):
         sys.exit(1)
+
+
+# ---------------------------------------------------------------- topics
+
+def _topic_map(pipe, as_json: bool = False):
+    say = None if as_json else (lambda msg: click.echo(f"topics: {msg}…", err=True))
+    return pipe.topics(progress=say)
+
+
+def _cited_topics(pipe, a) -> list[dict]:
+    """The topics of an answer's cited papers, in citation order: ``[{"id", "label", "papers"}]``."""
+    from .topics import cited_topics
+
+    return cited_topics(_topic_map(pipe, True), [c.paper.id for c in a.citations]) if a.citations else []
+
+
+@main.command()
+@click.argument("topic_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@edge
+def topics(ctx, topic_id, as_json: bool) -> None:
+    """List the corpus's topics (label, size, top terms, counts), or the papers of TOPIC_ID."""
+    pipe = _pipeline(ctx)
+    tm = _topic_map(pipe, as_json)
+    if topic_id is not None:
+        t = tm.topic(topic_id)
+        papers = [pipe.retriever.by_id[pid] for pid in t.paper_ids if pid in pipe.retriever.by_id]
+        if as_json:
+            _dump({**t.summary(), "counts": t.counts, "papers": [_paper_json(p) for p in papers]})
+            return
+        click.echo(f"topic {t.id}: {t.label} ({t.size} papers)")
+        click.echo(f"terms: {', '.join(t.terms)}")
+        for p in papers:
+            meta = " · ".join(str(x) for x in (p.venue, p.year, p.type) if x)
+            click.echo(f"- {p.title}  [{meta or 'no venue'}]  id {p.id}")
+        return
+    if as_json:
+        _dump(tm.summary())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{len(tm.topics)} topics of {tm.papers} papers ({len(tm.outliers)} outliers)")
+    for col in ("id", "size", "label", "top terms", "venues · years · types"):
+        t.add_column(col, justify="right" if col in ("id", "size") else "left")
+    for tp in tm.topics:
+        counts = " · ".join(", ".join(f"{k} {v}" for k, v in tp.counts.get(key, {}).items()) for key in ("venue", "year", "type"))
+        t.add_row(str(tp.id), str(tp.size), tp.label, ", ".join(tp.terms[:6]), counts)
+    Console().print(t)

@@ -10,6 +10,7 @@ Both forms express the same rules, so a filter selects the same papers in both p
 - ``type``: ``Oral``, ``Spotlight`` or ``Poster`` (any case), one or more.
 - ``author``: a case-insensitive substring of one author name (``"bengio"`` matches Yoshua Bengio).
 - ``source``: one or more source labels of the manifest.
+- ``topic``: one or more topic ids of the index's topics (see :mod:`rag.topics`; ``-1``: the outliers).
 
 Several values of one field are alternatives (OR); different fields must all hold (AND). An unknown
 field, an unknown venue/type/source or an impossible year raises :class:`~rag.errors.FilterError`.
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from .errors import FilterError
 from .models import PRESENTATION_TYPES, Paper
 
-FIELDS = ("venue", "year", "type", "author", "source")
+FIELDS = ("venue", "year", "type", "author", "source", "topic")
 YEAR_MIN, YEAR_MAX = 1900, 2100
 
 
@@ -35,17 +36,19 @@ class Filters:
     types: tuple[str, ...] = ()
     author: str | None = None
     sources: tuple[str, ...] = ()
+    topics: tuple[int, ...] = ()
+    topic_papers: frozenset[str] = frozenset()  # the papers of ``topics``
 
     @property
     def active(self) -> bool:
         return bool(self.venues or self.year_min is not None or self.year_max is not None
-                    or self.types or self.author or self.sources)
+                    or self.types or self.author or self.sources or self.topics)
 
     @property
     def needs_ids(self) -> bool:
-        """Author and source filters cannot be written on Chroma's flat strings: the dense path
-        passes the matching paper ids instead."""
-        return bool(self.author or self.sources)
+        """Author, source and topic filters cannot be written on Chroma's flat strings: the dense
+        path passes the matching paper ids instead."""
+        return bool(self.author or self.sources or self.topics)
 
     def match(self, p: Paper) -> bool:
         if self.venues and (p.venue or "").lower() not in {v.lower() for v in self.venues}:
@@ -59,6 +62,8 @@ class Filters:
         if self.types and (p.type or "") not in self.types:
             return False
         if self.author and not any(self.author.lower() in a.lower() for a in p.authors):
+            return False
+        if self.topics and p.id not in self.topic_papers:
             return False
         return not (self.sources and not {s.label for s in p.sources} & set(self.sources))
 
@@ -75,6 +80,8 @@ class Filters:
             parts.append(f"author ~ {self.author!r}")
         if self.sources:
             parts.append("source " + "/".join(self.sources))
+        if self.topics:
+            parts.append("topic " + "/".join(map(str, self.topics)))
         return ", ".join(parts) or "none"
 
 
@@ -128,10 +135,12 @@ def parse_year(value) -> tuple[int | None, int | None]:
     return lo, hi
 
 
-def parse_filters(known_venues: set[str] | None = None, known_sources: set[str] | None = None, **kwargs) -> Filters:
-    """Validate keyword filters. Unknown fields, unknown types, venues or sources and impossible
-    years raise :class:`FilterError` naming the accepted values. ``None`` or empty values mean
-    "no filter on this field"."""
+def parse_filters(known_venues: set[str] | None = None, known_sources: set[str] | None = None,
+                  known_topics: dict[int, frozenset[str]] | None = None, **kwargs) -> Filters:
+    """Validate keyword filters. Unknown fields, unknown types, venues, sources or topics and
+    impossible years raise :class:`FilterError` naming the accepted values. ``None`` or empty values
+    mean "no filter on this field". ``known_topics`` maps topic ids to their paper ids; a topic
+    filter needs it."""
     unknown = sorted(k for k in kwargs if k not in FIELDS)
     if unknown:
         raise FilterError(f"unknown filter field(s) {', '.join(unknown)}; use {', '.join(FIELDS)}")
@@ -166,8 +175,29 @@ def parse_filters(known_venues: set[str] | None = None, known_sources: set[str] 
     author = kwargs.get("author")
     if author is not None and not isinstance(author, str):
         raise FilterError(f"author filter must be text, not {type(author).__name__}")
+    topics, topic_papers = _topics(kwargs.get("topic"), known_topics)
     lo, hi = parse_year(kwargs.get("year"))
-    return Filters(tuple(venues), lo, hi, tuple(types), (author or "").strip() or None, tuple(sources))
+    return Filters(tuple(venues), lo, hi, tuple(types), (author or "").strip() or None, tuple(sources), topics, topic_papers)
+
+
+def _topics(value, known: dict[int, frozenset[str]] | None) -> tuple[tuple[int, ...], frozenset[str]]:
+    from .topics import parse_topic_id
+
+    ids: list[int] = []
+    for t in _as_list(value):
+        tid = parse_topic_id(t)
+        if tid not in ids:
+            ids.append(tid)
+    if not ids:
+        return (), frozenset()
+    if known is None:
+        raise FilterError("a topic filter needs the index's topics; filter through a pipeline (rag.retrieve, Pipeline.retrieve)")
+    bad = [t for t in ids if t not in known]
+    if bad:
+        real = sorted(t for t in known if t >= 0)
+        raise FilterError(f"unknown topic {bad[0]}; the index has topics {real[0]}–{real[-1]} (and -1, the outliers)"
+                          if real else f"unknown topic {bad[0]}; the index has no topics")
+    return tuple(ids), frozenset().union(*(known[t] for t in ids))
 
 
 def to_chroma_where(f: Filters, allowed_ids: list[str] | None = None) -> dict | None:

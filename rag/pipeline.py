@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from .corpus import Corpus, Source, add_source, load_corpus
 from .errors import ConfigError, DiskFullError, IndexDamagedError, IndexStateError, ModelMismatchError
@@ -70,6 +71,8 @@ class Pipeline:
         self._generators: dict[str, object] = {}
         self._parts = None
         self._lock = threading.RLock()
+        self._topics: Any = None  # rag.topics.TopicMap, loaded or computed on first use
+        self._topics_lock = threading.Lock()  # apart from _lock: computing topics never holds up questions
 
     # ------------------------------------------------------------------ parts
 
@@ -125,6 +128,7 @@ class Pipeline:
                     store = self.store(create=False)
                 with self.store_errors():  # it reads every paper record: damage shows here first
                     self._retriever = Retriever(store, self.embedder, settings=self.settings)
+                self._retriever.topic_members = lambda: self.topics().members()
             return self._retriever
 
     def refresh(self) -> None:
@@ -190,6 +194,33 @@ class Pipeline:
             with write_lock(Path(self.settings.index_dir)):
                 kept = move_aside(Path(self.settings.index_dir))
         print(f"The index was damaged; kept it as {kept} and rebuilding.", file=sys.stderr)
+
+    @property
+    def topics_path(self) -> Path:
+        return Path(self.settings.index_dir) / f"topics-{self.settings.collection}.json"
+
+    def topics(self, *, compute: bool = True, progress=None):
+        """The topics of the current index (:class:`~rag.topics.TopicMap`): read from
+        :attr:`topics_path` when they were computed for exactly the indexed papers, else computed
+        from the stored paper vectors (under a minute for a thousand papers) and stored. With
+        ``compute=False``, None instead of computing. ``progress`` gets a line per step."""
+        from .topics import compute_topics, fingerprint, load_topics, save_topics
+
+        r = self.retriever
+        fp = fingerprint(r.papers)
+        with self._topics_lock:
+            tm = self._topics
+            if tm is None or tm.fingerprint != fp:
+                tm = load_topics(self.topics_path, fp)
+                if tm is None:
+                    if not compute:
+                        return None
+                    with self.store_errors():
+                        vectors = r.store.paper_matrix([p.id for p in r.papers])
+                    tm = compute_topics(r.papers, vectors, progress=progress)
+                    save_topics(self.topics_path, tm)
+                self._topics = tm
+            return tm
 
     def add_sources(self, paths: list[Path], fmt: str | None = None, **meta) -> list[Source]:
         allow = meta.pop("allow_outside", None) or self.settings.allow_outside_sources

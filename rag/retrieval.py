@@ -41,6 +41,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -217,6 +218,7 @@ class Retriever:
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.n_chunks = store.chunk_count()
+        self.topic_members: Callable[[], dict[int, frozenset[str]]] | None = None  # set by the pipeline (rag.topics)
         self._load_reference()
 
     # ------------------------------------------------------------------ reference sample
@@ -302,8 +304,9 @@ class Retriever:
     # ------------------------------------------------------------------ filters
 
     def filters(self, **kwargs) -> Filters:
-        """Validate filters against the venues and sources of this index."""
-        return parse_filters(self.venues, self.source_labels, **kwargs)
+        """Validate filters against the venues, sources and (for a topic filter) topics of this index."""
+        topics = self.topic_members() if self.topic_members is not None and kwargs.get("topic") not in (None, "", [], ()) else None
+        return parse_filters(self.venues, self.source_labels, topics, **kwargs)
 
     def allowed(self, f: Filters) -> set[str] | None:
         """The ids of the papers a filter admits (``None``: no filter)."""
@@ -398,7 +401,7 @@ class Retriever:
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid", **filters) -> list[Hit]:
         """The top ``k`` papers for ``query``, best first; ``mode`` is hybrid, dense or keyword.
-        Filters: venue, year, type, author, source (see :mod:`rag.filters`)."""
+        Filters: venue, year, type, author, source, topic (see :mod:`rag.filters`)."""
         if mode not in MODES:
             raise ConfigError(f"unknown retrieval mode {mode!r}; use {', '.join(MODES)}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:

@@ -132,6 +132,20 @@ class Store:
             nchunks[pid] = int(m.get("chunks") or 0)
         return sorted(out, key=lambda p: p.id), nchunks
 
+    def paper_matrix(self, ids: list[str], page: int = 2000):
+        """The stored vector of each paper (the normalized mean of its chunk vectors), rows aligned
+        with ``ids``; :class:`IndexStateError` when one is missing."""
+        import numpy as np
+
+        got: dict[str, list[float]] = {}
+        for i in range(0, len(ids), page):
+            res = self.papers.get(ids=ids[i:i + page], include=["embeddings"])
+            got.update(zip(res["ids"], res["embeddings"] if res["embeddings"] is not None else [], strict=True))
+        missing = [pid for pid in ids if pid not in got]
+        if missing:
+            raise IndexStateError(f"{len(missing)} paper(s) have no vector in the index (e.g. {missing[0]}); run `rag index`")
+        return np.asarray([got[pid] for pid in ids], dtype=np.float32).reshape(len(ids), self.dim)
+
     def paper_hashes(self) -> dict[str, str]:
         return {pid: m.get("content_hash", "") for pid, m in self._paper_metadatas()}
 

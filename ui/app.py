@@ -1,8 +1,9 @@
 """The Gradio app: :func:`create_app` builds it around a pipeline; :func:`launch` serves it.
 
 Tabs: **Ask** (chat with streamed answers, the cited papers beside them, backend, k and filter
-controls), **Papers** (browse and filter the corpus, similar papers; no language model) and
-**Index** (what is indexed, and an update from the sources with progress).
+controls), **Papers** (browse and filter the corpus, similar papers; no language model), **Map**
+(the topics of the corpus on a 2-D map, trends; see :mod:`ui.map`) and **Index** (what is indexed,
+and an update from the sources with progress).
 
 Queueing: a question is dispatched in the browser to one of two events by the chosen backend.
 ``chat`` (extractive and configured-server answers) runs several at a time; ``chat_local`` runs
@@ -24,6 +25,7 @@ from rag.models import PRESENTATION_TYPES  # noqa: E402
 
 from . import render  # noqa: E402
 from .chat import ANY, ChatService  # noqa: E402
+from .map import map_tab, topic_choices  # noqa: E402
 
 CHAT_CONCURRENCY = 4  # extractive / configured-server answers at once
 QUEUE_SIZE = 64
@@ -98,13 +100,14 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
     venues = sorted(svc.venues())
     years = [ANY] + [str(y) for y in sorted(svc.years(), reverse=True)]
     default_backend = settings.backend
+    topics = topic_choices(svc.topics())
 
     with gr.Blocks(title="Ask the papers", analytics_enabled=False, fill_width=True) as app:
         app.rag_service = svc  # for tests and embedding applications
         conversation = gr.State(None)
         gr.Markdown("# Ask the papers\nQuestions about the indexed ML papers, answered with checked citations.",
                     elem_id="rag-title")
-        with gr.Tabs(elem_id="rag-tabs"):
+        with gr.Tabs(elem_id="rag-tabs") as tabs:
             # ---------------------------------------------------------------- Ask
             with gr.Tab("Ask", id="ask", elem_id="rag-tab-ask"):
                 with gr.Row(equal_height=False):
@@ -117,6 +120,8 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                         year = gr.Dropdown(years, value=ANY, allow_custom_value=True, label="Year",
                                            info="a year, a range like 2021-2022, or >=2022", elem_id="rag-year")
                         ptype = gr.CheckboxGroup(list(PRESENTATION_TYPES), value=[], label="Presentation type", elem_id="rag-type")
+                        topic = gr.Dropdown(topics, value=ANY, allow_custom_value=True, label="Topic", elem_id="rag-topic",
+                                            info="from the Map tab")
                         new_chat = gr.Button("New conversation", variant="secondary", size="sm", elem_id="rag-new")
                     with gr.Column(scale=3, min_width=420, elem_id="rag-chat-col"):
                         chatbot = gr.Chatbot(label="Conversation", height=560, elem_id="rag-chat", latex_delimiters=[],
@@ -141,6 +146,7 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                     p_type = gr.CheckboxGroup(list(PRESENTATION_TYPES), value=[], label="Presentation type", scale=2,
                                               elem_id="rag-p-type")
                     p_text = gr.Textbox(label="Title or author contains", scale=2, elem_id="rag-p-text")
+                    p_topic = gr.Dropdown(topics, value=ANY, allow_custom_value=True, label="Topic", scale=2, elem_id="rag-p-topic")
                 p_count = gr.Markdown(elem_id="rag-p-count")
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
@@ -154,6 +160,8 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                                            elem_id="rag-p-detail", js_on_load=None)
                         p_similar = gr.HTML("", elem_id="rag-p-similar", js_on_load=None)
 
+            map_ui = map_tab(pipeline)
+
             # ---------------------------------------------------------------- Index
             with gr.Tab("Index", id="index", elem_id="rag-tab-index"), gr.Column(elem_id="rag-index-panel"):
                 gr.Markdown("### The index\nAnswers come from these papers. Updating reads the sources in the manifest "
@@ -166,7 +174,7 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                 idx_report = gr.Markdown(elem_id="rag-index-report")
 
         # ---------------------------------------------------------------- events
-        chat_inputs = [msg, chatbot, conversation, backend, k, venue, year, ptype]
+        chat_inputs = [msg, chatbot, conversation, backend, k, venue, year, ptype, topic]
         chat_outputs = [chatbot, sources, conversation, msg]
         gr.on([msg.submit, send.click], fn=None, inputs=[backend], outputs=None, js=DISPATCH_JS, queue=False,
               api_visibility="private")
@@ -180,8 +188,8 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                       api_visibility="private")
         backend.change(lambda b: render.backend_info(settings, b), backend, backend_md, queue=False, api_visibility="private")
 
-        browse_inputs = [p_venue, p_year, p_type, p_text]
-        gr.on([app.load, p_venue.change, p_year.change, p_type.change, p_text.submit], svc.browse, browse_inputs,
+        browse_inputs = [p_venue, p_year, p_type, p_text, p_topic]
+        gr.on([app.load, p_venue.change, p_year.change, p_type.change, p_text.submit, p_topic.input], svc.browse, browse_inputs,
               [p_table, p_count], api_name="papers", concurrency_limit=CHAT_CONCURRENCY, concurrency_id="browse")
 
         def pick(rows, evt: gr.SelectData):
@@ -193,6 +201,8 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
         p_table.select(pick, p_table, p_id, queue=False, api_visibility="private")
         gr.on([p_id.change, p_k.release], svc.paper, [p_id, p_k], [p_detail, p_similar], api_name="similar",
               concurrency_limit=CHAT_CONCURRENCY, concurrency_id="browse")
+
+        map_ui.wire(tabs=tabs, topic=topic, conversation=conversation)
 
         gr.on([app.load, idx_refresh.click], svc.index_info, None, idx_info, api_name="index_info", concurrency_limit=None)
 

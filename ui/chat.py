@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import gradio as gr
 
 from rag.errors import RagError
-from rag.filters import parse_filters
 from rag.followup import Turn, resolve
 from rag.models import PRESENTATION_TYPES, Paper
 
 from . import render
+from .map import answer_topics_md, paper_topics_html, topic_id
 
 log = logging.getLogger("ui")
 
@@ -31,9 +31,11 @@ def _bot(text: str) -> dict:
     return {"role": "assistant", "content": text}
 
 
-def ui_filters(venues=None, year=None, types=None) -> dict:
+def ui_filters(venues=None, year=None, types=None, topic=None) -> dict:
     """The filter controls' values as retrieval filters (empty ones left out)."""
     out: dict = {}
+    if topic_id(topic) is not None:
+        out["topic"] = topic_id(topic)
     venues = [v for v in (venues or []) if v and v != ANY] if isinstance(venues, (list, tuple)) else ([venues] if venues and venues != ANY else [])
     if venues:
         out["venue"] = venues
@@ -48,7 +50,7 @@ def ui_filters(venues=None, year=None, types=None) -> dict:
 
 def describe_filters(filters: dict) -> str:
     parts = []
-    for key in ("venue", "year", "type"):
+    for key in ("venue", "year", "type", "topic"):
         v = filters.get(key)
         if v:
             parts.append(f"{key} {'/'.join(map(str, v)) if isinstance(v, list) else v}")
@@ -83,7 +85,14 @@ class ChatService:
 
     # ------------------------------------------------------------------ the chat turn
 
-    def respond(self, message, history, state, backend, k, venues, year, types) -> Iterator[tuple]:
+    def topics(self):
+        """The index's topics if they are computed (the Map tab computes them), else None."""
+        try:
+            return self.pipeline.topics(compute=False)
+        except RagError:
+            return None
+
+    def respond(self, message, history, state, backend, k, venues, year, types, topic=None) -> Iterator[tuple]:
         """Yields (chat history, sources HTML, conversation state, question box) as the answer streams."""
         history = list(history or [])
         text = message if isinstance(message, str) else ""
@@ -105,7 +114,7 @@ class ChatService:
         try:
             res = resolve(question, Turn.from_dict(state), self.venues())
             note = res.note
-            filters = {**ui_filters(venues, year, types), **res.filters}
+            filters = {**ui_filters(venues, year, types, topic), **res.filters}
             k = int(k) if k else None
             acquired = False
             if name == "local":
@@ -136,6 +145,7 @@ class ChatService:
             if ans is None:
                 raise RuntimeError("the answer stream ended without an answer")
             final = render.answer_markdown(ans, note=note, filters_text=describe_filters(filters))
+            final += answer_topics_md(self.topics(), [c.paper.id for c in ans.citations])
             new_state = Turn(res.question, render.shown_papers(ans), res.filters).to_dict()
             yield history + [_bot(final)], render.sources_html(ans), new_state, ""
         except RagError as e:  # an error clears the Sources panel: stale sources would look like this answer's
@@ -147,18 +157,18 @@ class ChatService:
 
     # ------------------------------------------------------------------ papers view
 
-    def browse(self, venues, year, types, text) -> tuple[list[list], str]:
+    def browse(self, venues, year, types, text, topic=None) -> tuple[list[list], str]:
         """Rows of the papers that match the filters and the title/author text."""
         try:
             r = self.pipeline.retriever
-            f = parse_filters(r.venues, r.source_labels, **ui_filters(venues, year, types))
+            f = r.filters(**ui_filters(venues, year, types, topic))
             needle = (text or "").strip().lower()
             papers = [p for p in r.papers if f.match(p) and (not needle or needle in p.title.lower()
                                                               or any(needle in a.lower() for a in p.authors) or needle == p.id)]
         except RagError as e:
             return [], f"⚠️ {render.md_escape(str(e))}"
         papers.sort(key=lambda p: (p.venue or "~", -(p.year or 0), TYPE_ORDER.get(p.type or "", 9), p.title.lower()))
-        what = describe_filters(ui_filters(venues, year, types))
+        what = describe_filters(ui_filters(venues, year, types, topic))
         count = f"**{len(papers)}** of {len(r.papers)} papers" + (f" · {render.md_escape(what)}" if what else "")
         if needle:
             count += f" · matching “{render.md_escape(text.strip())}”"
@@ -174,7 +184,7 @@ class ChatService:
             if p is None:
                 return f'<div class="rag-empty">No paper with id {render.esc(pid)} in the index.</div>', ""
             hits = self.pipeline.similar(pid, int(k or 5))
-            return render.paper_detail_html(p), render.similar_html(p, hits)
+            return render.paper_detail_html(p) + paper_topics_html(self.topics(), pid), render.similar_html(p, hits)
         except RagError as e:
             return f'<div class="rag-error">⚠️ {render.esc(str(e))}</div>', ""
         except Exception:

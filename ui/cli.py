@@ -26,9 +26,24 @@ def ui_cmd(ctx, host, port) -> None:
     if host not in ("127.0.0.1", "localhost", "::1") and not (settings.ui_username and settings.ui_password):
         click.echo(f"warning: serving on {host} without a password; set RAG_UI_USERNAME and RAG_UI_PASSWORD", err=True)
     app = create_app(pipe, settings)
+    _warm_topics(pipe)
     click.echo(f"Chat UI on http://{host}:{port} (Ctrl+C to stop)", err=True)
     try:
         launch(app, settings, host, port, quiet=True)
     except OSError as e:
         click.echo(f"error: cannot serve on {host}:{port}: {e}", err=True)
         sys.exit(1)
+
+
+def _warm_topics(pipe) -> None:
+    """Compute the topics in the background if the index changed since they were stored (the Map
+    tab, the topic filter and the topic line under answers use them)."""
+    import threading
+
+    def run() -> None:
+        try:
+            pipe.topics()
+        except Exception as e:  # the Map tab reports it when opened
+            click.echo(f"warning: topics not computed: {e}", err=True)
+
+    threading.Thread(target=run, name="topics", daemon=True).start()
