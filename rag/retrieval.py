@@ -52,7 +52,8 @@ from .filters import Filters, parse_filters, to_chroma_where
 from .models import Hit, Paper
 from .store import Store
 
-MODES = ("hybrid", "dense", "keyword")
+MODES = ("hybrid", "dense", "keyword", "rrf")
+RRF_K = 60  # reciprocal rank fusion constant of the "rrf" baseline (Cormack et al. 2009)
 REFERENCE_PAPERS = 2000  # papers whose chunk vectors are kept in memory as the dense reference sample
 CHUNKS_PER_PAPER = 3  # dense candidates: this many chunks are asked of Chroma per wanted paper
 QUERY_CACHE = 256  # query vectors kept (LRU)
@@ -187,6 +188,15 @@ def _torch_threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal rank fusion: each id's sum over the rankings of ``1 / (k + rank)``."""
+    out: dict[str, float] = {}
+    for ranking in rankings:
+        for r, pid in enumerate(ranking, 1):
+            out[pid] = out.get(pid, 0.0) + 1.0 / (k + r)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- retriever
@@ -403,8 +413,9 @@ class Retriever:
     # ------------------------------------------------------------------ search
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid", **filters) -> list[Hit]:
-        """The top ``k`` papers for ``query``, best first; ``mode`` is hybrid, dense or keyword.
-        Filters: venue, year, type, author, source (see :mod:`rag.filters`)."""
+        """The top ``k`` papers for ``query``, best first; ``mode`` is hybrid, dense, keyword or rrf
+        (the plain baseline: BM25 and dense rankings fused by reciprocal rank, ``1/(60+rank)``
+        summed, no feedback pass). Filters: venue, year, type, author, source (see :mod:`rag.filters`)."""
         if mode not in MODES:
             raise ConfigError(f"unknown retrieval mode {mode!r}; use {', '.join(MODES)}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -418,16 +429,19 @@ class Retriever:
 
         qvec = d = ref = None
         cache: dict[str, np.ndarray] = {}  # chunk vectors fetched from Chroma during this search
-        if mode in ("hybrid", "dense"):
-            qvec = self.embed_query(strip_boilerplate(query))
+        if mode in ("hybrid", "dense", "rrf"):
+            qvec = self.embed_query(strip_boilerplate(query) if mode != "rrf" else query)
             d = self.dense(qvec, f, allowed, n)
             ref = self._reference_scores(qvec)
         kw = nterms = kw_stats = None
-        if mode in ("hybrid", "keyword"):
+        if mode in ("hybrid", "keyword", "rrf"):
             kw, nterms, kw_stats = self.keyword_scores(query, allowed)
 
         if mode == "dense":
             fused = dict(d.scores)
+        elif mode == "rrf":
+            kw_ids = [self.papers[i].id for i in np.argsort(-kw, kind="stable")[:n] if kw[i] > 0]
+            fused = rrf([self._ranked(d.scores), kw_ids])
         elif mode == "keyword":
             order = np.argsort(-kw, kind="stable")[:n]
             fused = {self.papers[i].id: float(kw[i]) for i in order if kw[i] > 0}
