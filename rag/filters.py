@@ -10,6 +10,7 @@ Both forms express the same rules, so a filter selects the same papers in both p
 - ``type``: ``Oral``, ``Spotlight`` or ``Poster`` (any case), one or more.
 - ``author``: a case-insensitive substring of one author name (``"bengio"`` matches Yoshua Bengio).
 - ``source``: one or more source labels of the manifest.
+- ``session``: one or more conference session names (case-insensitive, whole name), e.g. ``Deep Learning``.
 
 Several values of one field are alternatives (OR); different fields must all hold (AND). An unknown
 field, an unknown venue/type/source or an impossible year raises :class:`~rag.errors.FilterError`.
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from .errors import FilterError
 from .models import PRESENTATION_TYPES, Paper
 
-FIELDS = ("venue", "year", "type", "author", "source")
+FIELDS = ("venue", "year", "type", "author", "source", "session")
 YEAR_MIN, YEAR_MAX = 1900, 2100
 
 
@@ -35,17 +36,18 @@ class Filters:
     types: tuple[str, ...] = ()
     author: str | None = None
     sources: tuple[str, ...] = ()
+    sessions: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
         return bool(self.venues or self.year_min is not None or self.year_max is not None
-                    or self.types or self.author or self.sources)
+                    or self.types or self.author or self.sources or self.sessions)
 
     @property
     def needs_ids(self) -> bool:
         """Author and source filters cannot be written on Chroma's flat strings: the dense path
         passes the matching paper ids instead."""
-        return bool(self.author or self.sources)
+        return bool(self.author or self.sources or self.sessions)
 
     def match(self, p: Paper) -> bool:
         if self.venues and (p.venue or "").lower() not in {v.lower() for v in self.venues}:
@@ -59,6 +61,8 @@ class Filters:
         if self.types and (p.type or "") not in self.types:
             return False
         if self.author and not any(self.author.lower() in a.lower() for a in p.authors):
+            return False
+        if self.sessions and (p.session or "").lower() not in {s.lower() for s in self.sessions}:
             return False
         return not (self.sources and not {s.label for s in p.sources} & set(self.sources))
 
@@ -75,6 +79,8 @@ class Filters:
             parts.append(f"author ~ {self.author!r}")
         if self.sources:
             parts.append("source " + "/".join(self.sources))
+        if self.sessions:
+            parts.append("session " + "/".join(repr(s) for s in self.sessions))
         return ", ".join(parts) or "none"
 
 
@@ -166,8 +172,13 @@ def parse_filters(known_venues: set[str] | None = None, known_sources: set[str] 
     author = kwargs.get("author")
     if author is not None and not isinstance(author, str):
         raise FilterError(f"author filter must be text, not {type(author).__name__}")
+    sessions = []
+    for s in _as_list(kwargs.get("session")) if not isinstance(kwargs.get("session"), str) else [kwargs["session"]]:
+        if not isinstance(s, str):
+            raise FilterError(f"session filter must be text, not {type(s).__name__}")
+        sessions.append(s.strip())
     lo, hi = parse_year(kwargs.get("year"))
-    return Filters(tuple(venues), lo, hi, tuple(types), (author or "").strip() or None, tuple(sources))
+    return Filters(tuple(venues), lo, hi, tuple(types), (author or "").strip() or None, tuple(sources), tuple(sessions))
 
 
 def to_chroma_where(f: Filters, allowed_ids: list[str] | None = None) -> dict | None:

@@ -125,9 +125,40 @@ class Pipeline:
     def add_sources(self, paths: list[Path], fmt: str | None = None, **meta) -> list[Source]:
         return [add_source(Path(self.settings.manifest), Path(p), format=fmt, **meta) for p in paths]
 
-    def retrieve(self, question: str, k: int | None = None, *, mode: str = "hybrid", **filters) -> list[Hit]:
+    def read_filters(self, question: str):
+        """The filters the question states in words ("ICLR 2021 orals on …", "papers by Bengio"), as a
+        :class:`rag.query_filters.ReadFilters` (its ``text`` is the question without them)."""
+        from .query_filters import Vocabulary, read_filters
+
+        r = self.retriever
+        vocab = getattr(r, "_vocabulary", None)
+        if vocab is None:
+            vocab = r._vocabulary = Vocabulary.of(r.papers)
+        return read_filters(question, vocab)
+
+    def retrieve(self, question: str, k: int | None = None, *, mode: str = "hybrid", read_filters: bool | None = None,
+                 **filters) -> list[Hit]:
+        """The top ``k`` papers. Unless ``read_filters`` is False (default: the ``read_query_filters``
+        setting), filters stated in the question's words are applied too (explicit ``filters`` win,
+        field by field) and the question without those words is searched; the returned list's
+        ``read_filters`` says what was read. A read filter that leaves nothing is dropped again."""
+        from .errors import FilterError
+        from .query_filters import Hits, merge
+
+        k = k or self.settings.k
+        use = self.settings.read_query_filters if read_filters is None else read_filters
         with server_errors(self.settings.chroma_url):
-            return self.retriever.search(question, k or self.settings.k, mode=mode, **filters)
+            read = self.read_filters(question) if use and question else None
+            if read:
+                try:
+                    hits = self.retriever.search(read.text, k, mode=mode, **merge(read.filters, filters))
+                except FilterError:
+                    hits = []
+                if hits:
+                    out = Hits(hits)
+                    out.read_filters = read
+                    return out
+            return Hits(self.retriever.search(question, k, mode=mode, **filters))
 
     def similar(self, paper_id: str, k: int = 5) -> list[Hit]:
         with server_errors(self.settings.chroma_url):
