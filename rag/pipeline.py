@@ -160,6 +160,24 @@ class Pipeline:
                     return out
             return Hits(self.retriever.search(question, k, mode=mode, **filters))
 
+    def program_answer(self, question: str):
+        """The answer to a program question ("which talks shared a session with …", "what was
+        scheduled right after …", "which session had the most orals", "when was … presented", "who
+        moderated …") from the structured records, as a :class:`rag.program.ProgramAnswer`; None for
+        any other question. The paper it names is the best of the top 3 hybrid hits that has a slot."""
+        from .program import Program, read_session_headers
+
+        r = self.retriever
+        program = getattr(r, "_program", None)
+        if program is None:
+            program = r._program = Program(r.papers, read_session_headers(self.settings.manifest))
+
+        def find(text: str):
+            hits = self.retrieve(text, 3, read_filters=False)
+            return next((h.paper for h in hits if h.paper.session), None)
+
+        return program.answer(question, find)
+
     def similar(self, paper_id: str, k: int = 5) -> list[Hit]:
         with server_errors(self.settings.chroma_url):
             return self.retriever.similar(paper_id, k)

@@ -13,7 +13,8 @@ A phrase counts only in a position where it is a restriction, never as part of a
   a noun of its own ("at ICML on …" yes; "the ICLR reviewing process", "in ICLR reviewing" no);
 - **year**: next to a venue, or after *in / from / since / after / before / published in* ("papers
   from 2021", "after 2020" → 2021 on); a year inside a topic ("the 2020 census") is left alone;
-- **type**: *orals / spotlights / posters* used as a noun (not "spotlights the role", a verb), or
+- **type** (not when the question asks for the type: "was it an oral or a poster?", "what
+  presentation type…"): *orals / spotlights / posters* used as a noun (not "spotlights the role", a verb), or
   *oral / spotlight / poster* before *paper(s), talk(s), session(s)*, *presentation(s)* (but not
   "oral presentation **of** results") or after *as a / an* ("presented as a spotlight");
 - **author**: *by / authored by / written by* followed by a name of an author of the index
@@ -147,6 +148,10 @@ class _Reader:
     # ------------------------------------------------------------------ presentation type
 
     def types(self) -> None:
+        if re.search(r"\b(?:oral|spotlight|poster)s?\b.{0,40}\bor\b.{0,12}\b(?:oral|spotlight|poster)s?\b", self.q, re.I) or \
+                re.match(r"\s*(?:was|is|were|did|does|has|had)\b", self.q, re.I) or \
+                re.search(r"\b(?:presentation\s+type|which\s+type|what\s+type|presented\s+as\s+what)\b", self.q, re.I):
+            return  # the type is asked about ("was it an oral or a poster?"), not a restriction
         found: list[str] = []
         plural = re.compile(r"\b(orals|spotlights|posters)\b", re.I)
         for m in plural.finditer(self.q):

@@ -63,6 +63,9 @@ def test_filters_are_read(question, expected, text):
     "papers that put uncertainty estimation in the spotlight",
     "papers on learning from demonstrations by Finnish speakers",
     "comparing ICLR and NeurIPS reviewing practices",
+    "was the paper on score matching presented as an oral, a spotlight or a poster?",
+    "Was the lambda layers paper an oral?",
+    "what presentation type did the paper on entity retrieval get, oral or spotlight?",
 ])
 def test_topic_words_are_not_filters(question):
     r = read(question)
