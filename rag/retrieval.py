@@ -204,7 +204,7 @@ def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
 class Retriever:
     """Dense + keyword retrieval over one index, fused, one hit per paper."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings=None, **knobs):
+    def __init__(self, store: Store, embedder: Embedder, settings=None, *, query_embedder: Embedder | None = None, **knobs):
         cfg = _defaults()
         if settings is not None:
             cfg.update({k: getattr(settings, k) for k in cfg if hasattr(settings, k)})
@@ -220,6 +220,7 @@ class Retriever:
         self.prf_papers = int(cfg["prf_papers"])
 
         self.store, self.embedder = store, embedder
+        self.query_embedder = query_embedder or embedder  # the same vectors, maybe a faster runtime
         self.papers, self.paper_chunks = store.paper_records()
         self.by_id = {p.id: p for p in self.papers}
         self.row = {p.id: i for i, p in enumerate(self.papers)}
@@ -333,7 +334,7 @@ class Retriever:
                 self._qcache.move_to_end(text)
                 return v
         with _torch_threads(self.query_threads):
-            v = np.asarray(self.embedder.embed_batch([text])[0], dtype=np.float32)
+            v = np.asarray(self.query_embedder.embed_batch([text])[0], dtype=np.float32)
         with self._lock:
             self._qcache[text] = v
             while len(self._qcache) > QUERY_CACHE:
