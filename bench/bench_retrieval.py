@@ -44,7 +44,7 @@ def pct(values: list[float], q: float) -> float:
 
 def questions() -> list[str]:
     out = []
-    for name in ("dev_questions.jsonl", "user_questions.jsonl", "holdout_questions.jsonl"):
+    for name in ("dev_questions.jsonl", "user_questions.jsonl", "tune_questions.jsonl"):  # never a held-out file
         p = ROOT / "eval" / name
         if p.exists():
             out += [json.loads(line)["question"] for line in p.read_text().splitlines() if line.strip()]
@@ -214,7 +214,7 @@ def main() -> None:
         f"torch {torch.__version__} (query embedding with {retriever.query_threads or torch.get_num_threads()} thread(s)), "
         f"embedding model {embedder.name}, queries embedded by {type(retriever.query_embedder).__name__}. Load average at the end of the shipped-corpus run: "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (other processes share the 2 cores).",
-        f"Each of the {len(qs)} queries (dev, user and holdout question files) is timed twice per path, with the "
+        f"Each of the {len(qs)} queries (dev, user and tune question files) is timed twice per path, with the "
         "query-vector cache cleared before every hybrid and dense query.",
         "",
         table(f"Shipped corpus ({len(retriever.papers)} papers, {retriever.store.chunks.count()} chunks)", res, args.k,
