@@ -243,14 +243,16 @@ class Retriever:
             rng = np.random.default_rng(seed)
             ids = sorted(rng.choice(ids, size=max_papers, replace=False).tolist())
         self.ref_ids = ids
+        self.ref_chunk_ids: list[str] = []  # chunk id of each row of ref_vecs
         self.ref_full = len(ids) == len(self.papers)
-        vecs, owners = self._fetch_chunk_vectors(ids)
+        vecs, owners = self._fetch_chunk_vectors(ids, self.ref_chunk_ids)
         self.ref_vecs = vecs if len(vecs) else np.zeros((0, self.embedder.dim), dtype=np.float32)
         # papers of the sample (rows into self.papers) and, per paper, the rows of its chunk vectors,
         # padded with an index that points at a -inf slot: a paper's score is one gather and one max
         groups: dict[int, list[int]] = {}
         for i, r in enumerate(owners.tolist()):
             groups.setdefault(r, []).append(i)
+        self.ref_owners = owners
         self.ref_papers = np.asarray(sorted(groups), dtype=np.int64)
         width = max((len(g) for g in groups.values()), default=1)
         pad = len(self.ref_vecs)
@@ -265,7 +267,8 @@ class Retriever:
             np.add.at(means, self.ref_pos[owners], self.ref_vecs)
         self.ref_means = _unit(means)
 
-    def _fetch_chunk_vectors(self, paper_ids: list[str], batch: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    def _fetch_chunk_vectors(self, paper_ids: list[str], chunk_ids: list[str] | None = None,
+                             batch: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, paper rows) of every chunk of the given papers, looked up by chunk id
         (``<paper id>:<content hash>:<n>``, see :mod:`rag.index`)."""
         vecs, owners = [], []
@@ -276,6 +279,8 @@ class Retriever:
             for cid, v in zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else [], strict=True):
                 vecs.append(v)
                 owners.append(self.row[_paper_of(cid)])
+                if chunk_ids is not None:
+                    chunk_ids.append(cid)
         if not vecs:
             return np.zeros((0, self.embedder.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
         return np.asarray(vecs, dtype=np.float32), np.asarray(owners, dtype=np.int64)
@@ -344,20 +349,35 @@ class Retriever:
     # ------------------------------------------------------------------ single retrievers
 
     def dense(self, qvec: np.ndarray, f: Filters, allowed: set[str] | None, n: int | None = None) -> DenseResult:
-        """The best ``n`` papers by best-chunk cosine: Chroma is asked for ``3n`` chunks under the
-        filter's ``where`` clause; chunks of one paper are merged."""
+        """The best ``n`` papers by best-chunk cosine: the best ``3n`` chunks the filter admits, from
+        Chroma under the filter's ``where`` clause, or, when the reference sample holds every chunk
+        vector (a corpus of up to ``REFERENCE_PAPERS`` papers), by an exact search in memory, which
+        spares the Chroma round trip; chunks of one paper are merged."""
         n = n or self.candidates
         if allowed is not None and not allowed:
             return DenseResult({})
         total = self.n_chunks
         if not total:
             return DenseResult({})
-        where = to_chroma_where(f, sorted(allowed) if allowed is not None and f.needs_ids else None)
-        res = self.store.chunks.query(query_embeddings=[qvec.tolist()], n_results=min(CHUNKS_PER_PAPER * n, total),
-                                      where=where, include=["distances"])
+        if self.ref_full and len(self.ref_chunk_ids) == len(self.ref_vecs) == total:
+            # every chunk vector is in memory: exact search in numpy, no Chroma round trip
+            sims = _matvec(self.ref_vecs, qvec)
+            if allowed is not None:
+                ok = np.zeros(len(self.papers), dtype=bool)
+                ok[[self.row[i] for i in allowed]] = True
+                sims = np.where(ok[self.ref_owners], sims, -np.inf)
+            m = min(CHUNKS_PER_PAPER * n, total)
+            top = np.argpartition(-sims, m - 1)[:m] if m < len(sims) else np.arange(len(sims))
+            top = top[np.argsort(-sims[top], kind="stable")]
+            pairs = [(self.ref_chunk_ids[i], 1.0 - float(sims[i])) for i in top.tolist() if np.isfinite(sims[i])]
+        else:
+            where = to_chroma_where(f, sorted(allowed) if allowed is not None and f.needs_ids else None)
+            res = self.store.chunks.query(query_embeddings=[qvec.tolist()], n_results=min(CHUNKS_PER_PAPER * n, total),
+                                          where=where, include=["distances"])
+            pairs = list(zip(res["ids"][0], res["distances"][0], strict=True))
         scores: dict[str, float] = {}
         chunks: dict[str, list[tuple[str, float]]] = {}
-        for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
+        for cid, dist in pairs:
             pid = _paper_of(cid)
             if pid not in self.by_id or (allowed is not None and pid not in allowed):
                 continue

@@ -37,3 +37,24 @@ def test_a_fake_embedder_is_used_for_queries_as_given(settings_factory, tmp_path
 
     fake = Fake()
     assert Pipeline(settings_factory(index_dir=tmp_path), embedder=fake).query_embedder is fake
+
+
+@pytest.mark.slow
+def test_in_memory_dense_search_equals_chroma(pipeline):
+    """On a corpus whose chunk vectors are all in memory the dense side skips Chroma; same result."""
+    r = pipeline.retriever
+    assert r.ref_full and len(r.ref_chunk_ids) == r.n_chunks
+    for q in QUESTIONS:
+        v = r.embed_query(q)
+        for fl in ({}, {"type": "Oral"}, {"author": "Bengio"}, {"venue": "ICML", "year": 2022}):
+            f = r.filters(**fl)
+            allowed = r.allowed(f)
+            fast = r.dense(v, f, allowed, 50)
+            r.ref_full = False
+            try:
+                slow = r.dense(v, f, allowed, 50)
+            finally:
+                r.ref_full = True
+            assert list(fast.scores) == list(slow.scores) and fast.scores
+            assert all(abs(fast.scores[p] - slow.scores[p]) < 1e-5 for p in fast.scores)
+            assert {p: [c for c, _ in cs] for p, cs in fast.chunks.items()} == {p: [c for c, _ in cs] for p, cs in slow.chunks.items()}
