@@ -17,9 +17,9 @@ A phrase counts only in a position where it is a restriction, never as part of a
   presentation type…"): *orals / spotlights / posters* used as a noun (not "spotlights the role", a verb), or
   *oral / spotlight / poster* before *paper(s), talk(s), session(s)*, *presentation(s)* (but not
   "oral presentation **of** results") or after *as a / an* ("presented as a spotlight");
-- **author**: *by / authored by / written by* followed by a name of an author of the index
-  (capitalized, or a full name in any case), or a possessive "Bengio's papers"; "by reducing the
-  variance" is not a name;
+- **author**: a full name of an author of the index after *by / authored by / written by*, or a
+  capitalized surname after *papers by / work by / written by*, or a possessive "Bengio's papers";
+  "by reducing the variance" and "trained by Adam" are not names;
 - **session**: "the <name> session" where <name> is a session of the index (its whole name, or a
   part of one: "the Deep Learning session", "the DL: Algorithms session").
 
@@ -191,15 +191,17 @@ class _Reader:
         rx = re.compile(rf"\b((?:co-?)?authored\s+by|written\s+by|by|from)\s+((?:{name_tok}\s+){{0,3}}{name_tok})", re.I)
         for m in rx.finditer(self.q):
             words = m.group(2).split()
+            # a surname alone is a name only after "papers by", "work by", "written by" ("trained by Adam" is not)
+            by_paper = m.group(1).lower() != "by" or bool(re.search(rf"\b{_PAPER_WORDS}\s*$", self.q[:m.start()], re.I))
             # the longest run of leading words that names an author of the index
             for n in range(len(words), 0, -1):
                 cand = " ".join(words[:n]).rstrip("'s").rstrip(".,?")
                 low = cand.lower()
                 if low in full and (n > 1 or cand[:1].isupper()):
                     name = full[low]
-                elif n == 1 and cand[:1].isupper() and low in surnames and m.group(1).lower() != "from":
+                elif n == 1 and cand[:1].isupper() and low in surnames and m.group(1).lower() != "from" and by_paper:
                     name = cand
-                elif n == 2 and all(w[:1].isupper() for w in words[:2]) and words[1].lower() in surnames \
+                elif n == 2 and by_paper and all(w[:1].isupper() for w in words[:2]) and words[1].lower() in surnames \
                         and any(a.lower().startswith(words[0].lower().rstrip(".")) for a in surnames[words[1].lower()]):
                     name = f"{words[0]} {words[1]}".rstrip(".,?")
                     name = words[1].rstrip(".,?") if "." in words[0] else name

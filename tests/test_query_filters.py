@@ -10,7 +10,7 @@ from rag.query_filters import Vocabulary, merge, read_filters
 
 VOCAB = Vocabulary(
     venues=("ICLR", "ICML"),
-    authors=("Yoshua Bengio", "Samy Bengio", "Sergey Levine", "Jifan Zhang", "Bo Long", "Chelsea Finn", "Daniel Y Fu"),
+    authors=("Kingma Adam", "Yoshua Bengio", "Samy Bengio", "Sergey Levine", "Jifan Zhang", "Bo Long", "Chelsea Finn", "Daniel Y Fu"),
     sessions=("Deep Learning", "DL: Algorithms", "Oral 1 Track 6: Deep Learning and representational learning II"),
 )
 
@@ -63,6 +63,8 @@ def test_filters_are_read(question, expected, text):
     "papers that put uncertainty estimation in the spotlight",
     "papers on learning from demonstrations by Finnish speakers",
     "comparing ICLR and NeurIPS reviewing practices",
+    "models trained by Adam with warmup",
+    "optimization by Long schedules",
     "was the paper on score matching presented as an oral, a spotlight or a poster?",
     "Was the lambda layers paper an oral?",
     "what presentation type did the paper on entity retrieval get, oral or spotlight?",
