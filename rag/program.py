@@ -104,7 +104,7 @@ _PATTERNS = [
                         r"(orals?|spotlights?|posters?|papers?|talks?|presentations?)\b", re.I)),
     ("moderator", re.compile(r"\bwho\s+(?:moderated|chaired|hosted|was\s+(?:the\s+)?(?:moderator|chair))\b|\bmoderator\s+of\b", re.I)),
     ("when", re.compile(r"^\s*(?:when|what\s+time|at\s+what\s+time|on\s+which\s+day|which\s+day|what\s+day)\b.*\b(?:presented|scheduled|given|talk|held|take\s+place|slot)\b|"
-                        r"\b(?:in\s+)?(?:which|what)\s+(?:session|time\s+slot|slot)\s+(?:was|is|did)\b|"
+                        r"\b(?:in\s+)?(?:which|what)\s+(?:[\w']+\s+){0,3}(?:session|time\s+slot|slot)(?:\s+and\s+(?:time\s+slot|slot|time|day))?\s+(?:was|is|did)\b|"
                         r"\b(?:which|what)\s+(?:[\w']+\s+){0,3}session\s+(?:featured|included|had|contained|hosted|presented)\s+"
                         r"(?:the|a)\s+(?:paper|talk|work|presentation)\b", re.I)),
 ]

@@ -36,6 +36,7 @@ def finder(n: int):
     ("Who moderated the session where X was presented?", "moderator"),
     ("When was the paper on X presented?", "when"),
     ("In which session was the paper on X presented?", "when"),
+    ("In which ICLR 2023 oral session and time slot was the benchmark of sparse networks presented?", "when"),
     ("Which ICML 2022 session featured the paper that adjusts decision boundaries?", "when"),
 ])
 def test_program_questions_are_recognised(question, kind):
