@@ -44,7 +44,7 @@ def pct(values: list[float], q: float) -> float:
 
 def questions() -> list[str]:
     out = []
-    for name in ("dev_questions.jsonl", "user_questions.jsonl", "holdout_questions.jsonl"):
+    for name in ("dev_questions.jsonl", "user_questions.jsonl", "tune_questions.jsonl"):  # never a held-out file
         p = ROOT / "eval" / name
         if p.exists():
             out += [json.loads(line)["question"] for line in p.read_text().splitlines() if line.strip()]
@@ -63,10 +63,13 @@ def time_calls(fn, items, warm: int = 5) -> list[float]:
 
 
 def measure(retriever, embedder, qs: list[str], k: int) -> dict[str, list[float]]:
-    """Latencies (ms) of hybrid search and the two Chroma baselines over the same queries."""
+    """Latencies (ms) of hybrid search and the two Chroma baselines over the same queries. The
+    baseline embeds with the retriever's query embedder (the same runtime as the hybrid search);
+    when that is not the index embedder (torch), torch's embed + chroma.query is timed too."""
     from rag.retrieval import strip_boilerplate
 
     col = retriever.store.chunks
+    torch_embedder, embedder = embedder, retriever.query_embedder
     vecs = {q: np.asarray(embedder.embed_batch([q])[0]).tolist() for q in qs}
     stripped = {q: np.asarray(embedder.embed_batch([strip_boilerplate(q)])[0], dtype=np.float32) for q in qs}
 
@@ -101,18 +104,26 @@ def measure(retriever, embedder, qs: list[str], k: int) -> dict[str, list[float]
         with _torch_threads(retriever.query_threads):
             embedder.embed_batch([q])
 
+    def torch_chroma_embed(q):
+        from rag.retrieval import _torch_threads
+
+        with _torch_threads(retriever.query_threads):
+            v = torch_embedder.embed_batch([q])[0]
+        col.query(query_embeddings=[v.tolist()], n_results=k)
+
     def embed_2threads(q):
         from rag.retrieval import _torch_threads
 
         with _torch_threads(2):
-            embedder.embed_batch([q])
+            torch_embedder.embed_batch([q])
 
     out = {}
     # interleave the runs twice so that background load hits every column alike
-    for name, fn in [("hybrid", hybrid), ("embed + chroma.query", chroma_embed), ("chroma.query(vector)", chroma_vec),
+    for name, fn in ([("hybrid", hybrid), ("embed + chroma.query", chroma_embed), ("chroma.query(vector)", chroma_vec),
                      ("hybrid, query vector cached", hybrid_cached), ("dense mode", dense_only),
                      ("keyword mode", keyword_only), ("query embedding", embed_only),
-                     ("query embedding, 2 torch threads", embed_2threads)] * 2:
+                     ("query embedding, 2 torch threads", embed_2threads)]
+                    + ([("embed (torch) + chroma.query", torch_chroma_embed)] if torch_embedder is not embedder else [])) * 2:
         out.setdefault(name, []).extend(time_calls(fn, qs))
     return out
 
@@ -201,9 +212,9 @@ def main() -> None:
         "",
         f"`python -m bench.bench_retrieval` on {platform.node() or 'this machine'}: {os.cpu_count()} cores, "
         f"torch {torch.__version__} (query embedding with {retriever.query_threads or torch.get_num_threads()} thread(s)), "
-        f"embedding model {embedder.name}. Load average at the end of the shipped-corpus run: "
+        f"embedding model {embedder.name}, queries embedded by {type(retriever.query_embedder).__name__}. Load average at the end of the shipped-corpus run: "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (other processes share the 2 cores).",
-        f"Each of the {len(qs)} queries (dev, user and holdout question files) is timed twice per path, with the "
+        f"Each of the {len(qs)} queries (dev, user and tune question files) is timed twice per path, with the "
         "query-vector cache cleared before every hybrid and dense query.",
         "",
         table(f"Shipped corpus ({len(retriever.papers)} papers, {retriever.store.chunks.count()} chunks)", res, args.k,
@@ -223,7 +234,7 @@ def main() -> None:
             client = open_client(tmp)
             store = open_store(client, "papers", embedder.name, embedder.dim, create=False)
             t = time.perf_counter()
-            synth = Retriever(store, embedder, settings)
+            synth = Retriever(store, embedder, settings, query_embedder=pipe.query_embedder)
             open_s = time.perf_counter() - t
             print(f"synthetic: {len(synth.papers)} papers, {store.chunks.count()} chunks", flush=True)
             sres = measure(synth, embedder, qs, args.k)

@@ -279,6 +279,9 @@ def search(ctx, query, k, mode, venue, year, ptype, author, source, topic, as_js
     if as_json:
         _dump([{"rank": h.rank, "score": round(h.score, 4), **_paper_json(h.paper), "passage": (h.passages or [""])[0]} for h in hits])
         return
+    read = getattr(hits, "read_filters", None)
+    if read:
+        click.echo(f"filters read from your question: {read.describe()} (searched: {read.text!r})", err=True)
     if not hits:
         _echo("no papers match")
     for h in hits:
@@ -316,12 +319,13 @@ def similar(ctx, paper_id, k, as_json) -> None:
 @click.pass_context
 @edge
 def eval_cmd(ctx, questions, backend, as_json) -> None:
-    """Score retrieval (hybrid, dense, keyword) and optionally answers on a question file."""
+    """Score retrieval (hybrid beside its baselines: keyword, dense, rank fusion) and optionally answers on a question file."""
     from .evaluate import eval_retrieval, format_retrieval, load_questions
 
     qs = load_questions(questions)
     pipe = _pipeline(ctx)
-    res: dict = {"questions": str(questions), "n": len(qs), "retrieval": eval_retrieval(pipe.retriever, qs)}
+    res: dict = {"questions": str(questions), "n": len(qs),
+                 "retrieval": eval_retrieval(pipe.retriever, qs, searchers={"hybrid": lambda text, k: pipe.retrieve(text, k)})}
     if backend:
         from .evaluate import eval_answers, format_answers
 

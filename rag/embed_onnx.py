@@ -25,6 +25,7 @@ alone and in a batch); fp32 vectors do not.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -134,25 +135,30 @@ def export(model_dir: Path, backend: str, out_dir: Path) -> dict:
     tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager").eval()
 
+    enc = tok(PROBES, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+    # the inputs this model takes (MPNet has no token_type_ids)
+    accepted = inspect.signature(model.forward).parameters
+    inputs = [k for k in INPUTS if k in accepted and k in enc]
+
     class LastHidden(torch.nn.Module):
         def __init__(self, m):
             super().__init__()
             self.m = m
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+        def forward(self, *args):
+            return self.m(**dict(zip(inputs, args, strict=True))).last_hidden_state
 
-    enc = tok(PROBES, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
     with torch.inference_mode():
-        ref = _mean_pool(model(**{k: enc[k] for k in INPUTS}).last_hidden_state.numpy(), enc["attention_mask"].numpy())
+        ref = _mean_pool(model(**{k: enc[k] for k in inputs}).last_hidden_state.numpy(), enc["attention_mask"].numpy())
 
     raw = out_dir / "raw.onnx"
     dims = {0: "batch", 1: "tokens"}
     ids = torch.ones((2, 8), dtype=torch.long)
+    dummy = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": torch.zeros_like(ids)}
     with _quiet(), torch.no_grad():
-        torch.onnx.export(LastHidden(model), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(raw),
-                          input_names=list(INPUTS), output_names=["last_hidden_state"],
-                          dynamic_axes={**{k: dims for k in INPUTS}, "last_hidden_state": dims},
+        torch.onnx.export(LastHidden(model), tuple(dummy[k] for k in inputs), str(raw),
+                          input_names=inputs, output_names=["last_hidden_state"],
+                          dynamic_axes={**{k: dims for k in inputs}, "last_hidden_state": dims},
                           opset_version=17, dynamo=False)
     fp32, fused = raw, {}
     try:  # fuse attention, layer norms and GELU; the plain export is correct, only slower

@@ -2,24 +2,32 @@
 the format of ``eval/dev_questions.jsonl``.
 
 Retrieval is scored at paper level: Recall@5 and MRR@10 over questions with gold titles, overall
-and per question type, for the hybrid retriever and, in the same run, dense-only and keyword-only.
-Gold titles are matched to papers by normalized title.
+and per question type, for the hybrid retriever and, in the same run, its baselines: keyword only
+(BM25), dense only (the index's model) and rank fusion of the two (``rrf``, reciprocal rank fusion
+of BM25 and dense, no feedback pass), so every figure can be read as a ratio to a plain baseline.
+Recall@5 of a question with more than five gold papers (a topic question) counts the gold papers
+in the top 5 out of five: ``|gold ∩ top5| / min(|gold|, 5)``. Questions without gold titles
+(``unanswerable``) are counted, not scored: retrieval always returns papers. Gold titles are
+matched to papers by normalized title.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
 from .models import normalize_title
 
-MODES = ("hybrid", "dense", "keyword")
+MODES = ("hybrid", "keyword", "dense", "rrf")
+BASELINES = ("keyword", "dense", "rrf")
 
 
 @dataclass
@@ -59,25 +67,34 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def score_ranking(ranked_titles: list[str], gold: list[str]) -> tuple[float, float]:
-    """(Recall@5, MRR@10) of a ranked list of titles against gold titles."""
+    """(Recall@5, MRR@10) of a ranked list of titles against gold titles; recall is out of
+    ``min(|gold|, 5)``, what a top 5 can hold."""
     g = {normalize_title(t) for t in gold}
     r = [normalize_title(t) for t in ranked_titles]
-    recall = len(g & set(r[:5])) / len(g)
+    recall = len(g & set(r[:5])) / min(len(g), 5)
     mrr = next((1.0 / i for i, t in enumerate(r[:10], 1) if t in g), 0.0)
     return recall, mrr
 
 
-def eval_retrieval(retriever, questions: list[Question], modes=MODES) -> dict:
-    """Per mode: overall and per-type Recall@5 / MRR@10, latency p50/p95 (ms), and per-question ranks."""
+def eval_retrieval(retriever, questions: list[Question], modes=MODES, searchers: dict | None = None) -> dict:
+    """Per mode: overall and per-type Recall@5 / MRR@10, latency p50/p95 (ms), and per-question ranks.
+
+    ``searchers``: mode name → ``f(question, k) -> hits`` used instead of ``retriever.search(question,
+    k, mode=name)`` (e.g. the pipeline's hybrid search, which also reads filters from the question);
+    its names are scored first, then the other ``modes``."""
     answerable = [q for q in questions if q.gold_titles]
-    out = {}
+    searchers = dict(searchers or {})
     for mode in modes:
+        if mode not in searchers:
+            searchers[mode] = (lambda m: lambda text, k: retriever.search(text, k, mode=m))(mode)
+    out = {}
+    for mode, search in searchers.items():
         per_type: dict[str, list[tuple[float, float]]] = defaultdict(list)
         lat, rows = [], []
-        retriever.search(questions[0].question, 10, mode=mode)  # warm-up
+        search(questions[0].question, 10)  # warm-up
         for q in answerable:
             t = time.perf_counter()
-            hits = retriever.search(q.question, 10, mode=mode)
+            hits = search(q.question, 10)
             lat.append((time.perf_counter() - t) * 1000)
             rec, mrr = score_ranking([h.paper.title for h in hits], q.gold_titles)
             per_type[q.type].append((rec, mrr))
@@ -90,19 +107,43 @@ def eval_retrieval(retriever, questions: list[Question], modes=MODES) -> dict:
             "by_type": {t: {"recall@5": statistics.fmean(v[0] for v in vs), "mrr@10": statistics.fmean(v[1] for v in vs), "n": len(vs)}
                         for t, vs in sorted(per_type.items())},
             "latency_ms": {"p50": percentile(lat, 0.5), "p95": percentile(lat, 0.95)},
+            "unscored": sum(1 for q in questions if not q.gold_titles),
             "questions": rows,
         }
     return out
 
 
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b > 0 else ("=" if a == b else "inf")
+
+
+def _by_type(t: str, metric: str, m: dict) -> float:
+    return m["by_type"].get(t, {}).get(metric, float("nan"))
+
+
 def format_retrieval(res: dict) -> str:
-    """A plain-text table of :func:`eval_retrieval`'s result."""
+    """A plain-text table of :func:`eval_retrieval`'s result: one row per retriever, then, for each
+    baseline, hybrid's figures divided by the baseline's (1.00x: no better than the baseline)."""
     types = sorted({t for m in res.values() for t in m["by_type"]})
-    head = f"{'retriever':<10} {'R@5':>6} {'MRR@10':>7} " + " ".join(f"{t[:8] + ' R@5':>13}" for t in types) + f" {'p50 ms':>7} {'p95 ms':>7}"
+    cols: list[tuple[str, Callable[[dict], float]]] = [("R@5", lambda m: m["recall@5"]), ("MRR@10", lambda m: m["mrr@10"])]
+    for t in types:
+        cols.append((f"{t[:8]} R@5", functools.partial(_by_type, t, "recall@5")))
+        cols.append((f"{t[:8]} MRR", functools.partial(_by_type, t, "mrr@10")))
+    width = max(16, *(len(m) + 9 for m in res))
+    head = f"{'retriever':<{width}} " + " ".join(f"{c:>13}" for c, _ in cols) + f" {'p50 ms':>7} {'p95 ms':>7}"
     lines = [head, "-" * len(head)]
     for mode, m in res.items():
-        per = " ".join(f"{m['by_type'].get(t, {}).get('recall@5', float('nan')):>13.3f}" for t in types)
-        lines.append(f"{mode:<10} {m['recall@5']:>6.3f} {m['mrr@10']:>7.3f} {per} {m['latency_ms']['p50']:>7.1f} {m['latency_ms']['p95']:>7.1f}")
+        lines.append(f"{mode:<{width}} " + " ".join(f"{f(m):>13.3f}" for _, f in cols)
+                     + f" {m['latency_ms']['p50']:>7.1f} {m['latency_ms']['p95']:>7.1f}")
+    if "hybrid" in res:
+        h = res["hybrid"]
+        for base in (b for b in res if b != "hybrid"):
+            b = res[base]
+            lines.append(f"{'hybrid ÷ ' + base:<{width}} " + " ".join(f"{_ratio(f(h), f(b)):>13}" for _, f in cols))
+    counts = ", ".join(f"{t} {res[next(iter(res))]['by_type'][t]['n']}" for t in types)
+    first: dict = next(iter(res.values()), {})
+    unscored = first.get("unscored", 0)
+    lines.append(f"scored: {counts}" + (f"; not scored (no gold papers): {unscored}" if unscored else ""))
     return "\n".join(lines)
 
 

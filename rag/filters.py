@@ -11,6 +11,7 @@ Both forms express the same rules, so a filter selects the same papers in both p
 - ``author``: a case-insensitive substring of one author name (``"bengio"`` matches Yoshua Bengio).
 - ``source``: one or more source labels of the manifest.
 - ``topic``: one or more topic ids of the index's topics (see :mod:`rag.topics`; ``-1``: the outliers).
+- ``session``: one or more conference session names (case-insensitive, whole name), e.g. ``Deep Learning``.
 
 Several values of one field are alternatives (OR); different fields must all hold (AND). An unknown
 field, an unknown venue/type/source or an impossible year raises :class:`~rag.errors.FilterError`.
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from .errors import FilterError
 from .models import PRESENTATION_TYPES, Paper
 
-FIELDS = ("venue", "year", "type", "author", "source", "topic")
+FIELDS = ("venue", "year", "type", "author", "source", "topic", "session")
 YEAR_MIN, YEAR_MAX = 1900, 2100
 
 
@@ -38,17 +39,18 @@ class Filters:
     sources: tuple[str, ...] = ()
     topics: tuple[int, ...] = ()
     topic_papers: frozenset[str] = frozenset()  # the papers of ``topics``
+    sessions: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
         return bool(self.venues or self.year_min is not None or self.year_max is not None
-                    or self.types or self.author or self.sources or self.topics)
+                    or self.types or self.author or self.sources or self.topics or self.sessions)
 
     @property
     def needs_ids(self) -> bool:
-        """Author, source and topic filters cannot be written on Chroma's flat strings: the dense
-        path passes the matching paper ids instead."""
-        return bool(self.author or self.sources or self.topics)
+        """Author, source, topic and session filters cannot be written on Chroma's flat strings: the
+        dense path passes the matching paper ids instead."""
+        return bool(self.author or self.sources or self.topics or self.sessions)
 
     def match(self, p: Paper) -> bool:
         if self.venues and (p.venue or "").lower() not in {v.lower() for v in self.venues}:
@@ -64,6 +66,8 @@ class Filters:
         if self.author and not any(self.author.lower() in a.lower() for a in p.authors):
             return False
         if self.topics and p.id not in self.topic_papers:
+            return False
+        if self.sessions and (p.session or "").lower() not in {s.lower() for s in self.sessions}:
             return False
         return not (self.sources and not {s.label for s in p.sources} & set(self.sources))
 
@@ -82,6 +86,8 @@ class Filters:
             parts.append("source " + "/".join(self.sources))
         if self.topics:
             parts.append("topic " + "/".join(map(str, self.topics)))
+        if self.sessions:
+            parts.append("session " + "/".join(repr(s) for s in self.sessions))
         return ", ".join(parts) or "none"
 
 
@@ -175,9 +181,15 @@ def parse_filters(known_venues: set[str] | None = None, known_sources: set[str] 
     author = kwargs.get("author")
     if author is not None and not isinstance(author, str):
         raise FilterError(f"author filter must be text, not {type(author).__name__}")
+    sessions = []
+    for s in _as_list(kwargs.get("session")) if not isinstance(kwargs.get("session"), str) else [kwargs["session"]]:
+        if not isinstance(s, str):
+            raise FilterError(f"session filter must be text, not {type(s).__name__}")
+        sessions.append(s.strip())
     topics, topic_papers = _topics(kwargs.get("topic"), known_topics)
     lo, hi = parse_year(kwargs.get("year"))
-    return Filters(tuple(venues), lo, hi, tuple(types), (author or "").strip() or None, tuple(sources), topics, topic_papers)
+    return Filters(tuple(venues), lo, hi, tuple(types), (author or "").strip() or None, tuple(sources), topics, topic_papers,
+                   tuple(sessions))
 
 
 def _topics(value, known: dict[int, frozenset[str]] | None) -> tuple[tuple[int, ...], frozenset[str]]:

