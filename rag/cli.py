@@ -243,6 +243,46 @@ def eval_cmd(ctx, questions, backend, as_json) -> None:
         click.echo(format_answers(res["answers"]))
 
 
+# ---------------------------------------------------------------- compare
+
+@main.command(name="compare")
+@click.argument("paper_ids", nargs=-1)
+@click.option("--question", help="Compare the papers relevant to this question instead of given ids.")
+@click.option("--columns", help='Comma-separated columns (default: problem,method,data,result); others are questions, e.g. "method,which datasets?".')
+@click.option("--backend", type=click.Choice(["local", "openai", "extractive"]), default=None,
+              help="Shorten cells with this model, each checked against the abstract (default: RAG_BACKEND).")
+@click.option("--json", "fmt", flag_value="json", help="Print JSON: {columns, rows: [{id, title, cells}]}.")
+@click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")
+@click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
+@click.pass_context
+@edge
+def compare_cmd(ctx, paper_ids, question, columns, backend, fmt) -> None:
+    """Compare papers side by side: PAPER_ID … (2 to 8) or --question."""
+    from .errors import ConfigError
+
+    if bool(paper_ids) == bool(question):
+        raise ConfigError("give paper ids or --question, not both" if paper_ids else "give paper ids or --question")
+    table = _pipeline(ctx).compare(question or list(paper_ids), columns=columns, backend=backend)
+    for note in table.notes:
+        click.echo(f"note: {note}", err=True)
+    if fmt == "json":
+        _dump(table.to_dict())
+    elif fmt == "csv":
+        click.echo(table.to_csv(), nl=False)
+    elif fmt == "markdown":
+        click.echo(table.to_markdown())
+    else:
+        from rich.console import Console
+        from rich.table import Table as RichTable
+
+        t = RichTable(show_lines=True)
+        for h in table.header():
+            t.add_column(h)
+        for texts in table.cell_texts():
+            t.add_row(*[x or "–" for x in texts])
+        Console().print(t)
+
+
 # ---------------------------------------------------------------- ui
 
 @main.command(name="ui")

@@ -152,3 +152,9 @@ class Pipeline:
         from .answering import stream_answer
 
         return stream_answer(self, question, backend=backend, k=k, **filters)
+
+    def compare(self, papers_or_question, *, columns=None, backend: str | None = None):
+        from .comparison import compare as _compare
+
+        with server_errors(self.settings.chroma_url):
+            return _compare(self, papers_or_question, columns=columns, backend=backend)

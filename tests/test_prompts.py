@@ -12,6 +12,8 @@ EXPECTED = {
     "answer_user": {"sources", "question", "max_sentences"},
     "evidence": {"n", "title", "details", "text"},
     "refusal": set(),
+    "compare_system": set(),
+    "compare_user": {"title", "abstract", "spans", "fields"},
 }
 
 
