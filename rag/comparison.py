@@ -4,7 +4,10 @@ span of the paper's own abstract.
 Default columns: *problem*, *method* (the named contribution), *data* (data / setting), *result*
 (key result, numbers kept), then *venue*, *year* and *type* from the record. Any other column name
 is a question ("which datasets?", "is it supervised?") answered by the abstract sentence nearest to
-it (MiniLM cosine plus word overlap), left empty below a calibrated threshold.
+it (MiniLM cosine plus word overlap), left empty below a calibrated threshold: on 150 random papers and
+8 yes/no and "which" questions, weakly labelled by whether the abstract contains a marker pattern
+(a dataset name, "supervis", "reinforcement", "adversar", …), precision and recall of "the cell is
+filled" cross at 0.44 (P 0.52, R 0.55; F1 is flat at 0.51–0.56 between 0.36 and 0.54).
 
 Extraction (:func:`extract_cell`): each abstract sentence (split by :func:`rag.support.split_sentences`)
 is scored per column by rhetorical cues ("we propose", "we show that", "outperforms", "on ImageNet",
@@ -39,7 +42,7 @@ META_COLUMNS = ("venue", "year", "type")
 LABELS = {"problem": "Problem", "method": "Method", "data": "Data / setting", "result": "Key result",
           "venue": "Venue", "year": "Year", "type": "Type"}
 MIN_PAPERS, MAX_PAPERS = 1, 8
-QUESTION_COLUMN_MIN = 0.42  # a question column's best sentence needs this score (cosine + 0.35 * overlap)
+QUESTION_COLUMN_MIN = 0.44  # a question column's best sentence needs this score (cosine + 0.35 * overlap), calibrated as the module docstring says
 QUESTION_OVERLAP_WEIGHT = 0.35
 MODEL_MAX_TOKENS = 160
 
@@ -47,7 +50,7 @@ MODEL_MAX_TOKENS = 160
 
 _I = re.IGNORECASE
 _WE = r"(?:we|(?:this|the (?:current|present)) (?:paper|work|study|article)|our (?:paper|work))"
-_INTRO = re.compile(_WE + r"\s+(?:\w+\s+){0,2}?(?:propose[sd]?|present[sd]?|introduce[sd]?|develop[sd]?|design(?:s|ed)?|devise[sd]?|"
+_INTRO = re.compile(r"(?:" + _WE + r"|,? and)\s+(?:\w+\s+){0,2}?(?:propose[sd]?|present[sd]?|introduce[sd]?|develop[sd]?|design(?:s|ed)?|devise[sd]?|"
                     r"put forward|formulate[sd]?|describe[sd]?|offer[sd]?|provide[sd]?|contribute[sd]?|build[s]?|construct[s]?|"
                     r"advocate[sd]?|leverage[sd]?|establish(?:es|ed)?)\b(?:\s+(?:that|to|a|an|the)\b)?", _I)
 _USE = re.compile(_WE + r"\s+(?:\w+\s+){0,2}?(?:use[sd]?|employ(?:s|ed)?|exploit(?:s|ed)?|apply|applies|adapt(?:s|ed)?|extend(?:s|ed)?|"
@@ -55,6 +58,7 @@ _USE = re.compile(_WE + r"\s+(?:\w+\s+){0,2}?(?:use[sd]?|employ(?:s|ed)?|exploit
                   r"reformulate[sd]?|cast[s]?|frame[sd]?|combine[sd]?|train[s]?|learn[s]?|model[s]?|view[s]?|treat[s]?)\b"
                   r"(?:\s+(?:that|to|a|an|the)\b)?", _I)
 _STRONG_INTRO = re.compile(r"propose|present|introduce|develop|design|devise|put forward|formulate", _I)
+_NOVEL = re.compile(r"\b(?:a|an)\s+(?:\w+\s+)?(?:novel|new)\b", _I)
 _NAMED = re.compile(r"\b(?:called|dubbed|named|termed|coined|we call|we dub|we name|we term|referred to as)\b", _I)
 _OUR = re.compile(r"\b(?:our|the proposed|this) (?:new |novel |proposed )?(?:method|approach|model|framework|algorithm|"
                   r"architecture|technique|system|scheme|estimator|objective|loss|procedure|module|layer)s?\b", _I)
@@ -229,7 +233,7 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title_name: str |
         m = _INTRO.search(s)
         score = (1.2 if m and _STRONG_INTRO.search(m.group(0)) else 0.7 if m else 0.0)
         score += 0.8 * bool(_NAMED.search(s)) + 0.4 * bool(_OUR.search(s))
-        score += 0.5 * bool(_USE.search(s) and not _INTRO.search(s))
+        score += 0.5 * bool(_USE.search(s) and not _INTRO.search(s)) + 0.4 * bool(_NOVEL.search(s) and not _INTRO.search(s))
         score += 0.3 * bool(_names(s)) + (0.5 if title_name and title_name.lower() in s.lower() else 0.0)
         score += 0.2 * bool(_METHOD_WORDS.search(s)) - 0.5 * (report and not intro) - 0.3 * bool(_DATA_STRONG.search(s) and not intro)
         score += 0.2 * (1 - abs(pos - 0.4))

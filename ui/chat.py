@@ -16,6 +16,7 @@ from rag.followup import Turn, resolve
 from rag.models import PRESENTATION_TYPES, Paper
 
 from . import render
+from .compare import chat_table_markdown
 
 log = logging.getLogger("ui")
 
@@ -136,6 +137,7 @@ class ChatService:
             if ans is None:
                 raise RuntimeError("the answer stream ended without an answer")
             final = render.answer_markdown(ans, note=note, filters_text=describe_filters(filters))
+            final += chat_table_markdown(self.pipeline, question, ans)  # a compare/contrast question: the table under it
             new_state = Turn(res.question, render.shown_papers(ans), res.filters).to_dict()
             yield history + [_bot(final)], render.sources_html(ans), new_state, ""
         except RagError as e:
