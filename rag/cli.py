@@ -223,7 +223,13 @@ def similar(ctx, paper_id, k, as_json) -> None:
 @click.pass_context
 @edge
 def eval_cmd(ctx, questions, backend, as_json) -> None:
-    """Score retrieval (hybrid, dense, keyword) and optionally answers on a question file."""
+    """Score retrieval (hybrid, dense, keyword) and optionally answers on a question file; on a
+    comparison label file (eval/compare_labels.jsonl) score comparison tables instead."""
+    from .comparison_eval import is_label_file
+
+    if is_label_file(questions):
+        _eval_compare(ctx, questions, backend, as_json)
+        return
     from .evaluate import eval_retrieval, format_retrieval, load_questions
 
     qs = load_questions(questions)
@@ -281,6 +287,21 @@ def compare_cmd(ctx, paper_ids, question, columns, backend, fmt) -> None:
         for texts in table.cell_texts():
             t.add_row(*[x or "–" for x in texts])
         Console().print(t)
+
+
+def _eval_compare(ctx, path, backend, as_json) -> None:
+    from .comparison_eval import eval_compare, format_compare, load_labels
+
+    labels = load_labels(path)
+    res = {b: eval_compare(_pipeline(ctx), labels, b) for b in dict.fromkeys(("extractive", *backend))}
+    if as_json:
+        _dump({"labels": str(path), "n": len(labels), "compare": res})
+        return
+    click.echo(f"{path}: {len(labels)} labelled papers (comparison tables, 5 papers each)")
+    click.echo(format_compare(res))
+    for name, r in res.items():
+        for m in r["misses"]:
+            click.echo(f"  miss [{name}] {m['id']} {m['column']}: wants {m['key_terms']} in {m['cell'][:150]!r}")
 
 
 # ---------------------------------------------------------------- ui

@@ -50,14 +50,16 @@ MODEL_MAX_TOKENS = 160
 
 _I = re.IGNORECASE
 _WE = r"(?:we|(?:this|the (?:current|present)) (?:paper|work|study|article)|our (?:paper|work))"
-_INTRO = re.compile(r"(?:" + _WE + r"|,? and)\s+(?:\w+\s+){0,2}?(?:propose[sd]?|present[sd]?|introduce[sd]?|develop[sd]?|design(?:s|ed)?|devise[sd]?|"
+_INTRO = re.compile(r"(?:" + _WE + r"|,? and|contributions? (?:is|are)(?: to)?)\s+(?:\w+\s+){0,2}?(?:propose[sd]?|present[sd]?|introduce[sd]?|develop[sd]?|design(?:s|ed)?|devise[sd]?|"
                     r"put forward|formulate[sd]?|describe[sd]?|offer[sd]?|provide[sd]?|contribute[sd]?|build[s]?|construct[s]?|"
                     r"advocate[sd]?|leverage[sd]?|establish(?:es|ed)?)\b(?:\s+(?:that|to|a|an|the)\b)?", _I)
 _USE = re.compile(_WE + r"\s+(?:\w+\s+){0,2}?(?:use[sd]?|employ(?:s|ed)?|exploit(?:s|ed)?|apply|applies|adapt(?:s|ed)?|extend(?:s|ed)?|"
                   r"generali[sz]e[sd]?|derive[sd]?|analy[sz]e[sd]?|study|studies|investigate[sd]?|revisit(?:s|ed)?|"
-                  r"reformulate[sd]?|cast[s]?|frame[sd]?|combine[sd]?|train[s]?|learn[s]?|model[s]?|view[s]?|treat[s]?)\b"
+                  r"reformulate[sd]?|cast[s]?|frame[sd]?|combine[sd]?|train[s]?|learn[s]?|model[s]?|view[s]?|treat[s]?|assess(?:es|ed)?|"
+                  r"evaluate[sd]?|compare[sd]?|examine[sd]?|explore[sd]?|highlight(?:s|ed)?)\b"
                   r"(?:\s+(?:that|to|a|an|the)\b)?", _I)
 _STRONG_INTRO = re.compile(r"propose|present|introduce|develop|design|devise|put forward|formulate", _I)
+_SELF = re.compile(r"\b(?:we|our|us|this (?:paper|work|study)|the proposed|in this (?:paper|work))\b", _I)
 _NOVEL = re.compile(r"\b(?:a|an)\s+(?:\w+\s+)?(?:novel|new)\b", _I)
 _NAMED = re.compile(r"\b(?:called|dubbed|named|termed|coined|we call|we dub|we name|we term|referred to as)\b", _I)
 _OUR = re.compile(r"\b(?:our|the proposed|this) (?:new |novel |proposed )?(?:method|approach|model|framework|algorithm|"
@@ -85,14 +87,15 @@ _DATASETS = re.compile(r"\b(?:ImageNet\w*|CIFAR[- ]?\d*\w*|MNIST|Fashion-?MNIST|
 _DATA = re.compile(r"\b(?:datasets?|data sets?|benchmarks?|corpus|corpora|environments?|simulat\w*|real-world|synthetic|"
                    r"experiments? (?:on|with|in|across)|evaluat\w+ (?:on|in|across)|tested on|trained on|"
                    r"domains?|games?|images?|videos?|text|language|speech|graphs?|molecul\w*|proteins?|robot\w*|"
-                   r"tasks?|settings?|applications?|regimes?|scenarios?)\b", _I)
+                   r"tasks?|settings?|applications?|regimes?|scenarios?|tabular|audio|computer vision|natural language|"
+                   r"architectures?|modalit\w+|data)\b", _I)
 _DATA_STRONG = re.compile(r"\b(?:datasets?|data sets?|benchmarks?|corpus|corpora|environments?|experiments? (?:on|with|in|across)|"
                           r"evaluat\w+ (?:on|in|across)|tested on|trained on|(?:real-world|synthetic|simulated) (?:\w+ )?"
                           r"(?:data|datasets?|tasks?|benchmarks?|experiments?|environments?|graphs?|images?|problems?))\b", _I)
 _RESULT = re.compile(r"\b(?:outperform\w*|state[- ]of[- ]the[- ]art|SOTA|improv\w*|achiev\w*|surpass\w*|competitive|better|"
                      r"faster|speed-?ups?|reduc\w*|gains?|superior|significantly|substantially|accura\w*|effective\w*|"
                      r"robust\w*|converge\w*|guarantee\w*|bounds?|matches|comparable|orders? of magnitude|fewer|less|"
-                     r"higher|lower|best|up to|times|ranked first|first place|wins?|won)\b", _I)
+                     r"higher|lower|best|up to|times|ranked first|first place|wins?|won|first time|first to|successfully)\b", _I)
 _REPORT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|"
                      r"indicate|indicates|reveal|reveals|confirm|confirms|suggest|suggests|establish|verify|verifies|"
                      r"empirically|experimentally|theoretically)\b", _I)
@@ -217,42 +220,58 @@ def _position(i: int, n: int) -> float:
     return i / max(1, n - 1)
 
 
-def score_sentence(column: str, sentence: str, i: int, n: int, title_name: str | None = None) -> float:
-    """How strongly ``sentence`` (the ``i``-th of ``n``) states ``column``; 0 when it does not at all."""
+def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None = None, reused: set[str] | None = None) -> float:
+    """How strongly ``sentence`` (the ``i``-th of ``n``) states ``column``; 0 when it does not at all.
+    ``title`` is the paper's title (its words and leading name mark the problem and the method);
+    ``reused`` the acronyms the abstract uses more than once (the method's name, usually)."""
     s = sentence
     pos = _position(i, n)
     intro = bool(_INTRO.search(s)) or bool(_NAMED.search(s))
     report = bool(_REPORT.search(s))
     result_hits = len(_RESULT.findall(s))
+    tterms = set(content_terms(title or ""))
+    overlap = len(tterms & set(content_terms(s))) / len(tterms) if tterms else 0.0
     if column == "problem":
-        score = 0.35 * min(3, len(_PROBLEM.findall(s))) + (0.4 if _PROBLEM_VERB.search(s) else 0.0)
+        score = 0.35 * min(3, len(_PROBLEM.findall(s))) + (0.4 if _PROBLEM_VERB.search(s) else 0.0) + 0.8 * overlap
         score += 0.35 * (1 - pos) + (0.1 if i == 0 else 0.0)
-        score -= 0.5 * intro + 0.4 * report + 0.15 * min(2, result_hits)
+        score -= 0.8 * intro + 0.4 * report + 0.15 * min(2, result_hits)
         return max(0.0, score)
     if column == "method":
         m = _INTRO.search(s)
+        name = _title_name(title or "")
         score = (1.2 if m and _STRONG_INTRO.search(m.group(0)) else 0.7 if m else 0.0)
-        score += 0.8 * bool(_NAMED.search(s)) + 0.4 * bool(_OUR.search(s))
+        score += 1.0 * bool(_NAMED.search(s)) + 0.4 * bool(_OUR.search(s)) + 0.6 * overlap
+        score -= 0.4 * (not _SELF.search(s) and not any(a in s for a in (reused or ())))  # not about this paper's own work
         score += 0.5 * bool(_USE.search(s) and not _INTRO.search(s)) + 0.4 * bool(_NOVEL.search(s) and not _INTRO.search(s))
-        score += 0.3 * bool(_names(s)) + (0.5 if title_name and title_name.lower() in s.lower() else 0.0)
+        score += 0.3 * bool(_names(s)) + (0.5 if name and name.lower() in s.lower() else 0.0)
+        score += 0.5 * any(f"({a})" in s for a in (reused or ()))  # where the reused name is defined
         score += 0.2 * bool(_METHOD_WORDS.search(s)) - 0.5 * (report and not intro) - 0.3 * bool(_DATA_STRONG.search(s) and not intro)
-        score += 0.2 * (1 - abs(pos - 0.4))
+        score += 0.3 * (1 - pos) - 0.3 * bool(re.match(r"^\W*(?:\w+\s+){0,3}?(?:also|further|then|additionally|moreover|finally)\b", s, _I))
         return max(0.0, score)
     if column == "data":
         sets = len(_DATASETS.findall(s))
-        score = 0.7 * min(3, sets) + 0.6 * bool(_DATA_STRONG.search(s)) + 0.15 * min(3, len(_DATA.findall(s)))
+        score = 0.8 * min(3, sets) + 0.5 * bool(_DATA_STRONG.search(s)) + 0.2 * min(4, len(_DATA.findall(s)))
         score += 0.2 * pos - 0.3 * bool(_PROBLEM.search(s) and not sets and pos < 0.3)
         return max(0.0, score)
     if column == "result":
-        score = 0.35 * min(3, result_hits) + 0.5 * report + 0.3 * bool(_REPORT_THAT.search(s))
-        score += 0.5 * bool(_NUMBER_UNIT.search(s)) + 0.2 * bool(_DATASETS.search(s))
+        score = 0.35 * min(3, result_hits) + 0.4 * report + 0.3 * bool(_REPORT_THAT.search(s))
+        score += 0.45 * min(3, len(_NUMBER_UNIT.findall(s))) + 0.2 * bool(_DATASETS.search(s))
         score += 0.3 * pos - 0.4 * (intro and not report and not _NUMBER_UNIT.search(s)) - 0.5 * s.rstrip().endswith("?")
         return max(0.0, score)
     raise ConfigError(f"unknown column {column!r}")
 
 
+def reused_names(sentences: list[str]) -> set[str]:
+    """Acronyms and CamelCase names the abstract uses in more than one sentence."""
+    seen: dict[str, int] = {}
+    for s in sentences:
+        for a in set(_names(s)):
+            seen[a] = seen.get(a, 0) + 1
+    return {a for a, k in seen.items() if k > 1}
+
+
 # the score a sentence needs to fill the column (below it the cell stays empty)
-MIN_SCORE = {"problem": 0.2, "method": 0.5, "data": 0.75, "result": 0.55}
+MIN_SCORE = {"problem": 0.2, "method": 0.5, "data": 0.5, "result": 0.55}
 _REPORT_THAT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|"
                           r"observes|indicate|indicates|reveal|reveals|confirm|confirms|suggest|suggests|establish|establishes|"
                           r"verify|verifies|argue|argues)\s+that\b", _I)
@@ -276,7 +295,7 @@ def _keeps_numbers(span: str, sentence: str) -> bool:
 
 
 _DATA_END = re.compile(r"(?:;\s|,\s+(?:we|our|it|they|this|while|where|whereas)\b|\s(?:show|shows|demonstrate|demonstrates|indicate|"
-                       r"indicates|reveal|reveals|confirm|confirms|suggest|suggests)\b|,?\s+(?:and\s+)?(?:outperform\w*|achiev\w*|"
+                       r"indicates|reveal|reveals|confirm|confirms|suggest|suggests)\b|(?:,\s+|\s+and\s+)(?:outperform\w*|achiev\w*|"
                        r"improv\w*|surpass\w*|attain\w*|obtain\w*|yield\w*|reach\w*)\b)", _I)
 
 
@@ -321,10 +340,10 @@ def _cut(span: str) -> str:
 def extract_cell(column: str, text: PaperText, used: set[str] | None = None) -> Cell:
     """The cell of a default column: the best-scoring sentence's span, or an empty cell."""
     sents = [s for _, s in text.evidence_candidates()] or text.sentences
-    name = _title_name(text.paper.title)
+    reused = reused_names(sents)
     best, best_score = None, 0.0
     for i, s in enumerate(sents):
-        sc = score_sentence(column, s, i, len(sents), name) - (0.1 if used and s in used else 0.0)
+        sc = score_sentence(column, s, i, len(sents), text.paper.title, reused) - (0.1 if used and s in used else 0.0)
         if sc > best_score:
             best, best_score = s, sc
     if column == "problem" and best is None and len(sents) > 1:  # every abstract poses something: its opening
