@@ -44,7 +44,8 @@ LABELS = {"problem": "Problem", "method": "Method", "data": "Data / setting", "r
 MIN_PAPERS, MAX_PAPERS = 1, 8
 QUESTION_COLUMN_MIN = 0.44  # a question column's best sentence needs this score (cosine + 0.35 * overlap), calibrated as the module docstring says
 QUESTION_OVERLAP_WEIGHT = 0.35
-MODEL_MAX_TOKENS = 160
+MODEL_MAX_TOKENS = 96
+MODEL_IN_SPAN = 0.8  # share of a model phrase's content words that must come from the span it shortens
 
 # ---------------------------------------------------------------- cues
 
@@ -418,7 +419,7 @@ def model_messages(p: Paper, cells: dict[str, Cell]) -> list[dict]:
     listing = "\n".join(f"{c}: {as_data(cells[c].text)}" for c in keys)
     asks = "\n".join(f"{c}: {_question_of(c)}" for c in keys)
     system = render("compare_system")
-    user = render("compare_user", title=as_data(p.title), abstract=as_data(p.abstract), fields=asks, spans=listing)
+    user = render("compare_user", title=as_data(p.title), fields=asks, spans=listing)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -457,8 +458,9 @@ def shorten_with_model(table: Table, texts: list[PaperText], generator, embed_te
             continue
         vecs = embed_texts([t], list(phrases.values()))
         for (k, phrase), vec in zip(phrases.items(), vecs, strict=True):
-            sup = check_support(phrase, vec, [t])
-            if not sup.supported:
+            terms = content_terms(phrase)
+            in_span = sum(w in set(content_terms(r.cells[k].text)) for w in terms) / len(terms) if terms else 0.0
+            if in_span < MODEL_IN_SPAN or not check_support(phrase, vec, [t]).supported:  # another column's text, or unsupported
                 table.rejected += 1
                 continue
             sims = t.vectors[:len(t.sentences)] @ vec
@@ -470,7 +472,8 @@ def shorten_with_model(table: Table, texts: list[PaperText], generator, embed_te
 
 # ---------------------------------------------------------------- entry point
 
-_COMPARE_Q = re.compile(r"\b(?:compar\w*|contrast\w*|differ\w*|difference\w*|versus|vs\.?|side by side|distinguish\w*|"
+_COMPARE_Q = re.compile(r"\b(?:compare|compares|comparing|comparison|contrast|contrasting|differ|differs|difference|differences|"
+                        r"versus|vs\.?|side by side|distinguish(?:es)?|"
                         r"how do (?:these|those|they) (?:\w+\s+){0,4}(?:relate|compare))\b", _I)
 
 

@@ -79,6 +79,7 @@ def test_comparison_questions_are_detected():
     assert is_comparison_question("How do these pruning-at-initialization papers differ?")
     assert is_comparison_question("compare the diffusion papers")
     assert not is_comparison_question("Which papers study pruning at initialization?")
+    assert not is_comparison_question("Which methods reach comparable accuracy on different datasets?")
 
 
 def test_model_reply_lines_are_parsed_for_the_asked_columns_only():
@@ -117,7 +118,7 @@ def test_model_phrases_pass_the_support_check_or_fall_back_to_the_span(embedder)
     assert cells["result"].by == "extract" and cells["result"].text == extracted["result"]  # unsupported: the span stays
     assert cells["data"].text == extracted["data"]  # not shorter than... or unsupported: never the model's
     assert t.rejected >= 1 and any("not supported" in n for n in t.notes)
-    assert "Abstract:" in gen.seen[0][1]["content"] and "<paper>" in gen.seen[0][1]["content"]
+    assert "method: " in gen.seen[0][1]["content"] and "<paper>" in gen.seen[0][1]["content"]
 
 
 # ---------------------------------------------------------------- API and CLI over the real index

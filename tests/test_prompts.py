@@ -13,7 +13,7 @@ EXPECTED = {
     "evidence": {"n", "title", "details", "text"},
     "refusal": set(),
     "compare_system": set(),
-    "compare_user": {"title", "abstract", "spans", "fields"},
+    "compare_user": {"title", "spans", "fields"},
 }
 
 
