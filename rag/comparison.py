@@ -35,7 +35,7 @@ import numpy as np
 from .errors import ConfigError, GeneratorError
 from .models import Paper
 from .prompts import as_data, render
-from .support import PaperText, check_support, content_terms, paper_text
+from .support import PaperText, PaperTexts, check_support, content_terms, paper_text
 
 DEFAULT_COLUMNS = ("problem", "method", "data", "result")
 META_COLUMNS = ("venue", "year", "type")
@@ -489,20 +489,26 @@ def retrieval_query(question: str) -> str:
     return " ".join(q.split()) or question
 
 
+def paper_texts(pipeline) -> PaperTexts:
+    """The pipeline's cache of split (and, once needed, embedded) abstracts for comparison tables."""
+    texts = getattr(pipeline, "_comparison_texts", None)
+    if texts is None:
+        texts = pipeline._comparison_texts = PaperTexts(pipeline.embedder)
+    return texts
+
+
 def compare(pipeline, papers_or_question, *, columns=None, backend: str | None = None) -> Table:
     """A :class:`Table` of the given paper ids (or :class:`Paper` records), or of the papers relevant
     to a question (retrieved, then filtered by the answer step's relevance check)."""
     cols = parse_columns(columns)
     notes: list[str] = []
     if isinstance(papers_or_question, str):
-        from .answering import plan
-
         question = papers_or_question.strip()
         if not question:
             raise ConfigError("give paper ids or a question to compare papers")
-        hits = pipeline.retrieve(retrieval_query(question), min(MAX_PAPERS, max(pipeline.settings.k, 2)))
-        p = plan(pipeline, question, hits)
-        papers = [s.hit.paper for s in p.sources][:MAX_PAPERS]
+        # the relevant papers: those the extractive answer cites (retrieved, then checked for relevance)
+        ans = pipeline.answer(retrieval_query(question), backend="extractive", k=min(MAX_PAPERS, max(pipeline.settings.k, 2)))
+        papers = list({c.paper.id: c.paper for c in ans.citations}.values())[:MAX_PAPERS]
         if not papers:
             notes.append("no indexed paper is relevant enough to this question")
     else:
@@ -524,8 +530,6 @@ def compare(pipeline, papers_or_question, *, columns=None, backend: str | None =
                 raise ConfigError(f"no paper with id {pid!r} in the index")
             papers.append(by_id[pid])
         papers = list({p.id: p for p in papers}.values())
-    from .answering import paper_texts
-
     pts = paper_texts(pipeline)
     texts = pts.get_many(papers)
     needs_embedder = any(c not in DEFAULT_COLUMNS and c not in META_COLUMNS for c in cols)

@@ -80,7 +80,7 @@ def _papers(pipeline, labels: list[dict]):
 
 def eval_compare(pipeline, labels: list[dict], backend: str = "extractive") -> dict:
     """Scores of the tables ``backend`` makes for the labelled papers (5 papers a table), with every miss."""
-    from .answering import paper_texts
+    from .comparison import paper_texts
     from .support import check_support
 
     papers = _papers(pipeline, labels)
