@@ -27,6 +27,7 @@ BENCHES = {
     "embed": ("bench.bench_embed", [], "results_embed.md"),
     "embed-remote": ("bench.bench_embed_remote", [], "results_embed_remote.md"),
     "answer": ("bench.bench_answer", [], None),
+    "compare": ("bench.bench_compare", ["--local"], None),
     "ui": ("bench.bench_ui", [], "results_ui.md"),
     "load": ("bench.load", ["--n", "200", "--concurrency", "10", "--ui"], "results_load.md"),
     "topics": ("bench.bench_topics", [], "results_topics.md"),

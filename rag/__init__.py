@@ -18,7 +18,7 @@ from .models import Hit, Paper
 from .pipeline import Pipeline
 from .settings import Settings
 
-__all__ = ["Hit", "Paper", "Pipeline", "Settings", "answer", "default_pipeline", "retrieve", "similar", "stream"]
+__all__ = ["Hit", "Paper", "Pipeline", "Settings", "answer", "compare", "default_pipeline", "retrieve", "similar", "stream"]
 __version__ = "0.1.0"
 
 _default: Pipeline | None = None
@@ -54,3 +54,9 @@ def stream(question: str, *, backend: str | None = None, k: int | None = None,
            pipeline: Pipeline | None = None, **filters):
     """Yields text pieces as they are generated, then the final :class:`~rag.answering.Answer`."""
     return (pipeline or default_pipeline()).stream(question, backend=backend, k=k, **filters)
+
+
+def compare(papers_or_question, *, columns=None, backend: str | None = None, pipeline: Pipeline | None = None):
+    """A :class:`~rag.comparison.Table` of papers side by side (problem, method, data, result, venue,
+    year, type, or ``columns``), from paper ids or a question (its relevant retrieved papers)."""
+    return (pipeline or default_pipeline()).compare(papers_or_question, columns=columns, backend=backend)

@@ -319,7 +319,13 @@ def similar(ctx, paper_id, k, as_json) -> None:
 @click.pass_context
 @edge
 def eval_cmd(ctx, questions, backend, as_json) -> None:
-    """Score retrieval (hybrid beside its baselines: keyword, dense, rank fusion) and optionally answers on a question file."""
+    """Score retrieval (hybrid beside its baselines: keyword, dense, rank fusion) and optionally answers on a
+    question file; on a comparison label file (eval/compare_labels.jsonl) score comparison tables instead."""
+    from .comparison_eval import is_label_file
+
+    if is_label_file(questions):
+        _eval_compare(ctx, questions, backend, as_json)
+        return
     from .evaluate import eval_retrieval, format_retrieval, load_questions
 
     qs = load_questions(questions)
@@ -338,6 +344,61 @@ def eval_cmd(ctx, questions, backend, as_json) -> None:
     if backend:
         click.echo()
         click.echo(format_answers(res["answers"]))
+
+
+# ---------------------------------------------------------------- compare
+
+@main.command(name="compare")
+@click.argument("paper_ids", nargs=-1)
+@click.option("--question", help="Compare the papers relevant to this question instead of given ids.")
+@click.option("--columns", help='Comma-separated columns (default: problem,method,data,result); others are questions, e.g. "method,which datasets?".')
+@click.option("--backend", type=click.Choice(["local", "openai", "extractive"]), default=None,
+              help="Shorten cells with this model, each checked against the abstract (default: RAG_BACKEND).")
+@click.option("--json", "fmt", flag_value="json", help="Print JSON: {columns, rows: [{id, title, cells}]}.")
+@click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")
+@click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
+@click.pass_context
+@edge
+def compare_cmd(ctx, paper_ids, question, columns, backend, fmt) -> None:
+    """Compare papers side by side: PAPER_ID … (2 to 8) or --question."""
+    from .errors import ConfigError
+
+    if bool(paper_ids) == bool(question):
+        raise ConfigError("give paper ids or --question, not both" if paper_ids else "give paper ids or --question")
+    table = _pipeline(ctx).compare(question or list(paper_ids), columns=columns, backend=backend)
+    for note in table.notes:
+        click.echo(f"note: {note}", err=True)
+    if fmt == "json":
+        _dump(table.to_dict())
+    elif fmt == "csv":
+        click.echo(table.to_csv(), nl=False)
+    elif fmt == "markdown":
+        click.echo(table.to_markdown())
+    else:
+        from rich.console import Console
+        from rich.table import Table as RichTable
+
+        t = RichTable(show_lines=True)
+        for h in table.header():
+            t.add_column(h)
+        for texts in table.cell_texts():
+            t.add_row(*[x or "–" for x in texts])
+        Console().print(t)
+
+
+def _eval_compare(ctx, path, backend, as_json) -> None:
+    from .comparison_eval import eval_compare, format_compare, load_labels
+
+    labels = load_labels(path)
+    res = {b: eval_compare(_pipeline(ctx), labels, b) for b in dict.fromkeys(("extractive", *backend))}
+    if as_json:
+        _dump({"labels": str(path), "n": len(labels), "compare": res})
+        return
+    click.echo(f"{path}: {len(labels)} labelled papers (comparison tables, 5 papers each)")
+    click.echo(format_compare(res))
+    for name, r in res.items():
+        for m in r["misses"]:
+            click.echo(f"  miss [{name}] {m['id']} {m['column']}: wants {m['key_terms']} in {m['cell'][:150]!r}")
 
 
 # ---------------------------------------------------------------- ask

@@ -345,3 +345,9 @@ class Pipeline:
         from .answering import stream_answer
 
         return stream_answer(self.answer_parts(), question, backend=backend, k=k, **filters)
+
+    def compare(self, papers_or_question, *, columns=None, backend: str | None = None):
+        from .comparison import compare as _compare
+
+        with self.store_errors():
+            return _compare(self, papers_or_question, columns=columns, backend=backend)

@@ -16,6 +16,8 @@ EXPECTED = {
     "no_match": set(),
     "lead_system": set(),
     "lead_user": {"question", "title", "sentence"},
+    "compare_system": set(),
+    "compare_user": {"title", "spans", "fields"},
 }
 
 

@@ -23,6 +23,7 @@ import gradio as gr  # noqa: E402
 
 from rag.models import PRESENTATION_TYPES  # noqa: E402
 
+from . import compare as compare_ui  # noqa: E402
 from . import render  # noqa: E402
 from .chat import ANY, ChatService  # noqa: E402
 from .map import map_tab, topic_choices  # noqa: E402
@@ -107,6 +108,7 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
         conversation = gr.State(None)
         gr.Markdown("# Ask the papers\nQuestions about the indexed ML papers, answered with checked citations.",
                     elem_id="rag-title")
+        cmp_svc = compare_ui.CompareService(pipeline, settings)
         with gr.Tabs(elem_id="rag-tabs") as tabs:
             # ---------------------------------------------------------------- Ask
             with gr.Tab("Ask", id="ask", elem_id="rag-tab-ask"):
@@ -134,6 +136,7 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                         gr.Examples(EXAMPLES, inputs=[msg], label="Try")
                     with gr.Column(scale=2, min_width=320, elem_id="rag-sources-col"):
                         gr.Markdown("### Sources")
+                        compare_sources = gr.Button("Compare these papers", size="sm", elem_id="rag-compare-sources")
                         sources = gr.HTML(render.SOURCES_PLACEHOLDER, elem_id="rag-sources", js_on_load=None)
                 go_fast = gr.Button("ask", visible="hidden", elem_id="rag-go-fast")
                 go_local = gr.Button("ask locally", visible="hidden", elem_id="rag-go-local")
@@ -159,6 +162,11 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                         p_detail = gr.HTML('<div class="rag-empty">Select a paper in the table to see it and its most similar papers.</div>',
                                            elem_id="rag-p-detail", js_on_load=None)
                         p_similar = gr.HTML("", elem_id="rag-p-similar", js_on_load=None)
+                        p_compare = gr.Button("Add to comparison", size="sm", elem_id="rag-p-compare")
+
+            # ---------------------------------------------------------------- Compare
+            with gr.Tab("Compare", id="compare", elem_id="rag-tab-compare"):
+                cmp = compare_ui.build(cmp_svc)
 
             map_ui = map_tab(pipeline)
 
@@ -203,6 +211,10 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
               concurrency_limit=CHAT_CONCURRENCY, concurrency_id="browse")
 
         map_ui.wire(tabs=tabs, topic=topic, conversation=conversation)
+        compare_sources.click(lambda st: (compare_ui.ids_from_conversation(st), gr.Tabs(selected="compare")), conversation,
+                              [cmp["pick"], tabs], queue=False, api_visibility="private").then(
+            cmp_svc.run, [cmp["pick"], cmp["columns"], cmp["shorten"]], cmp["outputs"], concurrency_limit=1, concurrency_id="compare")
+        p_compare.click(compare_ui.add_id, [cmp["pick"], p_id], cmp["pick"], queue=False, api_visibility="private")
 
         gr.on([app.load, idx_refresh.click], svc.index_info, None, idx_info, api_name="index_info", concurrency_limit=None)
 
@@ -244,6 +256,6 @@ def launch(app: gr.Blocks, settings, host: str | None = None, port: int | None =
         pwa=False,
         enable_monitoring=False,
         footer_links=["api"],
-        css=CSS,
+        css=CSS + compare_ui.CSS,
         theme=_theme(),
     )

@@ -15,6 +15,7 @@ from rag.followup import Turn, resolve
 from rag.models import PRESENTATION_TYPES, Paper
 
 from . import render
+from .compare import chat_table_markdown
 from .map import answer_topics_md, paper_topics_html, topic_id
 
 log = logging.getLogger("ui")
@@ -146,6 +147,7 @@ class ChatService:
                 raise RuntimeError("the answer stream ended without an answer")
             final = render.answer_markdown(ans, note=note, filters_text=describe_filters(filters))
             final += answer_topics_md(self.topics(), [c.paper.id for c in ans.citations])
+            final += chat_table_markdown(self.pipeline, question, ans)  # a compare/contrast question: the table under it
             new_state = Turn(res.question, render.shown_papers(ans), res.filters).to_dict()
             yield history + [_bot(final)], render.sources_html(ans), new_state, ""
         except RagError as e:  # an error clears the Sources panel: stale sources would look like this answer's

@@ -1,0 +1,541 @@
+"""Comparison tables: papers side by side, one row per paper, one cell per column, every cell a
+span of the paper's own abstract.
+
+Default columns: *problem*, *method* (the named contribution), *data* (data / setting), *result*
+(key result, numbers kept), then *venue*, *year* and *type* from the record. Any other column name
+is a question ("which datasets?", "is it supervised?") answered by the abstract sentence nearest to
+it (MiniLM cosine plus word overlap), left empty below a calibrated threshold: on 150 random papers and
+8 yes/no and "which" questions, weakly labelled by whether the abstract contains a marker pattern
+(a dataset name, "supervis", "reinforcement", "adversar", …), precision and recall of "the cell is
+filled" cross at 0.44 (P 0.52, R 0.55; F1 is flat at 0.51–0.56 between 0.36 and 0.54).
+
+Extraction (:func:`extract_cell`): each abstract sentence (split by :func:`rag.support.split_sentences`)
+is scored per column by rhetorical cues ("we propose", "we show that", "outperforms", "on ImageNet",
+numbers with units, capitalised names and acronyms) and its position; the best sentence above the
+column's threshold gives the cell, else the cell is empty. The cell's text is the shortest span of
+that sentence that keeps the key information: the clause after "we propose", the phrase from "on
+<datasets>" on, the clause after "we show that" (unless that drops a number).
+
+With a language model (``backend`` local or openai) the extracted spans of one paper are shortened
+to phrases in one call (prompts ``compare_system`` / ``compare_user``); a phrase replaces its span
+only when :func:`rag.support.check_support` accepts it against the paper, so a model-written cell
+(``by="model"``) is never shown unless the abstract supports it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError, GeneratorError
+from .models import Paper
+from .prompts import as_data, render
+from .support import PaperText, PaperTexts, check_support, content_terms, paper_text
+
+DEFAULT_COLUMNS = ("problem", "method", "data", "result")
+META_COLUMNS = ("venue", "year", "type")
+LABELS = {"problem": "Problem", "method": "Method", "data": "Data / setting", "result": "Key result",
+          "venue": "Venue", "year": "Year", "type": "Type"}
+MIN_PAPERS, MAX_PAPERS = 1, 8
+QUESTION_COLUMN_MIN = 0.44  # a question column's best sentence needs this score (cosine + 0.35 * overlap), calibrated as the module docstring says
+QUESTION_OVERLAP_WEIGHT = 0.35
+MODEL_MAX_TOKENS = 96
+MODEL_IN_SPAN = 0.8  # share of a model phrase's content words that must come from the span it shortens
+
+# ---------------------------------------------------------------- cues
+
+_I = re.IGNORECASE
+_WE = r"(?:we|(?:this|the (?:current|present)) (?:paper|work|study|article)|our (?:paper|work))"
+_INTRO = re.compile(r"(?:" + _WE + r"|,? and|contributions? (?:is|are)(?: to)?)\s+(?:\w+\s+){0,2}?(?:propose[sd]?|present[sd]?|introduce[sd]?|develop[sd]?|design(?:s|ed)?|devise[sd]?|"
+                    r"put forward|formulate[sd]?|describe[sd]?|offer[sd]?|provide[sd]?|contribute[sd]?|build[s]?|construct[s]?|"
+                    r"advocate[sd]?|leverage[sd]?|establish(?:es|ed)?)\b(?:\s+(?:that|to|a|an|the)\b)?", _I)
+_USE = re.compile(_WE + r"\s+(?:\w+\s+){0,2}?(?:use[sd]?|employ(?:s|ed)?|exploit(?:s|ed)?|apply|applies|adapt(?:s|ed)?|extend(?:s|ed)?|"
+                  r"generali[sz]e[sd]?|derive[sd]?|analy[sz]e[sd]?|study|studies|investigate[sd]?|revisit(?:s|ed)?|"
+                  r"reformulate[sd]?|cast[s]?|frame[sd]?|combine[sd]?|train[s]?|learn[s]?|model[s]?|view[s]?|treat[s]?|assess(?:es|ed)?|"
+                  r"evaluate[sd]?|compare[sd]?|examine[sd]?|explore[sd]?|highlight(?:s|ed)?)\b"
+                  r"(?:\s+(?:that|to|a|an|the)\b)?", _I)
+_STRONG_INTRO = re.compile(r"propose|present|introduce|develop|design|devise|put forward|formulate", _I)
+_SELF = re.compile(r"\b(?:we|our|us|this (?:paper|work|study)|the proposed|in this (?:paper|work))\b", _I)
+_NOVEL = re.compile(r"\b(?:a|an)\s+(?:\w+\s+)?(?:novel|new)\b", _I)
+_NAMED = re.compile(r"\b(?:called|dubbed|named|termed|coined|we call|we dub|we name|we term|referred to as)\b", _I)
+_OUR = re.compile(r"\b(?:our|the proposed|this) (?:new |novel |proposed )?(?:method|approach|model|framework|algorithm|"
+                  r"architecture|technique|system|scheme|estimator|objective|loss|procedure|module|layer)s?\b", _I)
+_METHOD_WORDS = re.compile(r"\b(?:method|approach|model|framework|algorithm|architecture|technique|network|estimator|objective|"
+                           r"loss|regulari[sz]\w*|procedure|module|mechanism|strategy|scheme|training|learning|optimi[sz]\w*)\b", _I)
+_ACRONYM = re.compile(r"\(([A-Z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9-]*)\)|\b([A-Z][a-z]*[A-Z][A-Za-z0-9-]*)\b")
+
+_PROBLEM = re.compile(r"\b(?:challeng\w*|problems?|difficult\w*|remains?|open (?:question|problem)s?|bottleneck\w*|limitations?|limited|"
+                      r"suffer\w*|lacks?|lacking|fails?|failures?|costly|expensive|unclear|not (?:well )?understood|hard to|"
+                      r"issues?|however|despite|unknown|poorly|struggle\w*|prohibitive\w*|vulnerab\w*|crucial|important|key to|"
+                      r"question\w*|little is known|goal|aim|impractical|inefficien\w*|intractab\w*|requir\w*|rely|relies|"
+                      r"restrict\w*|sensitiv\w*|brittle|unstable|instabilit\w*|scarce|noisy|bias\w*|gap|critical)\b", _I)
+_PROBLEM_VERB = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:\w+\s+)?(?:study|studies|consider|considers|investigate|investigates|"
+                           r"address|addresses|tackle|tackles|examine|examines|analy[sz]e|analy[sz]es|focus(?:es)? on|explore|explores|"
+                           r"revisit|revisits|ask|asks|aim to|seek to)\b(?:\s+(?:the problem of|the question of|how|whether|why|what))?", _I)
+
+_DATASETS = re.compile(r"\b(?:ImageNet\w*|CIFAR[- ]?\d*\w*|MNIST|Fashion-?MNIST|SVHN|CelebA\w*|COCO|MS-?COCO|LSUN|FFHQ|Omniglot|"
+                       r"mini-?ImageNet|tiered-?ImageNet|Atari|MuJoCo|DeepMind Control|D4RL|ProcGen|Minigrid|GLUE|SuperGLUE|SQuAD|"
+                       r"WMT\w*|IWSLT\w*|Penn Treebank|PTB|WikiText\w*|ShapeNet|KITTI|Cityscapes|ADE20K|Pascal VOC|VOC|LibriSpeech|"
+                       r"OGB\w*|Cora|Citeseer|PubMed|QM9|ZINC|UCI|Kinetics\w*|UCF-?101|HMDB\w*|Tiny ?ImageNet|STL-?10|"
+                       r"Places\d*|iNaturalist|DomainNet|Office-?\d*\w*|PACS|VTAB|BEIR|MS MARCO|Natural Questions|"
+                       r"TriviaQA|HotpotQA|ARC|MMLU|GSM8K|HumanEval|Wikipedia|Reddit|Twitter|StarCraft|Go|chess|Meta-World|"
+                       r"CARLA|Habitat|nuScenes|Waymo|ModelNet\w*|ScanNet|PDEBench|ETT\w*)\b")
+_DATA = re.compile(r"\b(?:datasets?|data sets?|benchmarks?|corpus|corpora|environments?|simulat\w*|real-world|synthetic|"
+                   r"experiments? (?:on|with|in|across)|evaluat\w+ (?:on|in|across)|tested on|trained on|"
+                   r"domains?|games?|images?|videos?|text|language|speech|graphs?|molecul\w*|proteins?|robot\w*|"
+                   r"tasks?|settings?|applications?|regimes?|scenarios?|tabular|audio|computer vision|natural language|"
+                   r"architectures?|modalit\w+|data)\b", _I)
+_DATA_STRONG = re.compile(r"\b(?:datasets?|data sets?|benchmarks?|corpus|corpora|environments?|experiments? (?:on|with|in|across)|"
+                          r"evaluat\w+ (?:on|in|across)|tested on|trained on|(?:real-world|synthetic|simulated) (?:\w+ )?"
+                          r"(?:data|datasets?|tasks?|benchmarks?|experiments?|environments?|graphs?|images?|problems?))\b", _I)
+_RESULT = re.compile(r"\b(?:outperform\w*|state[- ]of[- ]the[- ]art|SOTA|improv\w*|achiev\w*|surpass\w*|competitive|better|"
+                     r"faster|speed-?ups?|reduc\w*|gains?|superior|significantly|substantially|accura\w*|effective\w*|"
+                     r"robust\w*|converge\w*|guarantee\w*|bounds?|matches|comparable|orders? of magnitude|fewer|less|"
+                     r"higher|lower|best|up to|times|ranked first|first place|wins?|won|first time|first to|successfully)\b", _I)
+_REPORT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|"
+                     r"indicate|indicates|reveal|reveals|confirm|confirms|suggest|suggests|establish|verify|verifies|"
+                     r"empirically|experimentally|theoretically)\b", _I)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|x\b|×|-?fold|times|points?|pp|dB|BLEU|AUC|FID|mAP|ms|hours?|GPU)|\b\d+(?:\.\d+)?\b")
+_NUMBER_UNIT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|x\b|×|-?fold|times|points?|pp|dB|BLEU|AUC|FID|mAP)", _I)
+_LEAD = re.compile(r"^(?:(?:however|moreover|furthermore|in addition|additionally|specifically|in particular|importantly|"
+                   r"more importantly|finally|further|thus|therefore|hence|to this end|in this (?:paper|work)|here|"
+                   r"recently|consequently|as a result|in practice|in contrast|unfortunately|overall)\s*,?\s+)+", _I)
+
+
+# ---------------------------------------------------------------- the table
+
+@dataclass
+class Cell:
+    """One cell: its text (empty when the abstract does not say), the abstract sentence it comes
+    from, and who wrote the text (``extract``: a span of that sentence; ``model``: a checked phrase)."""
+
+    text: str = ""
+    sentence: str = ""
+    by: str = "extract"
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "sentence": self.sentence, "by": self.by}
+
+
+@dataclass
+class Row:
+    paper: Paper
+    cells: dict[str, Cell]
+
+    @property
+    def id(self) -> str:
+        return self.paper.id
+
+    @property
+    def title(self) -> str:
+        return self.paper.title
+
+    def to_dict(self) -> dict:
+        return {"id": self.paper.id, "title": self.paper.title, "cells": {k: c.to_dict() for k, c in self.cells.items()}}
+
+
+@dataclass
+class Table:
+    """A comparison table. ``notes`` say what happened on the way (no relevant papers, a model that
+    failed, phrases dropped as unsupported); ``rejected`` counts model phrases that failed the check."""
+
+    columns: list[str]
+    rows: list[Row]
+    backend: str = "extractive"
+    notes: list[str] = field(default_factory=list)
+    rejected: int = 0
+
+    def to_dict(self) -> dict:
+        return {"columns": list(self.columns), "rows": [r.to_dict() for r in self.rows]}
+
+    def header(self) -> list[str]:
+        return ["title"] + [label(c) for c in self.columns]
+
+    def cell_texts(self) -> list[list[str]]:
+        return [[r.title] + [r.cells[c].text for c in self.columns] for r in self.rows]
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["id"] + self.header())
+        for r, texts in zip(self.rows, self.cell_texts(), strict=True):
+            w.writerow([r.id] + texts)
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        def md(s: str) -> str:
+            return re.sub(r"([\\`*_|<>])", r"\\\1", " ".join(str(s).split())) or "–"
+
+        lines = ["| " + " | ".join(md(h) for h in self.header()) + " |", "|" + "---|" * len(self.header())]
+        lines += ["| " + " | ".join(md(t) for t in texts) + " |" for texts in self.cell_texts()]
+        return "\n".join(lines)
+
+
+def label(column: str) -> str:
+    """The header of a column: a known column's label, else the column (a question) itself."""
+    return LABELS.get(column, column)
+
+
+def parse_columns(columns: str | Iterable[str] | None) -> list[str]:
+    """The content columns asked for (``None``: the defaults); a comma-separated string is split.
+    Aliases of the defaults ("key result", "data / setting") map to them."""
+    if columns is None:
+        return list(DEFAULT_COLUMNS)
+    items = columns.split(",") if isinstance(columns, str) else list(columns)
+    out = []
+    for c in items:
+        if not isinstance(c, str):
+            raise ConfigError(f"a column must be text, not {c!r}")
+        name = " ".join(c.split())
+        key = _ALIASES.get(name.lower().rstrip("?"), name)
+        if key and key not in out:
+            out.append(key)
+    if not out:
+        raise ConfigError("no columns given (for example --columns \"method,which datasets?\")")
+    return out
+
+
+_ALIASES = {"problem": "problem", "method": "method", "data": "data", "data / setting": "data", "data/setting": "data",
+            "setting": "data", "result": "result", "key result": "result", "results": "result", "venue": "venue",
+            "year": "year", "type": "type", "contribution": "method", "datasets": "data"}
+
+
+# ---------------------------------------------------------------- extraction
+
+def _title_name(title: str) -> str | None:
+    """The method name a title leads with ("SALD: Sign Agnostic …" → "SALD")."""
+    m = re.match(r"^\s*([A-Za-z0-9][\w+\-.]{1,24}?)\s*[:–—]\s", title or "")
+    return m.group(1) if m and (any(c.isupper() for c in m.group(1)[1:]) or any(c.isdigit() for c in m.group(1))) else None
+
+
+def _names(sentence: str) -> list[str]:
+    return [a or b for a, b in _ACRONYM.findall(sentence)]
+
+
+def _position(i: int, n: int) -> float:
+    return i / max(1, n - 1)
+
+
+def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None = None, reused: set[str] | None = None) -> float:
+    """How strongly ``sentence`` (the ``i``-th of ``n``) states ``column``; 0 when it does not at all.
+    ``title`` is the paper's title (its words and leading name mark the problem and the method);
+    ``reused`` the acronyms the abstract uses more than once (the method's name, usually)."""
+    s = sentence
+    pos = _position(i, n)
+    intro = bool(_INTRO.search(s)) or bool(_NAMED.search(s))
+    report = bool(_REPORT.search(s))
+    result_hits = len(_RESULT.findall(s))
+    tterms = set(content_terms(title or ""))
+    overlap = len(tterms & set(content_terms(s))) / len(tterms) if tterms else 0.0
+    if column == "problem":
+        score = 0.35 * min(3, len(_PROBLEM.findall(s))) + (0.4 if _PROBLEM_VERB.search(s) else 0.0) + 0.8 * overlap
+        score += 0.35 * (1 - pos) + (0.1 if i == 0 else 0.0)
+        score -= 0.8 * intro + 0.4 * report + 0.15 * min(2, result_hits)
+        return max(0.0, score)
+    if column == "method":
+        m = _INTRO.search(s)
+        name = _title_name(title or "")
+        score = (1.2 if m and _STRONG_INTRO.search(m.group(0)) else 0.7 if m else 0.0)
+        score += 1.0 * bool(_NAMED.search(s)) + 0.4 * bool(_OUR.search(s)) + 0.6 * overlap
+        score -= 0.4 * (not _SELF.search(s) and not any(a in s for a in (reused or ())))  # not about this paper's own work
+        score += 0.5 * bool(_USE.search(s) and not _INTRO.search(s)) + 0.4 * bool(_NOVEL.search(s) and not _INTRO.search(s))
+        score += 0.3 * bool(_names(s)) + (0.5 if name and name.lower() in s.lower() else 0.0)
+        score += 0.5 * any(f"({a})" in s for a in (reused or ()))  # where the reused name is defined
+        score += 0.2 * bool(_METHOD_WORDS.search(s)) - 0.5 * (report and not intro) - 0.3 * bool(_DATA_STRONG.search(s) and not intro)
+        score += 0.3 * (1 - pos) - 0.3 * bool(re.match(r"^\W*(?:\w+\s+){0,3}?(?:also|further|then|additionally|moreover|finally)\b", s, _I))
+        return max(0.0, score)
+    if column == "data":
+        sets = len(_DATASETS.findall(s))
+        score = 0.8 * min(3, sets) + 0.5 * bool(_DATA_STRONG.search(s)) + 0.2 * min(4, len(_DATA.findall(s)))
+        score += 0.2 * pos - 0.3 * bool(_PROBLEM.search(s) and not sets and pos < 0.3)
+        return max(0.0, score)
+    if column == "result":
+        score = 0.35 * min(3, result_hits) + 0.4 * report + 0.3 * bool(_REPORT_THAT.search(s))
+        score += 0.45 * min(3, len(_NUMBER_UNIT.findall(s))) + 0.2 * bool(_DATASETS.search(s))
+        score += 0.3 * pos - 0.4 * (intro and not report and not _NUMBER_UNIT.search(s)) - 0.5 * s.rstrip().endswith("?")
+        return max(0.0, score)
+    raise ConfigError(f"unknown column {column!r}")
+
+
+def reused_names(sentences: list[str]) -> set[str]:
+    """Acronyms and CamelCase names the abstract uses in more than one sentence."""
+    seen: dict[str, int] = {}
+    for s in sentences:
+        for a in set(_names(s)):
+            seen[a] = seen.get(a, 0) + 1
+    return {a for a, k in seen.items() if k > 1}
+
+
+# the score a sentence needs to fill the column (below it the cell stays empty)
+MIN_SCORE = {"problem": 0.2, "method": 0.5, "data": 0.5, "result": 0.55}
+_REPORT_THAT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|"
+                          r"observes|indicate|indicates|reveal|reveals|confirm|confirms|suggest|suggests|establish|establishes|"
+                          r"verify|verifies|argue|argues)\s+that\b", _I)
+
+
+def _trim(span: str) -> str:
+    span = _LEAD.sub("", span.strip())
+    span = re.sub(r"^(?:[,;:\s]+|(?:and|but|while|so|then)\s+)+|(?:[\s,;:.]+|\s+(?:and|or|but|while))+$", "", span, flags=_I)
+    return span
+
+
+def _after(sentence: str, m: re.Match | None) -> str | None:
+    if not m:
+        return None
+    rest = _trim(sentence[m.end():])
+    return rest if len(rest.split()) >= 3 else None
+
+
+def _keeps_numbers(span: str, sentence: str) -> bool:
+    return all(x in span for x in _NUMBER_UNIT.findall(sentence))
+
+
+_DATA_END = re.compile(r"(?:;\s|,\s+(?:we|our|it|they|this|while|where|whereas)\b|\s(?:show|shows|demonstrate|demonstrates|indicate|"
+                       r"indicates|reveal|reveals|confirm|confirms|suggest|suggests)\b|(?:,\s+|\s+and\s+)(?:outperform\w*|achiev\w*|"
+                       r"improv\w*|surpass\w*|attain\w*|obtain\w*|yield\w*|reach\w*)\b)", _I)
+
+
+def span_for(column: str, sentence: str) -> str:
+    """The shortest span of ``sentence`` that keeps what ``column`` needs."""
+    s = sentence.strip()
+    if column == "method":
+        m = _INTRO.search(s) or _USE.search(s)
+        # "we propose X" / "we introduce X" → X; "a method called X" → the whole sentence keeps the name
+        span = _after(s, m) if m and not _NAMED.search(s[:m.start()]) else None
+        return _cut(span) if span else _trim(s)
+    if column == "result":
+        m = _REPORT_THAT.search(s)
+        span = _after(s, m)
+        return span if span and _keeps_numbers(span, s) else _trim(s)
+    if column == "data":
+        ds = _DATASETS.search(s)
+        found = ds or _DATA_STRONG.search(s) or _DATA.search(s)
+        anchor = found.start() if found else None
+        if anchor is not None:
+            before = s[:anchor]
+            preps = list(re.finditer(r"\b(?:on|in|across|using|with|over|from|including|such as)\s", before, _I))
+            start = preps[-1].start() if preps and len(before[preps[-1].start():].split()) <= 8 else anchor
+            span = s[start:]
+            end = _DATA_END.search(span, len(s[start:anchor]) + 1)
+            span = _trim(span[:end.start()] if end else span)
+            if len(span.split()) >= 2:
+                return span
+        return _trim(s)
+    if column == "problem":
+        m = _PROBLEM_VERB.search(s)
+        span = _after(s, m)
+        return span if span else _trim(s)
+    return _trim(s)
+
+
+def _cut(span: str) -> str:
+    """A contribution clause without what follows a semicolon."""
+    return _trim(re.split(r";\s", span)[0])
+
+
+def extract_cell(column: str, text: PaperText, used: set[str] | None = None) -> Cell:
+    """The cell of a default column: the best-scoring sentence's span, or an empty cell."""
+    sents = [s for _, s in text.evidence_candidates()] or text.sentences
+    reused = reused_names(sents)
+    best, best_score = None, 0.0
+    for i, s in enumerate(sents):
+        sc = score_sentence(column, s, i, len(sents), text.paper.title, reused) - (0.1 if used and s in used else 0.0)
+        if sc > best_score:
+            best, best_score = s, sc
+    if column == "problem" and best is None and len(sents) > 1:  # every abstract poses something: its opening
+        best, best_score = sents[0], MIN_SCORE[column]
+    if best is None or best_score < MIN_SCORE[column]:
+        return Cell()
+    return Cell(span_for(column, best), best, "extract")
+
+
+def meta_cell(column: str, p: Paper) -> Cell:
+    value = {"venue": p.venue, "year": p.year, "type": p.type}[column]
+    return Cell("" if value is None else str(value), "", "extract")
+
+
+def question_cells(column: str, texts: list[PaperText], embedder) -> list[Cell]:
+    """Cells of a question column for every paper: the sentence nearest the question (cosine plus
+    word overlap), empty below :data:`QUESTION_COLUMN_MIN`."""
+    qterms = set(content_terms(column))
+    pieces = [[s for _, s in t.evidence_candidates()] or t.sentences for t in texts]
+    flat = [s for ps in pieces for s in ps]
+    if not flat:
+        return [Cell() for _ in texts]
+    vecs = np.asarray(embedder.embed_batch([column] + flat), dtype=np.float32)
+    q, svecs = vecs[0], vecs[1:]
+    out, at = [], 0
+    for ps in pieces:
+        best, best_score = None, 0.0
+        for j, s in enumerate(ps):
+            overlap = len(qterms & set(content_terms(s))) / len(qterms) if qterms else 0.0
+            sc = float(svecs[at + j] @ q) + QUESTION_OVERLAP_WEIGHT * overlap
+            if sc > best_score:
+                best, best_score = s, sc
+        at += len(ps)
+        out.append(Cell(_trim(best), best, "extract") if best and best_score >= QUESTION_COLUMN_MIN else Cell())
+    return out
+
+
+def extract_table(papers: list[Paper], columns: list[str], embedder=None, texts: list[PaperText] | None = None) -> Table:
+    """The extractive table (no language model)."""
+    texts = texts or [paper_text(p) for p in papers]
+    rows = [Row(p, {}) for p in papers]
+    for c in columns:
+        if c in DEFAULT_COLUMNS:
+            for r, t in zip(rows, texts, strict=True):
+                used = {x.sentence for x in r.cells.values() if x.sentence}
+                r.cells[c] = extract_cell(c, t, used)
+        elif c in META_COLUMNS:
+            for r in rows:
+                r.cells[c] = meta_cell(c, r.paper)
+        else:
+            if embedder is None:
+                raise ConfigError(f"the column {c!r} is a question and needs the embedding model")
+            for r, cell in zip(rows, question_cells(c, texts, embedder), strict=True):
+                r.cells[c] = cell
+    for r in rows:
+        for c in META_COLUMNS:
+            r.cells.setdefault(c, meta_cell(c, r.paper))
+    cols = list(columns) + [c for c in META_COLUMNS if c not in columns]
+    return Table(cols, rows)
+
+
+# ---------------------------------------------------------------- model phrases
+
+def _question_of(column: str) -> str:
+    return {"problem": "the problem the paper addresses", "method": "the method or contribution it proposes (with its name)",
+            "data": "the data, benchmarks or setting it uses", "result": "its key result (keep numbers)"}.get(column, column)
+
+
+def model_messages(p: Paper, cells: dict[str, Cell]) -> list[dict]:
+    """The chat messages asking for one phrase per extracted cell of one paper."""
+    keys = [c for c, cell in cells.items() if cell.text and cell.by == "extract" and c not in META_COLUMNS]
+    listing = "\n".join(f"{c}: {as_data(cells[c].text)}" for c in keys)
+    asks = "\n".join(f"{c}: {_question_of(c)}" for c in keys)
+    system = render("compare_system")
+    user = render("compare_user", title=as_data(p.title), fields=asks, spans=listing)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def parse_phrases(reply: str, keys: Iterable[str]) -> dict[str, str]:
+    """``column: phrase`` lines of a reply, for the expected columns only."""
+    want = {k.lower(): k for k in keys}
+    out: dict[str, str] = {}
+    for line in (reply or "").splitlines():
+        m = re.match(r"^\s*[-*]?\s*\**([^:*]{1,80}?)\**\s*:\s*(.+?)\s*$", line)
+        if not m:
+            continue
+        k = want.get(m.group(1).strip().lower())
+        phrase = m.group(2).strip().strip("\"'“”").rstrip(".")
+        if k and phrase and k not in out:
+            out[k] = phrase
+    return out
+
+
+def shorten_with_model(table: Table, texts: list[PaperText], generator, embed_texts) -> None:
+    """Replace extracted spans by the model's phrases where the paper supports them (in place).
+
+    ``embed_texts(texts, phrases)`` gives the texts their sentence vectors and returns the phrases'."""
+    table.backend = generator.name
+    for r, t in zip(table.rows, texts, strict=True):
+        keys = [c for c, cell in r.cells.items() if cell.text and c not in META_COLUMNS]
+        if not keys:
+            continue
+        try:
+            reply = "".join(generator.stream(model_messages(r.paper, r.cells), max_tokens=MODEL_MAX_TOKENS, temperature=0.0))
+        except GeneratorError as e:
+            table.notes.append(f"the {generator.name} model failed ({e}); the extracted spans are shown")
+            table.backend = "extractive"
+            return
+        phrases = {k: v for k, v in parse_phrases(reply, keys).items() if len(v) < len(r.cells[k].text)}
+        if not phrases:
+            continue
+        vecs = embed_texts([t], list(phrases.values()))
+        for (k, phrase), vec in zip(phrases.items(), vecs, strict=True):
+            terms = content_terms(phrase)
+            in_span = sum(w in set(content_terms(r.cells[k].text)) for w in terms) / len(terms) if terms else 0.0
+            if in_span < MODEL_IN_SPAN or not check_support(phrase, vec, [t]).supported:  # another column's text, or unsupported
+                table.rejected += 1
+                continue
+            sims = t.vectors[:len(t.sentences)] @ vec
+            source = r.cells[k].sentence if r.cells[k].sentence in t.sentences else t.sentences[int(np.argmax(sims))]
+            r.cells[k] = Cell(phrase, source, "model")
+    if table.rejected:
+        table.notes.append(f"{table.rejected} phrase(s) the model wrote were not supported by the abstract; the extracted spans are shown instead")
+
+
+# ---------------------------------------------------------------- entry point
+
+_COMPARE_Q = re.compile(r"\b(?:compare|compares|comparing|comparison|contrast|contrasting|differ|differs|difference|differences|"
+                        r"versus|vs\.?|side by side|distinguish(?:es)?|"
+                        r"how do (?:these|those|they) (?:\w+\s+){0,4}(?:relate|compare))\b", _I)
+
+
+def is_comparison_question(text: str) -> bool:
+    """Whether a chat question asks to compare or contrast papers."""
+    return bool(_COMPARE_Q.search(text or ""))
+
+
+def retrieval_query(question: str) -> str:
+    """The question without its comparing words (they would only add noise to retrieval)."""
+    q = re.sub(r"\b(?:compare|contrast|comparison of|differences? between|how do|how does|differ|versus|vs\.?|"
+               r"side by side|these|those)\b", " ", question, flags=_I)
+    return " ".join(q.split()) or question
+
+
+def paper_texts(pipeline) -> PaperTexts:
+    """The pipeline's cache of split (and, once needed, embedded) abstracts for comparison tables."""
+    texts = getattr(pipeline, "_comparison_texts", None)
+    if texts is None:
+        texts = pipeline._comparison_texts = PaperTexts(pipeline.embedder)
+    return texts
+
+
+def compare(pipeline, papers_or_question, *, columns=None, backend: str | None = None) -> Table:
+    """A :class:`Table` of the given paper ids (or :class:`Paper` records), or of the papers relevant
+    to a question (retrieved, then filtered by the answer step's relevance check)."""
+    cols = parse_columns(columns)
+    notes: list[str] = []
+    if isinstance(papers_or_question, str):
+        question = papers_or_question.strip()
+        if not question:
+            raise ConfigError("give paper ids or a question to compare papers")
+        # the relevant papers: those the extractive answer cites (retrieved, then checked for relevance)
+        ans = pipeline.answer(retrieval_query(question), backend="extractive", k=min(MAX_PAPERS, max(pipeline.settings.k, 2)))
+        papers = list({c.paper.id: c.paper for c in ans.citations}.values())[:MAX_PAPERS]
+        if not papers:
+            notes.append("no indexed paper is relevant enough to this question")
+    else:
+        items = list(papers_or_question or [])
+        if not items:
+            raise ConfigError("give at least one paper id to compare")
+        if len(items) > MAX_PAPERS:
+            raise ConfigError(f"at most {MAX_PAPERS} papers can be compared at once ({len(items)} given)")
+        papers = []
+        by_id = None
+        for x in items:
+            if isinstance(x, Paper):
+                papers.append(x)
+                continue
+            if by_id is None:
+                by_id = pipeline.retriever.by_id
+            pid = str(x).strip()
+            if pid not in by_id:
+                raise ConfigError(f"no paper with id {pid!r} in the index")
+            papers.append(by_id[pid])
+        papers = list({p.id: p for p in papers}.values())
+    pts = paper_texts(pipeline)
+    texts = pts.get_many(papers)
+    needs_embedder = any(c not in DEFAULT_COLUMNS and c not in META_COLUMNS for c in cols)
+    table = extract_table(papers, cols, pipeline.embedder if needs_embedder else None, texts)
+    table.notes.extend(notes)
+    name = backend or pipeline.settings.backend
+    if name != "extractive" and table.rows:
+        shorten_with_model(table, texts, pipeline.generator(name), pts.embed)
+    return table

@@ -1,0 +1,173 @@
+"""Comparison tables: extraction rules on written abstracts (fast), then the API and the CLI over
+the real index (JSON, CSV and Markdown), and model phrases that must pass the support check."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import main
+from rag.comparison import (
+    DEFAULT_COLUMNS,
+    META_COLUMNS,
+    extract_table,
+    is_comparison_question,
+    parse_columns,
+    parse_phrases,
+    shorten_with_model,
+)
+from rag.errors import ConfigError
+from rag.models import Paper, paper_id
+
+METHOD_PAPER = Paper(paper_id("FooNet"), "FooNet: Fast Sparse Attention", (
+    "Attention is expensive for long sequences, which limits the context length of transformers. "
+    "In this paper, we propose FooNet, a sparse attention layer that routes tokens with learned hashing. "
+    "We prove that FooNet approximates full attention with bounded error. "
+    "Experiments on WikiText-103 and ImageNet show that FooNet reaches 24.1 perplexity and is 3.2x faster than full attention."),
+    ("A. Author",), "ICLR", 2021, "Oral")
+THEORY_PAPER = Paper(paper_id("On the bias of SGD"), "On the implicit bias of SGD", (
+    "Why gradient descent generalizes in overparameterized models remains poorly understood. "
+    "We study the implicit bias of stochastic gradient descent for linear networks. "
+    "We prove that SGD converges to the minimum norm solution at a linear rate."),
+    (), "NeurIPS", 2020, "Poster")
+
+
+# ---------------------------------------------------------------- extraction (pure logic)
+
+def test_default_cells_are_spans_of_their_sentences_with_the_key_information():
+    t = extract_table([METHOD_PAPER], list(DEFAULT_COLUMNS))
+    assert t.columns == list(DEFAULT_COLUMNS) + list(META_COLUMNS)
+    cells = t.rows[0].cells
+    for c in DEFAULT_COLUMNS:
+        assert cells[c].text and cells[c].text in cells[c].sentence and cells[c].by == "extract"
+    assert cells["method"].text.startswith("FooNet, a sparse attention layer")  # the clause after "we propose"
+    assert "expensive" in cells["problem"].text
+    assert "WikiText-103" in cells["data"].text and "ImageNet" in cells["data"].text
+    assert "FooNet reaches" not in cells["data"].text  # the result is not part of the data span
+    assert "24.1" in cells["result"].text and "3.2x" in cells["result"].text  # numbers kept
+    assert (cells["venue"].text, cells["year"].text, cells["type"].text) == ("ICLR", "2021", "Oral")
+
+
+def test_an_abstract_without_data_leaves_the_data_cell_empty():
+    cells = extract_table([THEORY_PAPER], list(DEFAULT_COLUMNS)).rows[0].cells
+    assert cells["data"].text == "" and cells["data"].sentence == ""
+    assert "implicit bias" in cells["method"].text
+    assert "minimum norm solution" in cells["result"].text
+
+
+def test_columns_parse_aliases_and_questions():
+    assert parse_columns(None) == list(DEFAULT_COLUMNS)
+    assert parse_columns("Key result, which datasets?,method") == ["result", "which datasets?", "method"]
+    with pytest.raises(ConfigError):
+        parse_columns(" , ")
+
+
+def test_exports_csv_and_markdown():
+    t = extract_table([METHOD_PAPER, THEORY_PAPER], list(DEFAULT_COLUMNS))
+    rows = list(csv.reader(io.StringIO(t.to_csv())))
+    assert rows[0] == ["id", "title", "Problem", "Method", "Data / setting", "Key result", "Venue", "Year", "Type"]
+    assert [r[0] for r in rows[1:]] == [METHOD_PAPER.id, THEORY_PAPER.id]
+    md = t.to_markdown().splitlines()
+    assert md[0].startswith("| title | Problem") and len(md) == 4 and md[3].count("|") == md[0].count("|")
+
+
+def test_comparison_questions_are_detected():
+    assert is_comparison_question("How do these pruning-at-initialization papers differ?")
+    assert is_comparison_question("compare the diffusion papers")
+    assert not is_comparison_question("Which papers study pruning at initialization?")
+    assert not is_comparison_question("Which methods reach comparable accuracy on different datasets?")
+
+
+def test_model_reply_lines_are_parsed_for_the_asked_columns_only():
+    got = parse_phrases("method: FooNet sparse attention.\n**Data**: WikiText-103\nnoise: x\nresult: ", ["method", "data", "result"])
+    assert got == {"method": "FooNet sparse attention", "data": "WikiText-103"}
+
+
+class FakeGenerator:
+    """Answers with fixed lines; records the prompts."""
+
+    name = "fake"
+
+    def __init__(self, reply: str):
+        self.reply, self.seen = reply, []
+
+    def stream(self, messages, *, max_tokens, temperature):
+        self.seen.append(messages)
+        yield self.reply
+
+
+@pytest.mark.slow
+def test_model_phrases_pass_the_support_check_or_fall_back_to_the_span(embedder):
+    from rag.support import PaperTexts
+
+    pts = PaperTexts(embedder)
+    texts = pts.get_many([METHOD_PAPER])
+    t = extract_table([METHOD_PAPER], list(DEFAULT_COLUMNS), texts=texts)
+    extracted = {c: t.rows[0].cells[c].text for c in DEFAULT_COLUMNS}
+    gen = FakeGenerator("method: FooNet, a sparse attention layer with learned hashing\n"
+                        "result: FooNet beats GPT-4 by 40% on MMLU\n"
+                        "data: the Pile")
+    shorten_with_model(t, texts, gen, pts.embed)
+    cells = t.rows[0].cells
+    assert cells["method"].by == "model" and cells["method"].text == "FooNet, a sparse attention layer with learned hashing"
+    assert cells["method"].sentence in texts[0].sentences and "we propose FooNet" in cells["method"].sentence
+    assert cells["result"].by == "extract" and cells["result"].text == extracted["result"]  # unsupported: the span stays
+    assert cells["data"].text == extracted["data"]  # not shorter than... or unsupported: never the model's
+    assert t.rejected >= 1 and any("not supported" in n for n in t.notes)
+    assert "method: " in gen.seen[0][1]["content"] and "<paper>" in gen.seen[0][1]["content"]
+
+
+# ---------------------------------------------------------------- API and CLI over the real index
+
+QUESTION = "How do the papers on pruning neural networks at initialization differ?"
+
+
+@pytest.fixture(scope="module")
+def ids(pipeline):
+    return [h.paper.id for h in pipeline.retrieve("pruning neural networks at initialization", 5)]
+
+
+@pytest.mark.slow
+def test_api_compares_ids_and_questions(pipeline, ids):
+    import rag
+
+    t = rag.compare(ids[:3], backend="extractive", pipeline=pipeline)
+    assert [r.id for r in t.rows] == ids[:3]
+    assert t.columns[:4] == list(DEFAULT_COLUMNS)
+    filled = [c for r in t.rows for c in r.cells.values() if c.text and c.sentence]
+    assert filled and all(c.text in c.sentence for c in filled)
+    by_q = pipeline.compare(QUESTION, backend="extractive")
+    assert len(by_q.rows) >= 2 and all("prun" in (r.title + r.paper.abstract).lower() for r in by_q.rows)
+    q = pipeline.compare(ids[:2], columns="which datasets?,method", backend="extractive")
+    assert q.columns == ["which datasets?", "method", *META_COLUMNS]
+    with pytest.raises(ConfigError, match="no paper with id"):
+        pipeline.compare(["pnope"], backend="extractive")
+    with pytest.raises(ConfigError, match="at most 8"):
+        pipeline.compare(ids * 2, backend="extractive")
+
+
+@pytest.mark.slow
+def test_cli_json_csv_markdown(pipeline, ids):
+    run = lambda *a: CliRunner().invoke(main, ["compare", *a, "--backend", "extractive"], obj={"pipeline": pipeline})  # noqa: E731
+    r = run(*ids[:3], "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert set(d) == {"columns", "rows"} and d["columns"][:4] == list(DEFAULT_COLUMNS)
+    assert [row["id"] for row in d["rows"]] == ids[:3]
+    for row in d["rows"]:
+        assert set(row) == {"id", "title", "cells"} and set(row["cells"]) == set(d["columns"])
+        for cell in row["cells"].values():
+            assert set(cell) == {"text", "sentence", "by"} and cell["by"] in ("extract", "model")
+    r = run(*ids[:2], "--csv", "--columns", "method,which datasets?")
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0][:4] == ["id", "title", "Method", "which datasets?"] and len(rows) == 3
+    r = run("--question", QUESTION, "--markdown")
+    assert r.exit_code == 0 and r.stdout.startswith("| title | Problem | Method")
+    r = run("pnope", "--json")
+    assert r.exit_code == 1 and "error: no paper with id" in r.output and "Traceback" not in r.output
+    r = run()
+    assert r.exit_code == 1 and "give paper ids or --question" in r.output
