@@ -22,7 +22,7 @@ from .models import Hit
 from .support import PaperText, PaperTexts, check_support, parse_markers, strip_markers, with_markers
 from .text import content_terms, words
 
-MAX_WORDS = 90  # the answer's word budget: evidence sentences are added while it lasts
+MAX_WORDS = 110  # the answer's word budget: evidence sentences are added while it lasts
 MIN_EVIDENCE = 1  # evidence sentences a one-paper answer shows even past the budget
 MAX_ANSWER_SENTENCES = 8
 MIN_CONTENT = 2  # a sentence needs at least this many content words to state anything
@@ -48,12 +48,18 @@ class Source:
         return self.hit.paper
 
     def lead(self) -> tuple[str | None, str | None]:
-        """(clause about the paper, the sentence it comes from) from its best sentences, or (None, None)."""
+        """(clause about the paper, the sentence it comes from) from its best sentences, or (None, None):
+        the best-ranked one that says what the paper contributes ("we propose X"), else the best-ranked
+        one that can be turned into a clause about the paper."""
+        found = []
         for s in self.ranked.best(LEAD_CANDIDATES):
             clause = lead_clause(s)
             if clause and len(words(clause)) >= 4:
-                return clause, s
-        return None, None
+                found.append((self.ranked.roles.get(s) != "contribution", clause, s))
+        if not found:
+            return None, None
+        _, clause, s = min(found, key=lambda x: x[0])
+        return clause, s
 
 
 def where(p) -> str:
@@ -149,7 +155,7 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
     count = sum(len(words(strip_markers(line.text))) for line in opened)
     picked: dict[int, list[str]] = {src.n: [] for src in sources}
     queue = []
-    for rank in range(3):
+    for rank in range(5 if len(sources) == 1 else 3):
         for src in sources:
             if rank < len(src.ranked.sentences):
                 queue.append((rank, src))

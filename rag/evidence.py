@@ -71,6 +71,7 @@ _NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|present|introduce|call|du
 LEXICAL_WEIGHT = 0.3
 ROLE_BONUS = {"contribution": 0.06, "result": 0.05, "plain": 0.0, "background": -0.12, "other": -0.25}
 ASKED_BONUS = 0.10  # the sentence has what the question asks for: a number, a name, a remedy
+SPECIFIC_BONUS = 0.03  # per name or number the question does not already say (specifics answer; up to 3 count)
 SHORT_PENALTY = 0.10  # a sentence of fewer than SHORT_WORDS words says little
 SHORT_WORDS = 7
 
@@ -138,6 +139,7 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
         score = cos + LEXICAL_WEIGHT * lexical[i] + ROLE_BONUS[role]
         if _has_asked(s, role, want, question):
             score += ASKED_BONUS
+        score += SPECIFIC_BONUS * min(3, len(_new_names(s, question)))
         if len(words(s)) < SHORT_WORDS:
             score -= SHORT_PENALTY
         scored.append((score, -i, s))
