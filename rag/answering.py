@@ -40,6 +40,7 @@ from .errors import ConfigError, GeneratorError
 from .evidence import METADATA_INTENTS, intents, rank_sentences
 from .generate import ExtractiveGenerator, Generator
 from .models import Hit, Paper
+from .program import ProgramAnswer
 from .prompts import answer_messages, as_data, evidence_block, render
 from .relevance import (
     ANSWER_THRESHOLD,
@@ -54,7 +55,7 @@ from .relevance import (
     score_hits,
 )
 from .settings import Settings
-from .support import PaperText, PaperTexts, TermStats, paper_details
+from .support import PaperText, PaperTexts, TermStats, metadata_sentences, paper_details
 from .text import question_terms, strip_markup
 
 NO_MATCH = "no_match"
@@ -179,6 +180,7 @@ class AnswerParts:
     stats: TermStats
     retrieve: Callable[..., list[Hit]]
     generator: Callable[[str | None], Generator]
+    program: Callable[[str], ProgramAnswer | None] | None = None  # a program question answered from the records
 
 
 @dataclass
@@ -342,6 +344,22 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         raise ConfigError(f"the question is {len(question)} characters long; the limit is {limit}")
     name = backend or settings.backend
     gen = parts.generator(name)
+    prog = parts.program(question) if parts.program is not None and not filters else None
+    if prog is not None and prog.papers:
+        # a question about the conference program: answered from the session and time records
+        hits = [Hit(paper=p, score=1.0, rank=i) for i, p in enumerate(prog.papers, 1)]
+        marks = "".join(f"[{i}]" for i in range(1, len(hits) + 1))
+        text = prog.text.strip()  # plain sentences from the records
+        text = text[:-1] + f" {marks}." if text.endswith(".") else f"{text} {marks}"
+        cites = [Citation(i, p, [s for s in metadata_sentences(p) if " in the session " in s or " at " in s][:1])
+                 for i, p in enumerate(prog.papers, 1)]
+        yield text
+        t = (time.perf_counter() - t0) * 1000
+        yield Answer(question, text, cites, False, hits, "extractive" if isinstance(gen, ExtractiveGenerator) else "records", name,
+                     sentences=[AnswerSentence(text, list(range(1, len(hits) + 1)), True, 1.0, origin="records")],
+                     timings={"retrieve_ms": t, "plan_ms": 0.0, "generate_ms": 0.0, "first_token_ms": t, "total_ms": t},
+                     relevance=1.0, outcome=ANSWERED)
+        return
     hits = parts.retrieve(question, k, **filters)
     t_retrieved = time.perf_counter()
     p = plan(parts, question, hits)

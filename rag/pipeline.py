@@ -333,7 +333,7 @@ class Pipeline:
             if self._parts is None:
                 retriever = self.retriever
                 self._parts = AnswerParts(self.settings, self.embedder, PaperTexts(self.embedder), TermStats(list(retriever.papers)),
-                                          self.retrieve, self.generator)
+                                          self.retrieve, self.generator, self.program_answer)
             return self._parts
 
     def answer(self, question: str, *, backend: str | None = None, k: int | None = None, **filters):
