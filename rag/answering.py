@@ -344,7 +344,8 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         raise ConfigError(f"the question is {len(question)} characters long; the limit is {limit}")
     name = backend or settings.backend
     gen = parts.generator(name)
-    prog = parts.program(question) if parts.program is not None and not filters else None
+    given = {k: v for k, v in filters.items() if k != "read_filters"}  # the filters a caller set (read_filters is a switch)
+    prog = parts.program(question) if parts.program is not None and not given and filters.get("read_filters") is not False else None
     if prog is not None and prog.papers:
         # a question about the conference program: answered from the session and time records
         hits = [Hit(paper=p, score=1.0, rank=i) for i, p in enumerate(prog.papers, 1)]
@@ -379,7 +380,7 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         return ans
 
     if p.outcome != ANSWERED:
-        active = any(v not in (None, "", [], ()) for v in filters.values())
+        active = any(v not in (None, "", [], ()) for v in given.values())
         outcome = NO_MATCH if not hits and active else p.outcome
         text = (render("no_match").strip() if outcome == NO_MATCH else
                 _related_text(p.related) if outcome == RELATED else render("refusal").strip())

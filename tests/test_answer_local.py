@@ -42,7 +42,7 @@ def local_pipeline(built_index, embedder):
 def dev_answers(local_pipeline):
     """Every development question answered once with the local backend."""
     qs = [json.loads(line) for line in DEV_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [(q, A.answer(local_pipeline, q["question"], backend="local")) for q in qs]
+    return [(q, local_pipeline.answer(q["question"], backend="local")) for q in qs]
 
 
 def test_lookup_question_cites_the_right_paper(dev_answers):
@@ -65,7 +65,9 @@ def test_unanswerable_questions_are_refused(dev_answers):
     unans = [a for q, a in dev_answers if q["type"] == "unanswerable"]
     refused = [a for a in unans if a.refused and not a.citations]
     assert len(refused) >= 0.8 * len(unans)
-    assert all("do not cover" in a.text for a in refused)
+    assert all(a.outcome in ("not_covered", "related") for a in refused)
+    assert all("do not cover" in a.text for a in refused if a.outcome == "not_covered")
+    assert all("none of their abstracts states" in a.text and a.related for a in refused if a.outcome == "related")
     answerable = [a for q, a in dev_answers if q["type"] != "unanswerable"]
     assert sum(a.refused for a in answerable) <= 0.1 * len(answerable)
 
@@ -121,8 +123,8 @@ def twin_indexes(tmp_path_factory, settings_factory, embedder):
 @pytest.mark.parametrize("backend", ["extractive", "local"])
 def test_injected_instruction_in_an_abstract_changes_nothing(twin_indexes, backend):
     clean, injected = twin_indexes
-    a = A.answer(clean, QUESTION, backend=backend)
-    b = A.answer(injected, QUESTION, backend=backend)
+    a = clean.answer(QUESTION, backend=backend)
+    b = injected.answer(QUESTION, backend=backend)
     for ans in (a, b):
         check_answer(ans)
         assert not ans.refused

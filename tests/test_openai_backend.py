@@ -53,7 +53,7 @@ def test_generator_streams_from_the_server(server, built_index):
 
 def test_answer_through_the_openai_backend(server, built_index, embedder):
     pipe = openai_pipeline(built_index, embedder, server.url)
-    ans = A.answer(pipe, QUESTION)
+    ans = pipe.answer(QUESTION)
     assert ans.requested_backend == "openai" and not ans.refused
     check_answer(ans)
     assert GOLD in [c.paper.title for c in ans.citations]
@@ -82,7 +82,7 @@ def test_server_killed_mid_answer_gives_extractive_answer(tmp_path, built_index,
             yield from it
 
         gen.stream = dies_after_first_piece
-        items = list(A.stream_answer(pipe, QUESTION))
+        items = list(pipe.stream(QUESTION))
     finally:
         srv.stop()
     ans = items[-1]
@@ -97,7 +97,7 @@ def test_server_killed_mid_answer_gives_extractive_answer(tmp_path, built_index,
 
 def test_server_down_gives_extractive_answer(built_index, embedder):
     pipe = openai_pipeline(built_index, embedder, f"http://127.0.0.1:{free_port()}/v1")
-    ans = A.answer(pipe, QUESTION)
+    ans = pipe.answer(QUESTION)
     assert ans.backend == "extractive"
     assert ans.fallback == f"model server at {pipe.settings.openai_base_url} is unreachable; extractive answer"
     assert GOLD in [c.paper.title for c in ans.citations]
@@ -115,7 +115,7 @@ def test_garbage_from_the_server_is_one_line_error_and_fallback(built_index, emb
         with pytest.raises(GeneratorError) as err:
             list(gen.stream([{"role": "user", "content": "hi"}], max_tokens=8, temperature=0.0))
         assert "\n" not in str(err.value) and url in str(err.value)
-        ans = A.answer(openai_pipeline(built_index, embedder, url), QUESTION)
+        ans = openai_pipeline(built_index, embedder, url).answer(QUESTION)
         assert ans.backend == "extractive" and ans.fallback.endswith("; extractive answer")
         check_answer(ans)
 

@@ -124,6 +124,8 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                         ptype = gr.CheckboxGroup(list(PRESENTATION_TYPES), value=[], label="Presentation type", elem_id="rag-type")
                         topic = gr.Dropdown(topics, value=ANY, allow_custom_value=True, label="Topic", elem_id="rag-topic",
                                             info="from the Map tab")
+                        read_q = gr.Checkbox(value=settings.read_query_filters, label="Read filters from the question",
+                                             info="“ICLR 2021 orals on …”, “papers by …”", elem_id="rag-read-filters")
                         new_chat = gr.Button("New conversation", variant="secondary", size="sm", elem_id="rag-new")
                     with gr.Column(scale=3, min_width=420, elem_id="rag-chat-col"):
                         chatbot = gr.Chatbot(label="Conversation", height=560, elem_id="rag-chat", latex_delimiters=[],
@@ -182,7 +184,7 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                 idx_report = gr.Markdown(elem_id="rag-index-report")
 
         # ---------------------------------------------------------------- events
-        chat_inputs = [msg, chatbot, conversation, backend, k, venue, year, ptype, topic]
+        chat_inputs = [msg, chatbot, conversation, backend, k, venue, year, ptype, topic, read_q]
         chat_outputs = [chatbot, sources, conversation, msg]
         gr.on([msg.submit, send.click], fn=None, inputs=[backend], outputs=None, js=DISPATCH_JS, queue=False,
               api_visibility="private")

@@ -93,7 +93,7 @@ class ChatService:
         except RagError:
             return None
 
-    def respond(self, message, history, state, backend, k, venues, year, types, topic=None) -> Iterator[tuple]:
+    def respond(self, message, history, state, backend, k, venues, year, types, topic=None, read_filters=True) -> Iterator[tuple]:
         """Yields (chat history, sources HTML, conversation state, question box) as the answer streams."""
         history = list(history or [])
         text = message if isinstance(message, str) else ""
@@ -128,7 +128,8 @@ class ChatService:
             try:
                 ans = None
                 acc = ""
-                stream = self.pipeline.stream(res.question, backend=name, k=k, **filters)
+                extra = {} if read_filters in (None, True) else {"read_filters": False}  # the box "Read filters from the question"
+                stream = self.pipeline.stream(res.question, backend=name, k=k, **filters, **extra)
                 try:
                     for item in stream:
                         if isinstance(item, str):
@@ -146,6 +147,10 @@ class ChatService:
             if ans is None:
                 raise RuntimeError("the answer stream ended without an answer")
             final = render.answer_markdown(ans, note=note, filters_text=describe_filters(filters))
+            read = getattr(ans.retrieved, "read_filters", None)
+            if read is not None and read.describe():
+                final += (f"\n\n🔎 *Filters read from your question: {render.md_escape(read.describe())}. Untick "
+                          "“Read filters from the question” to search without them.*")
             final += answer_topics_md(self.topics(), [c.paper.id for c in ans.citations])
             final += chat_table_markdown(self.pipeline, question, ans)  # a compare/contrast question: the table under it
             new_state = Turn(res.question, render.shown_papers(ans), res.filters).to_dict()
