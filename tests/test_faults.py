@@ -103,7 +103,7 @@ def test_answer_and_ui_run_against_the_server(server_pipeline, pipeline):
     launch(app, server_pipeline.settings, "127.0.0.1", port, block=False, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        q = questions[0]
+        q = next(q for q in questions if pipeline.answer(q.question, backend="extractive").citations)  # one it answers
         _, sources, _ = client.predict(q.question, [], "extractive", 5, [], "Any", [], api_name="/chat")
         expected = server_pipeline.answer(q.question, backend="extractive")
         assert expected.citations and cited_titles(html.unescape(sources)) == [c.paper.title for c in expected.citations]

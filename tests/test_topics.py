@@ -167,7 +167,8 @@ def test_topics_are_recomputed_after_rag_index_adds_papers(tmp_path, settings_fa
     from rag.corpus import load_corpus
     from rag.pipeline import Pipeline
 
-    from .test_index import _small_manifest, _write_jsonl
+    from .conftest import write_jsonl
+    from .test_index import _small_manifest
 
     shipped = load_corpus(Path(settings_factory().manifest)).papers
     m = _small_manifest(tmp_path, shipped[:120], shipped[120:200])
@@ -175,7 +176,7 @@ def test_topics_are_recomputed_after_rag_index_adds_papers(tmp_path, settings_fa
     pipe.index()
     before = pipe.topics()
     assert before.papers == 200 and pipe.topics_path.exists()
-    _write_jsonl(tmp_path / "new.jsonl", shipped[200:240])
+    write_jsonl(tmp_path / "new.jsonl", shipped[200:240])
     pipe.add_sources([tmp_path / "new.jsonl"], "jsonl")
     pipe.index()
     after = pipe.topics()
@@ -208,7 +209,7 @@ def test_topic_filter_through_the_ui_endpoints(app_url, pipeline, topics):
     table, count = client.predict([], "Any", [], "", topic_choice(t), api_name="/papers")
     assert count.startswith(f"**{t.size}** of 953") and {r[-1] for r in table["data"]} == set(t.paper_ids)
     history, sources, _ = client.predict(QUESTION, [], "extractive", 5, [], "Any", [], topic_choice(t), api_name="/chat")
-    cited = re.findall(r'rag-cited" data-paper-id="([^"]+)"', sources)
+    cited = re.findall(r'rag-cited"[^>]*data-paper-id="([^"]+)"', sources)
     assert cited and set(cited) <= set(t.paper_ids)
     text = str(history[-1]["content"])
     assert f"Topics: {t.label} (topic {t.id})" in text

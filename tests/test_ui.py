@@ -213,7 +213,8 @@ def test_ten_clients_asking_at_once_all_get_answers(url):
     for q, (history, sources) in zip(qs, results, strict=True):
         assert history[0]["content"][0]["text"] == " ".join(q.split())
         text = last_bot(history)
-        assert ("[1]" in text and "rag-cited" in sources) or "do not cover this question" in text, text
+        assert ("[1]" in text and "rag-cited" in sources) or "do not cover this question" in text \
+            or "none of their abstracts states" in text, text
     print(f"10 concurrent extractive answers in {elapsed:.1f} s")
 
 

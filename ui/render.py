@@ -67,6 +67,7 @@ def answer_markdown(ans, *, note: str = "", filters_text: str = "") -> str:
         parts.append(RELATED)
         parts.append("\n".join(f"- [{md_escape(p.title)}]({safe_url(p.link) or '#'})" + (f" ({md_escape(where(p))})" if where(p) else "")
                                for p in getattr(ans, "related", [])))
+        parts.append(footer(ans))
         return "\n\n".join(parts)
     if ans.refused:
         parts.append(REFUSAL)
