@@ -57,7 +57,7 @@ def test_no_citation_outside_the_retrieved_papers_on_any_dev_question(dev_answer
     for _q, a in dev_answers:
         assert a.requested_backend == "local"
         check_answer(a)
-        assert a.backend in ("local", "extractive")
+        assert a.backend in ("local", "extractive", "records")  # records: a program question answered from the schedule
         assert (a.backend == "extractive") == (a.fallback is not None)
 
 
