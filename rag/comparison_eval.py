@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .comparison import DEFAULT_COLUMNS
 from .errors import ConfigError
+from .evaluate import read_records
 from .models import normalize_title
 
 
@@ -34,25 +35,14 @@ def is_label_file(path: Path) -> bool:
     return False
 
 
+def _label(d: dict, n: int) -> dict:
+    cells = {c: {"text": str((d.get(c) or {}).get("text") or ""), "key_terms": [str(t) for t in (d.get(c) or {}).get("key_terms") or []]}
+             for c in DEFAULT_COLUMNS}
+    return {"id": d.get("id"), "title": str(d.get("title") or ""), "cells": cells}
+
+
 def load_labels(path: Path) -> list[dict]:
-    out = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read label file {path}: {e}") from e
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-            cells = {c: {"text": str((d.get(c) or {}).get("text") or ""), "key_terms": [str(t) for t in (d.get(c) or {}).get("key_terms") or []]}
-                     for c in DEFAULT_COLUMNS}
-            out.append({"id": d.get("id"), "title": str(d.get("title") or ""), "cells": cells})
-        except (json.JSONDecodeError, AttributeError, TypeError) as e:
-            raise ConfigError(f"{path}:{n}: not a label record ({e})") from e
-    if not out:
-        raise ConfigError(f"{path}: no labels")
-    return out
+    return read_records(path, "label", _label)
 
 
 def _norm(text: str) -> str:

@@ -39,24 +39,30 @@ class Question:
     answer_facts: list[str] = field(default_factory=list)
 
 
-def load_questions(path: Path) -> list[Question]:
-    out = []
+def read_records(path: Path, what: str, make) -> list:
+    """``make(record, line number)`` for every JSON line of ``path``; a line that is not JSON or that
+    ``make`` rejects is a :class:`ConfigError` naming the file and line, and so is a file with none."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read question file {path}: {e}") from e
+        raise ConfigError(f"cannot read {what} file {path}: {e}") from e
+    out = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            d = json.loads(line)
-            out.append(Question(id=str(d.get("id", n)), type=str(d.get("type", "lookup")), question=str(d["question"]),
-                                gold_titles=list(d.get("gold_titles") or []), answer_facts=list(d.get("answer_facts") or [])))
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise ConfigError(f"{path}:{n}: not a question record ({e})") from e
+            out.append(make(json.loads(line), n))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+            raise ConfigError(f"{path}:{n}: not a {what} record ({e})") from e
     if not out:
-        raise ConfigError(f"{path}: no questions")
+        raise ConfigError(f"{path}: no {what}s")
     return out
+
+
+def load_questions(path: Path) -> list[Question]:
+    return read_records(path, "question", lambda d, n: Question(
+        id=str(d.get("id", n)), type=str(d.get("type", "lookup")), question=str(d["question"]),
+        gold_titles=list(d.get("gold_titles") or []), answer_facts=list(d.get("answer_facts") or [])))
 
 
 def percentile(values: list[float], q: float) -> float:
