@@ -41,7 +41,9 @@ def test_a_fake_embedder_is_used_for_queries_as_given(settings_factory, tmp_path
 
 @pytest.mark.slow
 def test_in_memory_dense_search_equals_chroma(pipeline):
-    """On a corpus whose chunk vectors are all in memory the dense side skips Chroma; same result."""
+    """On a corpus whose chunk vectors are all in memory the dense side skips Chroma: exact search, so
+    the same best papers as Chroma's approximate (HNSW) search, with the same scores; far down the list
+    HNSW may miss a paper exact search finds, so the tail is compared as a set."""
     r = pipeline.retriever
     assert r.ref_full and len(r.ref_chunk_ids) == r.n_chunks
     for q in QUESTIONS:
@@ -55,6 +57,8 @@ def test_in_memory_dense_search_equals_chroma(pipeline):
                 slow = r.dense(v, f, allowed, 50)
             finally:
                 r.ref_full = True
-            assert list(fast.scores) == list(slow.scores) and fast.scores
-            assert all(abs(fast.scores[p] - slow.scores[p]) < 1e-5 for p in fast.scores)
-            assert {p: [c for c, _ in cs] for p, cs in fast.chunks.items()} == {p: [c for c, _ in cs] for p, cs in slow.chunks.items()}
+            assert fast.scores and list(fast.scores)[:10] == list(slow.scores)[:10]
+            common = set(fast.scores) & set(slow.scores)
+            assert len(common) >= 0.9 * len(slow.scores)
+            assert all(abs(fast.scores[p] - slow.scores[p]) < 1e-5 for p in common)
+            assert all(fast.chunks[p][0][0] == slow.chunks[p][0][0] for p in common)
