@@ -250,7 +250,10 @@ class Checker:
 
 
 def _supported(texts: PaperTexts, text: str, srcs: list[Source]) -> bool:
-    vec = texts.embed([s.text for s in srcs], extra=[text])[0]
+    texts.embed([s.text for s in srcs])  # units of every source embedded (cached)
+    known = next((s.text.vectors[i] for s in srcs for i, u in enumerate(s.text.units) if u == text), None)
+    # a verbatim sentence of a source reuses its stored vector instead of being embedded again
+    vec = known if known is not None else texts.embed([], extra=[text])[0]
     return check_support(text, vec, [s.text for s in srcs]).supported
 
 
