@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ConfigError, GeneratorError
+from .evidence import roles
 from .models import Paper
 from .prompts import as_data, render
 from .support import PaperText, PaperTexts, check_support, content_terms, paper_text
@@ -89,10 +90,27 @@ _DATA = re.compile(r"\b(?:datasets?|data sets?|benchmarks?|corpus|corpora|enviro
                    r"experiments? (?:on|with|in|across)|evaluat\w+ (?:on|in|across)|tested on|trained on|"
                    r"domains?|games?|images?|videos?|text|language|speech|graphs?|molecul\w*|proteins?|robot\w*|"
                    r"tasks?|settings?|applications?|regimes?|scenarios?|tabular|audio|computer vision|natural language|"
-                   r"architectures?|modalit\w+|data)\b", _I)
+                   r"architectures?|modalit\w+|data|setups?)\b", _I)
 _DATA_STRONG = re.compile(r"\b(?:datasets?|data sets?|benchmarks?|corpus|corpora|environments?|experiments? (?:on|with|in|across)|"
                           r"evaluat\w+ (?:on|in|across)|tested on|trained on|(?:real-world|synthetic|simulated) (?:\w+ )?"
                           r"(?:data|datasets?|tasks?|benchmarks?|experiments?|environments?|graphs?|images?|problems?))\b", _I)
+# a named data set: "on the OGB-Products dataset", "the Meta-World benchmark", "the D4RL suite"
+_NAMED_DATA = re.compile(r"\b([A-Z][\w-]*)\s+(?:data ?sets?|benchmarks?|corpus|corpora|suites?|environments?|challenges?|collections?|games?)\b")
+_NOT_A_NAME = {"the", "our", "these", "this", "those", "both", "all", "several", "many", "existing", "standard", "popular", "public",
+               "real", "synthetic", "benchmark", "large", "small", "new", "other", "different", "various", "multiple", "each",
+               "some", "most", "such", "their", "its", "two", "three", "four", "five", "six", "ten"}
+
+
+def named_data(sentence: str) -> list[str]:
+    """Data sets the sentence names that :data:`_DATASETS` does not know ("the OGB-Products dataset")."""
+    return [m for m in _NAMED_DATA.findall(sentence) if m.lower() not in _NOT_A_NAME and not _DATASETS.search(m)]
+_TASKS = re.compile(r"\b(?:(?:image|text|node|graph|link|document|sentence|video|audio|speech|sequence|time[- ]series|few-shot|zero-shot|"
+                    r"multi-label|fine-grained|visual|object|action|face|speaker|scene)\s+(?:classification|recognition|prediction|"
+                    r"generation|retrieval|segmentation|detection|captioning|translation|synthesis|forecasting|tracking)|"
+                    r"(?:semantic|instance|panoptic) segmentation|machine translation|language model(?:l?ing)|question answering|"
+                    r"continuous control|(?:robotic|robot) (?:control|manipulation|locomotion|navigation)|locomotion|navigation|"
+                    r"summari[sz]ation|dialogue|recommendation|anomaly detection|domain adaptation|domain generali[sz]ation|"
+                    r"(?:vision|language|NLP|vision-language) tasks|computer vision|natural language processing)\b", _I)
 _RESULT = re.compile(r"\b(?:outperform\w*|state[- ]of[- ]the[- ]art|SOTA|improv\w*|achiev\w*|surpass\w*|competitive|better|"
                      r"faster|speed-?ups?|reduc\w*|gains?|superior|significantly|substantially|accura\w*|effective\w*|"
                      r"robust\w*|converge\w*|guarantee\w*|bounds?|matches|comparable|orders? of magnitude|fewer|less|"
@@ -221,10 +239,13 @@ def _position(i: int, n: int) -> float:
     return i / max(1, n - 1)
 
 
-def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None = None, reused: set[str] | None = None) -> float:
+def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None = None, reused: set[str] | None = None,
+                   role: str | None = None) -> float:
     """How strongly ``sentence`` (the ``i``-th of ``n``) states ``column``; 0 when it does not at all.
     ``title`` is the paper's title (its words and leading name mark the problem and the method);
-    ``reused`` the acronyms the abstract uses more than once (the method's name, usually)."""
+    ``reused`` the acronyms the abstract uses more than once (the method's name, usually); ``role``
+    the sentence's role from :func:`rag.evidence.roles` (a ``background`` or ``other`` sentence speaks
+    of the field or of other people's work, so it is not this paper's method or result)."""
     s = sentence
     pos = _position(i, n)
     intro = bool(_INTRO.search(s)) or bool(_NAMED.search(s))
@@ -250,14 +271,18 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
         score += 0.3 * (1 - pos) - 0.3 * bool(re.match(r"^\W*(?:\w+\s+){0,3}?(?:also|further|then|additionally|moreover|finally)\b", s, _I))
         return max(0.0, score)
     if column == "data":
-        sets = len(_DATASETS.findall(s))
-        score = 0.8 * min(3, sets) + 0.5 * bool(_DATA_STRONG.search(s)) + 0.2 * min(4, len(_DATA.findall(s)))
+        sets = len(_DATASETS.findall(s)) + len(named_data(s))
+        tasks = len(_TASKS.findall(s))
+        score = 1.0 * min(3, sets) + 0.5 * bool(_DATA_STRONG.search(s)) + 0.2 * min(4, len(_DATA.findall(s))) + 0.5 * min(2, tasks)
         score += 0.2 * pos - 0.3 * bool(_PROBLEM.search(s) and not sets and pos < 0.3)
+        score -= 0.5 * (role in _NOT_OWN)  # the data the field or other work uses
         return max(0.0, score)
     if column == "result":
-        score = 0.35 * min(3, result_hits) + 0.4 * report + 0.3 * bool(_REPORT_THAT.search(s))
-        score += 0.45 * min(3, len(_NUMBER_UNIT.findall(s))) + 0.2 * bool(_DATASETS.search(s))
-        score += 0.3 * pos - 0.4 * (intro and not report and not _NUMBER_UNIT.search(s)) - 0.5 * s.rstrip().endswith("?")
+        strong = bool(_STRONG_RESULT.search(s))
+        score = 0.35 * min(3, result_hits) + 0.4 * report + 0.3 * bool(_REPORT_THAT.search(s)) + 0.3 * strong
+        score += 0.6 * min(3, len(_NUMBER_UNIT.findall(s))) + 0.2 * bool(_DATASETS.search(s))
+        score += 0.3 * pos - 0.4 * (intro and not report and not strong and not _NUMBER_UNIT.search(s)) - 0.5 * s.rstrip().endswith("?")
+        score -= 0.6 * (role in _NOT_OWN)
         return max(0.0, score)
     raise ConfigError(f"unknown column {column!r}")
 
@@ -270,6 +295,11 @@ def reused_names(sentences: list[str]) -> set[str]:
             seen[a] = seen.get(a, 0) + 1
     return {a for a, k in seen.items() if k > 1}
 
+
+# a result in so many words: a comparison won, a new best, a headline finding
+_STRONG_RESULT = re.compile(r"\b(?:outperform\w*|surpass\w*|state[- ]of[- ]the[- ]art|(?:our|the) main (?:result|finding)s?|"
+                            r"new (?:state|record)|beat(?:s|ing)?|exceed\w*)\b", _I)
+_NOT_OWN = ("background", "other")  # roles of sentences that do not speak of this paper's own work
 
 # the score a sentence needs to fill the column (below it the cell stays empty)
 MIN_SCORE = {"problem": 0.2, "method": 0.5, "data": 0.5, "result": 0.55}
@@ -342,9 +372,10 @@ def extract_cell(column: str, text: PaperText, used: set[str] | None = None) -> 
     """The cell of a default column: the best-scoring sentence's span, or an empty cell."""
     sents = [s for _, s in text.evidence_candidates()] or text.sentences
     reused = reused_names(sents)
+    kinds = roles(sents)
     best, best_score = None, 0.0
     for i, s in enumerate(sents):
-        sc = score_sentence(column, s, i, len(sents), text.paper.title, reused) - (0.1 if used and s in used else 0.0)
+        sc = score_sentence(column, s, i, len(sents), text.paper.title, reused, kinds[i]) - (0.1 if used and s in used else 0.0)
         if sc > best_score:
             best, best_score = s, sc
     if column == "problem" and best is None and len(sents) > 1:  # every abstract poses something: its opening
