@@ -75,6 +75,7 @@ _PROBLEM = re.compile(r"\b(?:challeng\w*|problems?|difficult\w*|remains?|open (?
                       r"issues?|however|despite|unknown|poorly|struggle\w*|prohibitive\w*|vulnerab\w*|crucial|important|key to|"
                       r"question\w*|little is known|goal|aim|impractical|inefficien\w*|intractab\w*|requir\w*|rely|relies|"
                       r"restrict\w*|sensitiv\w*|brittle|unstable|instabilit\w*|scarce|noisy|bias\w*|gap|critical)\b", _I)
+_TURN = re.compile(r"^\W*(?:however|but|yet|unfortunately|nevertheless|nonetheless|despite|although|though)\b", _I)
 _PROBLEM_VERB = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:\w+\s+)?(?:study|studies|consider|considers|investigate|investigates|"
                            r"address|addresses|tackle|tackles|examine|examines|analy[sz]e|analy[sz]es|focus(?:es)? on|explore|explores|"
                            r"revisit|revisits|ask|asks|aim to|seek to)\b(?:\s+(?:the problem of|the question of|how|whether|why|what))?", _I)
@@ -231,8 +232,37 @@ def _title_name(title: str) -> str | None:
     return m.group(1) if m and (any(c.isupper() for c in m.group(1)[1:]) or any(c.isdigit() for c in m.group(1))) else None
 
 
+def _initials(title: str) -> str:
+    """The initials of a title's words and word parts ("Generalized PageRank Graph Neural Network" → "GPRGNN")."""
+    parts = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", title or "")
+    return "".join(p[0].upper() for p in parts)
+
+
+def title_acronym(name: str, title: str) -> bool:
+    """Whether ``name`` abbreviates the title: its letters, in order, are initials of the title's
+    words ("PAT" of "Perceptual Adversarial Robustness: Defense Against Unseen Threat Models")."""
+    letters = [c for c in name.upper() if c.isalpha()]
+    if len(letters) < 2 or not any(c.isupper() for c in name[1:]):
+        return False
+    it = iter(_initials(title))
+    return all(c in it for c in letters)
+
+
 def _names(sentence: str) -> list[str]:
     return [a or b for a, b in _ACRONYM.findall(sentence)]
+
+
+def phrases(text: str) -> set[tuple[str, str]]:
+    """Pairs of adjacent content words (stemmed; a stop word breaks a pair; hyphens split words):
+    "Risk-Averse Offline Reinforcement Learning" → (risk, avers), (avers, offlin), …"""
+    out, prev = set(), None
+    for tok in re.findall(r"[a-z0-9]+", (text or "").lower()):
+        term = content_terms(tok)
+        cur = term[0] if term else None
+        if prev and cur:
+            out.add((prev, cur))
+        prev = cur
+    return out
 
 
 def _position(i: int, n: int) -> float:
@@ -254,14 +284,18 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
     tterms = set(content_terms(title or ""))
     overlap = len(tterms & set(content_terms(s))) / len(tterms) if tterms else 0.0
     if column == "problem":
-        score = 0.35 * min(3, len(_PROBLEM.findall(s))) + (0.4 if _PROBLEM_VERB.search(s) else 0.0) + 0.8 * overlap
-        score += 0.35 * (1 - pos) + (0.1 if i == 0 else 0.0)
+        # the title's words count less in a contribution sentence: it repeats them to name the method
+        score = 0.35 * min(3, len(_PROBLEM.findall(s))) + (0.4 if _PROBLEM_VERB.search(s) else 0.0) + (0.4 if intro else 0.8) * overlap
+        score += 0.35 * (1 - pos) + (0.1 if i == 0 else 0.0) + 0.6 * s.rstrip().endswith("?")  # a question posed is the problem
+        score += 0.2 * bool(_TURN.match(s))  # "However, …": the turn from what is known to what is missing
         score -= 0.8 * intro + 0.4 * report + 0.15 * min(2, result_hits)
         return max(0.0, score)
     if column == "method":
-        m = _INTRO.search(s)
+        m = _intro(s)
         name = _title_name(title or "")
         score = (1.2 if m and _STRONG_INTRO.search(m.group(0)) else 0.7 if m else 0.0)
+        score += 0.5 * any(title_acronym(a, title or "") for a in _names(s))  # the name abbreviates the title: the paper's own
+        score -= 0.6 * (role in _NOT_OWN)
         score += 1.0 * bool(_NAMED.search(s)) + 0.4 * bool(_OUR.search(s)) + 0.6 * overlap
         score -= 0.4 * (not _SELF.search(s) and not any(a in s for a in (reused or ())))  # not about this paper's own work
         score += 0.5 * bool(_USE.search(s) and not _INTRO.search(s)) + 0.4 * bool(_NOVEL.search(s) and not _INTRO.search(s))
@@ -308,6 +342,16 @@ _REPORT_THAT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|dem
                           r"verify|verifies|argue|argues)\s+that\b", _I)
 
 
+_MODAL = re.compile(r"\b(?:must|need|needs|should|would|could|cannot|might|how to)\b", _I)
+
+
+def _intro(sentence: str) -> re.Match | None:
+    """Where the sentence introduces the paper's contribution ("we propose", "this paper presents"),
+    not where it only wishes for one ("we must develop", "one would need to design")."""
+    m = _INTRO.search(sentence)
+    return None if m and _MODAL.search(m.group(0)) else m
+
+
 def _trim(span: str) -> str:
     span = _LEAD.sub("", span.strip())
     span = re.sub(r"^(?:[,;:\s]+|(?:and|but|while|so|then)\s+)+|(?:[\s,;:.]+|\s+(?:and|or|but|while))+$", "", span, flags=_I)
@@ -334,7 +378,7 @@ def span_for(column: str, sentence: str) -> str:
     """The shortest span of ``sentence`` that keeps what ``column`` needs."""
     s = sentence.strip()
     if column == "method":
-        m = _INTRO.search(s) or _USE.search(s)
+        m = _intro(s) or _USE.search(s)
         # "we propose X" / "we introduce X" → X; "a method called X" → the whole sentence keeps the name
         span = _after(s, m) if m and not _NAMED.search(s[:m.start()]) else None
         return _cut(span) if span else _trim(s)

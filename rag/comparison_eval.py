@@ -4,6 +4,9 @@
 
 - **cell accuracy**: over labelled cells (non-empty label text), the share whose cell text contains
   every labelled key term (case-insensitive, whitespace and dashes normalized);
+- **cell accuracy, loose** (``cell_accuracy_loose``): the same, but a hyphen matches a space and a
+  plural its singular ("layerwise sparsity" is in "the layerwise sparsities", "over-squashing" in
+  "over squashing"): spelling variants, not a different meaning. Reported beside the strict figure;
 - **sentence accuracy** (diagnostic): the same test on the cell's source sentence;
 - **empty-cell precision**: of the cells left empty, the share whose label is empty too;
 - with a model: how many cells the model wrote, and how many of those shown are not supported by
@@ -55,6 +58,24 @@ def contains_terms(text: str, terms: list[str]) -> bool:
     return all(_norm(k) in t for k in terms)
 
 
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _loose(text: str) -> str:
+    return " " + " ".join(_singular(w) for w in re.split(r"[\s-]+", _norm(text)) if w) + " "
+
+
+def contains_terms_loose(text: str, terms: list[str]) -> bool:
+    """:func:`contains_terms` up to hyphenation and plurals (a key term may still end inside a word)."""
+    t = _loose(text)
+    return all(_loose(k).rstrip() in t for k in terms)
+
+
 def _papers(pipeline, labels: list[dict]):
     r = pipeline.retriever
     by_title = {normalize_title(p.title): p for p in r.papers}
@@ -75,6 +96,7 @@ def eval_compare(pipeline, labels: list[dict], backend: str = "extractive") -> d
 
     papers = _papers(pipeline, labels)
     per_col = {c: [0, 0] for c in DEFAULT_COLUMNS}
+    loose = {c: 0 for c in DEFAULT_COLUMNS}
     sent_ok = labelled = empty = empty_ok = model_cells = unsupported = 0
     misses = []
     for at in range(0, len(papers), 5):
@@ -94,6 +116,7 @@ def eval_compare(pipeline, labels: list[dict], backend: str = "extractive") -> d
                     continue
                 labelled += 1
                 ok = contains_terms(cell.text, want["key_terms"])
+                loose[c] += ok or contains_terms_loose(cell.text, want["key_terms"])
                 per_col[c][0] += ok
                 per_col[c][1] += 1
                 sent_ok += contains_terms(cell.sentence, want["key_terms"])
@@ -103,18 +126,20 @@ def eval_compare(pipeline, labels: list[dict], backend: str = "extractive") -> d
     return {"backend": backend, "papers": len(papers), "labelled_cells": labelled,
             "cell_accuracy": round(correct / labelled, 3) if labelled else 0.0,
             "per_column": {c: round(v[0] / v[1], 3) if v[1] else None for c, v in per_col.items()},
+            "cell_accuracy_loose": round(sum(loose.values()) / labelled, 3) if labelled else 0.0,
+            "per_column_loose": {c: round(loose[c] / v[1], 3) if v[1] else None for c, v in per_col.items()},
             "sentence_accuracy": round(sent_ok / labelled, 3) if labelled else 0.0,
             "empty_cells": empty, "empty_cell_precision": round(empty_ok / empty, 3) if empty else None,
             "model_cells": model_cells, "model_cells_unsupported": unsupported, "misses": misses}
 
 
 def format_compare(results: dict[str, dict]) -> str:
-    head = f"{'backend':<11} {'cell acc':>8} {'problem':>8} {'method':>8} {'data':>8} {'result':>8} {'sent acc':>8} {'empty':>6} {'empty P':>8} {'model':>6} {'unsup':>6}"
+    head = f"{'backend':<11} {'cell acc':>8} {'loose':>6} {'problem':>8} {'method':>8} {'data':>8} {'result':>8} {'sent acc':>8} {'empty':>6} {'empty P':>8} {'model':>6} {'unsup':>6}"
     lines = [head, "-" * len(head)]
     for name, r in results.items():
         pc = r["per_column"]
         f = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
-        lines.append(f"{name:<11} {r['cell_accuracy']:>8.3f} {f(pc['problem']):>8} {f(pc['method']):>8} {f(pc['data']):>8} "
+        lines.append(f"{name:<11} {r['cell_accuracy']:>8.3f} {r['cell_accuracy_loose']:>6.3f} {f(pc['problem']):>8} {f(pc['method']):>8} {f(pc['data']):>8} "
                      f"{f(pc['result']):>8} {r['sentence_accuracy']:>8.3f} {r['empty_cells']:>6} {f(r['empty_cell_precision']):>8} "
                      f"{r['model_cells']:>6} {r['model_cells_unsupported']:>6}")
     return "\n".join(lines)
