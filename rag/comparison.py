@@ -116,7 +116,7 @@ _RESULT = re.compile(r"\b(?:outperform\w*|state[- ]of[- ]the[- ]art|SOTA|improv\
                      r"faster|speed-?ups?|reduc\w*|gains?|superior|significantly|substantially|accura\w*|effective\w*|"
                      r"robust\w*|converge\w*|guarantee\w*|bounds?|matches|comparable|orders? of magnitude|fewer|less|"
                      r"higher|lower|best|up to|times|ranked first|first place|wins?|won|first time|first to|successfully)\b", _I)
-_REPORT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|"
+_REPORT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|conclude|concludes|"
                      r"indicate|indicates|reveal|reveals|confirm|confirms|suggest|suggests|establish|verify|verifies|"
                      r"empirically|experimentally|theoretically)\b", _I)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|x\b|×|-?fold|times|points?|pp|dB|BLEU|AUC|FID|mAP|ms|hours?|GPU)|\b\d+(?:\.\d+)?\b")
@@ -296,7 +296,7 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
         score = (1.2 if m and _STRONG_INTRO.search(m.group(0)) else 0.7 if m else 0.0)
         score += 0.5 * any(title_acronym(a, title or "") for a in _names(s))  # the name abbreviates the title: the paper's own
         score -= 0.6 * (role in _NOT_OWN)
-        score += 1.0 * bool(_NAMED.search(s)) + 0.4 * bool(_OUR.search(s)) + 0.6 * overlap
+        score += 1.0 * bool(_NAMED.search(s) and role not in _NOT_OWN) + 0.4 * bool(_OUR.search(s)) + 0.6 * overlap
         score -= 0.4 * (not _SELF.search(s) and not any(a in s for a in (reused or ())))  # not about this paper's own work
         score += 0.5 * bool(_USE.search(s) and not _INTRO.search(s)) + 0.4 * bool(_NOVEL.search(s) and not _INTRO.search(s))
         score += 0.3 * bool(_names(s)) + (0.5 if name and name.lower() in s.lower() else 0.0)
@@ -339,7 +339,7 @@ _NOT_OWN = ("background", "other")  # roles of sentences that do not speak of th
 MIN_SCORE = {"problem": 0.2, "method": 0.5, "data": 0.5, "result": 0.55}
 _REPORT_THAT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|"
                           r"observes|indicate|indicates|reveal|reveals|confirm|confirms|suggest|suggests|establish|establishes|"
-                          r"verify|verifies|argue|argues)\s+that\b", _I)
+                          r"verify|verifies|argue|argues|conclude|concludes)\s+that\b", _I)
 
 
 _MODAL = re.compile(r"\b(?:must|need|needs|should|would|could|cannot|might|how to)\b", _I)
@@ -369,7 +369,7 @@ def _keeps_numbers(span: str, sentence: str) -> bool:
     return all(x in span for x in _NUMBER_UNIT.findall(sentence))
 
 
-_DATA_END = re.compile(r"(?:;\s|,\s+(?:we|our|it|they|this|while|where|whereas)\b|\s(?:show|shows|demonstrate|demonstrates|indicate|"
+_DATA_END = re.compile(r"(?:;\s|,\s+respectively\b|,\s+and\s+(?:that|we|our|it|they|this)\b|,\s+(?:we|our|it|they|this|while|where|whereas)\b|\s(?:show|shows|demonstrate|demonstrates|indicate|"
                        r"indicates|reveal|reveals|confirm|confirms|suggest|suggests)\b|(?:,\s+|\s+and\s+)(?:outperform\w*|achiev\w*|"
                        r"improv\w*|surpass\w*|attain\w*|obtain\w*|yield\w*|reach\w*)\b)", _I)
 
@@ -391,10 +391,16 @@ def span_for(column: str, sentence: str) -> str:
         found = ds or _DATA_STRONG.search(s) or _DATA.search(s)
         anchor = found.start() if found else None
         if anchor is not None:
-            before = s[:anchor]
-            preps = list(re.finditer(r"\b(?:on|in|across|using|with|over|from|including|such as)\s", before, _I))
-            start = preps[-1].start() if preps and len(before[preps[-1].start():].split()) <= 8 else anchor
+            opened = s.rfind("(", 0, anchor)
+            inside = opened >= 0 and ")" not in s[opened:anchor]  # "benchmarks (ImageNet, VTAB)": the span holds the parenthesis
+            head = opened if inside else anchor
+            before = s[:head]
+            preps = list(re.finditer(r"\b(?:on|in|across|using|with|over|from|including|such as|to)\s", before, _I))
+            start = preps[-1].start() if preps and len(before[preps[-1].start():].split()) <= 8 else head
             span = s[start:]
+            close = span.find(")", anchor - start)
+            if close >= 0 and (inside or "(" not in span[:close]):  # the list closes here ("ImageNet, GLUE, etc.)")
+                span = span[:close + 1]
             end = _DATA_END.search(span, len(s[start:anchor]) + 1)
             span = _trim(span[:end.start()] if end else span)
             if len(span.split()) >= 2:
@@ -417,13 +423,19 @@ def extract_cell(column: str, text: PaperText, used: set[str] | None = None) -> 
     sents = [s for _, s in text.evidence_candidates()] or text.sentences
     reused = reused_names(sents)
     kinds = roles(sents)
+    first_contribution = kinds.index("contribution") if "contribution" in kinds else len(sents)
     best, best_score = None, 0.0
     for i, s in enumerate(sents):
         sc = score_sentence(column, s, i, len(sents), text.paper.title, reused, kinds[i]) - (0.1 if used and s in used else 0.0)
+        if column == "problem" and i > first_contribution:  # the problem is posed before the contribution, findings come after
+            sc -= 0.3
         if sc > best_score:
             best, best_score = s, sc
     if column == "problem" and best is None and len(sents) > 1:  # every abstract poses something: its opening
         best, best_score = sents[0], MIN_SCORE[column]
+    if column == "method" and best_score < MIN_SCORE[column]:  # every paper does something: its first sentence about itself
+        best = next((s for s, k in zip(sents, kinds, strict=True) if _SELF.search(s) and k not in _NOT_OWN), None)
+        best_score = MIN_SCORE[column] if best else 0.0
     if best is None or best_score < MIN_SCORE[column]:
         return Cell()
     return Cell(span_for(column, best), best, "extract")

@@ -59,6 +59,45 @@ def test_an_abstract_without_data_leaves_the_data_cell_empty():
     assert "minimum norm solution" in cells["result"].text
 
 
+FIELD_PAPER = Paper(paper_id("Graph Tabular Boosting"), "Graph Tabular Boosting: GTB for Node Features", (
+    "Graph neural networks are powerful models for graph representation learning. "
+    "Recent work has shown that gradient boosted trees outperform neural networks by 12% on tabular data. "
+    "But what approach should be used for graphs with tabular node features? "
+    "We show that a pure boosting model applied to node features works well, named GTB. "
+    "When transferred to several node classification benchmarks (Cora, PubMed, etc.), GTB improves accuracy while training faster."),
+    (), "ICLR", 2021, "Poster")
+
+
+def test_roles_questions_and_parentheses_shape_the_cells():
+    cells = extract_table([FIELD_PAPER], list(DEFAULT_COLUMNS)).rows[0].cells
+    assert cells["problem"].text.startswith("what approach should be used")  # a question posed is the problem
+    assert "12%" not in cells["result"].text  # other people's finding is not this paper's result
+    assert "GTB improves accuracy" in cells["result"].text
+    assert cells["data"].text == "to several node classification benchmarks (Cora, PubMed, etc.)"  # the list, not the finding after it
+    assert "GTB" in cells["method"].text  # no "we propose": the first sentence about the paper's own work
+    assert all(cells[c].text in cells[c].sentence for c in DEFAULT_COLUMNS)
+
+
+def test_title_acronyms_and_modal_intros():
+    from rag.comparison import _intro, title_acronym
+
+    assert title_acronym("PAT", "Perceptual Adversarial Robustness: Defense Against Unseen Threat Models")
+    assert not title_acronym("NPTM", "Perceptual Adversarial Robustness: Defense Against Unseen Threat Models")
+    assert title_acronym("GPR-GNN", "Adaptive Universal Generalized PageRank Graph Neural Network")
+    assert not title_acronym("GNNs", "Adaptive Universal Generalized PageRank Graph Neural Network")
+    assert _intro("In this work, we propose FooNet, a layer.") and not _intro("To scale, we must develop a method that grows.")
+
+
+def test_loose_key_term_matching_only_forgives_spelling():
+    from rag.comparison_eval import contains_terms, contains_terms_loose
+
+    assert not contains_terms("the layerwise sparsities are chosen", ["layerwise sparsity"])
+    assert contains_terms_loose("the layerwise sparsities are chosen", ["layerwise sparsity"])
+    assert contains_terms_loose("it avoids over squashing", ["over-squashing"]) and contains_terms_loose("quantized GNNs", ["quantiz"])
+    assert not contains_terms_loose("the layerwise density is chosen", ["layerwise sparsity"])
+    assert not contains_terms_loose("trained on ImageNet", ["CIFAR-10"])
+
+
 def test_columns_parse_aliases_and_questions():
     assert parse_columns(None) == list(DEFAULT_COLUMNS)
     assert parse_columns("Key result, which datasets?,method") == ["result", "which datasets?", "method"]
