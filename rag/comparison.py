@@ -102,6 +102,21 @@ _NOT_A_NAME = {"the", "our", "these", "this", "those", "both", "all", "several",
                "some", "most", "such", "their", "its", "two", "three", "four", "five", "six", "ten"}
 
 
+_LISTED = re.compile(r"\b(?:architectures?|models?|networks?|data ?sets?|benchmarks?|tasks?|environments?|domains?|games?|languages?)"
+                     r"\s*\(([^()]{3,160})\)", _I)
+
+
+def listed_names(sentence: str) -> int:
+    """How many names a parenthesized list after a data or setting noun gives ("architectures (deep CNNs,
+    stacked LSTM, and seq2seq LSTM models)" → 3; lists with a name :data:`_DATASETS` knows are counted there; up to 3)."""
+    n = 0
+    for inner in _LISTED.findall(sentence):
+        items = [x for x in re.split(r",|;|\band\b", inner) if x.strip()]
+        if len(items) >= 2 and not _DATASETS.search(inner):  # a list, not an acronym's definition ("networks (GNNs)")
+            n += sum(1 for item in items if re.search(r"[A-Z]{2}|\d", item))
+    return min(3, n)
+
+
 def named_data(sentence: str) -> list[str]:
     """Data sets the sentence names that :data:`_DATASETS` does not know ("the OGB-Products dataset")."""
     return [m for m in _NAMED_DATA.findall(sentence) if m.lower() not in _NOT_A_NAME and not _DATASETS.search(m)]
@@ -305,7 +320,7 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
         score += 0.3 * (1 - pos) - 0.3 * bool(re.match(r"^\W*(?:\w+\s+){0,3}?(?:also|further|then|additionally|moreover|finally)\b", s, _I))
         return max(0.0, score)
     if column == "data":
-        sets = len(_DATASETS.findall(s)) + len(named_data(s))
+        sets = len(_DATASETS.findall(s)) + len(named_data(s)) + listed_names(s)
         tasks = len(_TASKS.findall(s))
         score = 1.0 * min(3, sets) + 0.5 * bool(_DATA_STRONG.search(s)) + 0.2 * min(4, len(_DATA.findall(s))) + 0.5 * min(2, tasks)
         score += 0.2 * pos - 0.3 * bool(_PROBLEM.search(s) and not sets and pos < 0.3)
@@ -333,6 +348,7 @@ def reused_names(sentences: list[str]) -> set[str]:
 # a result in so many words: a comparison won, a new best, a headline finding
 _STRONG_RESULT = re.compile(r"\b(?:outperform\w*|surpass\w*|state[- ]of[- ]the[- ]art|(?:our|the) main (?:result|finding)s?|"
                             r"new (?:state|record)|beat(?:s|ing)?|exceed\w*)\b", _I)
+_WE_REPORT = re.compile(r"\bwe\s+(?:\w+ly\s+|also\s+|further\s+)?(?:find|show|observe|demonstrate|prove|verify)\b", _I)
 _NOT_OWN = ("background", "other")  # roles of sentences that do not speak of this paper's own work
 
 # the score a sentence needs to fill the column (below it the cell stays empty)
@@ -384,6 +400,9 @@ def span_for(column: str, sentence: str) -> str:
         return _cut(span) if span else _trim(s)
     if column == "result":
         m = _REPORT_THAT.search(s)
+        if not m:  # "Experimentally, we find X": X, unless what comes before says more ("Compared to Y, we show X")
+            m = _WE_REPORT.search(s)
+            m = m if m and len(s[:m.start()].split()) <= 3 else None
         span = _after(s, m)
         return span if span and _keeps_numbers(span, s) else _trim(s)
     if column == "data":
@@ -395,7 +414,7 @@ def span_for(column: str, sentence: str) -> str:
             inside = opened >= 0 and ")" not in s[opened:anchor]  # "benchmarks (ImageNet, VTAB)": the span holds the parenthesis
             head = opened if inside else anchor
             before = s[:head]
-            preps = list(re.finditer(r"\b(?:on|in|across|using|with|over|from|including|such as|to)\s", before, _I))
+            preps = list(re.finditer(r"\b(?:on|in|across|using|with|over|from|including|such as|to|for)\s", before, _I))
             start = preps[-1].start() if preps and len(before[preps[-1].start():].split()) <= 8 else head
             span = s[start:]
             close = span.find(")", anchor - start)
