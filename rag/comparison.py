@@ -310,6 +310,7 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
         name = _title_name(title or "")
         score = (1.2 if m and _STRONG_INTRO.search(m.group(0)) else 0.7 if m else 0.0)
         score += 0.5 * any(title_acronym(a, title or "") for a in _names(s))  # the name abbreviates the title: the paper's own
+        score -= 0.5 * bool(m and re.match(r"\s*(?:such|this|these|it|them)\b", s[m.end():], _I))  # "we present such an algorithm" names nothing
         score -= 0.6 * (role in _NOT_OWN)
         score += 1.0 * bool(_NAMED.search(s) and role not in _NOT_OWN) + 0.4 * bool(_OUR.search(s)) + 0.6 * overlap
         score -= 0.4 * (not _SELF.search(s) and not any(a in s for a in (reused or ())))  # not about this paper's own work
