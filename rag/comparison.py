@@ -124,14 +124,14 @@ _TASKS = re.compile(r"\b(?:(?:image|text|node|graph|link|document|sentence|video
                     r"multi-label|fine-grained|visual|object|action|face|speaker|scene)\s+(?:classification|recognition|prediction|"
                     r"generation|retrieval|segmentation|detection|captioning|translation|synthesis|forecasting|tracking)|"
                     r"(?:semantic|instance|panoptic) segmentation|machine translation|language model(?:l?ing)|question answering|"
-                    r"continuous control|(?:robotic|robot) (?:control|manipulation|locomotion|navigation)|locomotion|navigation|"
+                    r"continuous[- ]control|(?:robotic|robot) (?:control|manipulation|locomotion|navigation)|locomotion|navigation|"
                     r"summari[sz]ation|dialogue|recommendation|anomaly detection|domain adaptation|domain generali[sz]ation|"
                     r"(?:vision|language|NLP|vision-language) tasks|computer vision|natural language processing)\b", _I)
 _RESULT = re.compile(r"\b(?:outperform\w*|state[- ]of[- ]the[- ]art|SOTA|improv\w*|achiev\w*|surpass\w*|competitive|better|"
                      r"faster|speed-?ups?|reduc\w*|gains?|superior|significantly|substantially|accura\w*|effective\w*|"
                      r"robust\w*|converge\w*|guarantee\w*|bounds?|matches|comparable|orders? of magnitude|fewer|less|"
                      r"higher|lower|best|up to|times|ranked first|first place|wins?|won|first time|first to|successfully)\b", _I)
-_REPORT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|conclude|concludes|"
+_REPORT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|conclude|concludes|uncover|uncovers|underscore|underscores|imply|implies|"
                      r"indicate|indicates|reveal|reveals|confirm|confirms|suggest|suggests|establish|verify|verifies|"
                      r"empirically|experimentally|theoretically)\b", _I)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|x\b|×|-?fold|times|points?|pp|dB|BLEU|AUC|FID|mAP|ms|hours?|GPU)|\b\d+(?:\.\d+)?\b")
@@ -429,6 +429,11 @@ def span_for(column: str, sentence: str) -> str:
     if column == "problem":
         m = _PROBLEM_VERB.search(s)
         span = _after(s, m)
+        intro = _intro(s)
+        if not span and intro:  # "We propose X for solving Y": the problem is Y
+            purpose = re.search(r"\b(?:for|to)\s+(?:solv|address|tackl|overcom|handl|improv|enabl|facilitat|mitigat|reduc|allevia)\w*\b.*",
+                                s[intro.end():], _I)
+            span = _trim(purpose.group(0)) if purpose and len(purpose.group(0).split()) >= 4 else None
         return span if span else _trim(s)
     return _trim(s)
 
@@ -448,10 +453,10 @@ def extract_cell(column: str, text: PaperText, used: set[str] | None = None) -> 
     for i, s in enumerate(sents):
         sc = score_sentence(column, s, i, len(sents), text.paper.title, reused, kinds[i]) - (0.1 if used and s in used else 0.0)
         if column == "problem" and i > first_contribution:  # the problem is posed before the contribution, findings come after
-            sc -= 0.3
+            sc -= 0.5
         if sc > best_score:
             best, best_score = s, sc
-    if column == "problem" and best is None and len(sents) > 1:  # every abstract poses something: its opening
+    if column == "problem" and best_score < MIN_SCORE[column] and sents:  # every abstract poses something: its opening
         best, best_score = sents[0], MIN_SCORE[column]
     if column == "method" and best_score < MIN_SCORE[column]:  # every paper does something: its first sentence about itself
         best = next((s for s, k in zip(sents, kinds, strict=True) if _SELF.search(s) and k not in _NOT_OWN), None)
