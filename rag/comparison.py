@@ -52,7 +52,7 @@ MODEL_IN_SPAN = 0.8  # share of a model phrase's content words that must come fr
 
 _I = re.IGNORECASE
 _WE = r"(?:we|(?:this|the (?:current|present)) (?:paper|work|study|article)|our (?:paper|work))"
-_INTRO = re.compile(r"(?:" + _WE + r"|,? and|contributions? (?:is|are)(?: to)?)\s+(?:\w+\s+){0,2}?(?:propose[sd]?|present[sd]?|introduce[sd]?|develop[sd]?|design(?:s|ed)?|devise[sd]?|"
+_INTRO = re.compile(r"(?:" + _WE + r"|,? and(?!\s+(?:they|it|its|their|this|these|those|then|thus|hence)\b)|contributions? (?:is|are)(?: to)?)\s+(?:\w+\s+){0,2}?(?:propose[sd]?|present[sd]?|introduce[sd]?|develop[sd]?|design(?:s|ed)?|devise[sd]?|"
                     r"put forward|formulate[sd]?|describe[sd]?|offer[sd]?|provide[sd]?|contribute[sd]?|build[s]?|construct[s]?|"
                     r"advocate[sd]?|leverage[sd]?|establish(?:es|ed)?)\b(?:\s+(?:that|to|a|an|the)\b)?", _I)
 _USE = re.compile(_WE + r"\s+(?:\w+\s+){0,2}?(?:use[sd]?|employ(?:s|ed)?|exploit(?:s|ed)?|apply|applies|adapt(?:s|ed)?|extend(?:s|ed)?|"
@@ -318,7 +318,7 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
         score += 0.3 * bool(_names(s)) + (0.5 if name and name.lower() in s.lower() else 0.0)
         score += 0.5 * any(f"({a})" in s for a in (reused or ()))  # where the reused name is defined
         score += 0.2 * bool(_METHOD_WORDS.search(s)) - 0.5 * (report and not intro) - 0.3 * bool(_DATA_STRONG.search(s) and not intro)
-        score += 0.3 * (1 - pos) - 0.3 * bool(re.match(r"^\W*(?:\w+\s+){0,3}?(?:also|further|then|additionally|moreover|finally)\b", s, _I))
+        score += 0.3 * (1 - pos) - 0.6 * bool(re.match(r"^\W*(?:\w+\s+){0,3}?(?:also|further|then|additionally|moreover|finally)\b", s, _I))
         return max(0.0, score)
     if column == "data":
         sets = len(_DATASETS.findall(s)) + len(named_data(s)) + listed_names(s)
