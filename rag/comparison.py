@@ -74,7 +74,8 @@ _PROBLEM = re.compile(r"\b(?:challeng\w*|problems?|difficult\w*|remains?|open (?
                       r"suffer\w*|lacks?|lacking|fails?|failures?|costly|expensive|unclear|not (?:well )?understood|hard to|"
                       r"issues?|however|despite|unknown|poorly|struggle\w*|prohibitive\w*|vulnerab\w*|crucial|important|key to|"
                       r"question\w*|little is known|goal|aim|impractical|inefficien\w*|intractab\w*|requir\w*|rely|relies|"
-                      r"restrict\w*|sensitiv\w*|brittle|unstable|instabilit\w*|scarce|noisy|bias\w*|gap|critical)\b", _I)
+                      r"restrict\w*|sensitiv\w*|brittle|unstable|instabilit\w*|scarce|noisy|bias\w*|gap|critical|overlook\w*|neglect\w*|"
+                      r"absence|missing|ignor\w*|rarely|seldom|inconsisten\w*|hinder\w*|hamper\w*|insufficien\w*|inadequa\w*)\b", _I)
 _TURN = re.compile(r"^\W*(?:however|but|yet|unfortunately|nevertheless|nonetheless|despite|although|though)\b", _I)
 _PROBLEM_VERB = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:\w+\s+)?(?:study|studies|consider|considers|investigate|investigates|"
                            r"address|addresses|tackle|tackles|examine|examines|analy[sz]e|analy[sz]es|focus(?:es)? on|explore|explores|"
@@ -112,8 +113,9 @@ def listed_names(sentence: str) -> int:
     n = 0
     for inner in _LISTED.findall(sentence):
         items = [x for x in re.split(r",|;|\band\b", inner) if x.strip()]
-        if len(items) >= 2 and not _DATASETS.search(inner):  # a list, not an acronym's definition ("networks (GNNs)")
-            n += sum(1 for item in items if re.search(r"[A-Z]{2}|\d", item))
+        named = sum(1 for item in items if re.search(r"[A-Z]{2}|\d", item))
+        if named >= 2 and not _DATASETS.search(inner) and not inner.lstrip().startswith("i.e"):  # a list, not a definition or gloss
+            n += named
     return min(3, n)
 
 
@@ -323,7 +325,7 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
     if column == "data":
         sets = len(_DATASETS.findall(s)) + len(named_data(s)) + listed_names(s)
         tasks = len(_TASKS.findall(s))
-        score = 1.0 * min(3, sets) + 0.5 * bool(_DATA_STRONG.search(s)) + 0.2 * min(4, len(_DATA.findall(s))) + 0.5 * min(2, tasks)
+        score = 1.0 * min(3, sets) + 0.5 * bool(_DATA_STRONG.search(s)) + 0.2 * min(4, len({w.lower() for w in _DATA.findall(s)})) + 0.5 * min(2, tasks)
         score += 0.2 * pos - 0.3 * bool(_PROBLEM.search(s) and not sets and pos < 0.3)
         score -= 0.5 * (role in _NOT_OWN)  # the data the field or other work uses
         return max(0.0, score)
@@ -387,7 +389,8 @@ def _keeps_numbers(span: str, sentence: str) -> bool:
 
 
 _DATA_END = re.compile(r"(?:;\s|,\s+respectively\b|,\s+and\s+(?:that|we|our|it|they|this)\b|,\s+(?:we|our|it|they|this|while|where|whereas)\b|\s(?:show|shows|demonstrate|demonstrates|indicate|"
-                       r"indicates|reveal|reveals|confirm|confirms|suggest|suggests)\b|(?:,\s+|\s+and\s+)(?:outperform\w*|achiev\w*|"
+                       r"indicates|reveal|reveals|confirm|confirms|suggest|suggests)\b|\s+with\s+(?=\d|only\b|just\b)|"
+                       r"(?:,\s+(?:[\w-]+\s+){0,2}?|\s+and\s+)(?:outperform\w*|achiev\w*|"
                        r"improv\w*|surpass\w*|attain\w*|obtain\w*|yield\w*|reach\w*)\b)", _I)
 
 
@@ -407,15 +410,15 @@ def span_for(column: str, sentence: str) -> str:
         span = _after(s, m)
         return span if span and _keeps_numbers(span, s) else _trim(s)
     if column == "data":
-        ds = _DATASETS.search(s)
-        found = ds or _DATA_STRONG.search(s) or _DATA.search(s)
-        anchor = found.start() if found else None
+        names = [m.start() for m in _DATASETS.finditer(s)] + [m.start(1) for m in _NAMED_DATA.finditer(s) if named_data(m.group(0))]
+        found = _TASKS.search(s) or _DATA_STRONG.search(s) or _DATA.search(s)
+        anchor = min(names) if names else found.start() if found else None
         if anchor is not None:
             opened = s.rfind("(", 0, anchor)
             inside = opened >= 0 and ")" not in s[opened:anchor]  # "benchmarks (ImageNet, VTAB)": the span holds the parenthesis
             head = opened if inside else anchor
             before = s[:head]
-            preps = list(re.finditer(r"\b(?:on|in|across|using|with|over|from|including|such as|to|for)\s", before, _I))
+            preps = list(re.finditer(r"\b(?:on|in|across|using|with|over|from|including|such as|to|for|under)\s", before, _I))
             start = preps[-1].start() if preps and len(before[preps[-1].start():].split()) <= 8 else head
             span = s[start:]
             close = span.find(")", anchor - start)
