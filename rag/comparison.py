@@ -57,8 +57,8 @@ _INTRO = re.compile(r"(?:" + _WE + r"|,? and(?!\s+(?:they|it|its|their|this|thes
                     r"advocate[sd]?|leverage[sd]?|establish(?:es|ed)?)\b(?:\s+(?:that|to|a|an|the)\b)?", _I)
 _USE = re.compile(_WE + r"\s+(?:\w+\s+){0,2}?(?:use[sd]?|employ(?:s|ed)?|exploit(?:s|ed)?|apply|applies|adapt(?:s|ed)?|extend(?:s|ed)?|"
                   r"generali[sz]e[sd]?|derive[sd]?|analy[sz]e[sd]?|study|studies|investigate[sd]?|revisit(?:s|ed)?|"
-                  r"reformulate[sd]?|cast[s]?|frame[sd]?|combine[sd]?|train[s]?|learn[s]?|model[s]?|view[s]?|treat[s]?|assess(?:es|ed)?|"
-                  r"evaluate[sd]?|compare[sd]?|examine[sd]?|explore[sd]?|highlight(?:s|ed)?)\b"
+                  r"reformulate[sd]?|cast[s]?|frame[sd]?|combine[sd]?|train[s]?|learn[s]?|model[s]?|view[s]?|treat[s]?|"
+                  r"examine[sd]?|explore[sd]?|highlight(?:s|ed)?)\b"
                   r"(?:\s+(?:that|to|a|an|the)\b)?", _I)
 _STRONG_INTRO = re.compile(r"propose|present|introduce|develop|design|devise|put forward|formulate", _I)
 _SELF = re.compile(r"\b(?:we|our|us|this (?:paper|work|study)|the proposed|in this (?:paper|work))\b", _I)
@@ -79,7 +79,7 @@ _PROBLEM = re.compile(r"\b(?:challeng\w*|problems?|difficult\w*|remains?|open (?
 _TURN = re.compile(r"^\W*(?:however|but|yet|unfortunately|nevertheless|nonetheless|despite|although|though)\b", _I)
 _PROBLEM_VERB = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:\w+\s+)?(?:study|studies|consider|considers|investigate|investigates|"
                            r"address|addresses|tackle|tackles|examine|examines|analy[sz]e|analy[sz]es|focus(?:es)? on|explore|explores|"
-                           r"revisit|revisits|ask|asks|aim to|seek to)\b(?:\s+(?:the problem of|the question of|how|whether|why|what))?", _I)
+                           r"revisit|revisits|ask|asks|aim to|seek to|solve|solves)\b(?:\s+(?:the (?:\w+ )?(?:problem|question|task|challenge) of|how|whether|why|what))?", _I)
 
 _DATASETS = re.compile(r"\b(?:ImageNet\w*|CIFAR[- ]?\d*\w*|MNIST|Fashion-?MNIST|SVHN|CelebA\w*|COCO|MS-?COCO|LSUN|FFHQ|Omniglot|"
                        r"mini-?ImageNet|tiered-?ImageNet|Atari|MuJoCo|DeepMind Control|D4RL|ProcGen|Minigrid|GLUE|SuperGLUE|SQuAD|"
@@ -432,10 +432,12 @@ def span_for(column: str, sentence: str) -> str:
     if column == "problem":
         m = _PROBLEM_VERB.search(s)
         span = _after(s, m)
+        if span:  # "we study X and introduce Y": X
+            span = _trim(re.split(r",?\s+and\s+(?:we\s+)?(?:propose|present|introduce|develop|design|show|prove|derive)\b", span, maxsplit=1, flags=_I)[0])
         intro = _intro(s)
         if not span and intro:  # "We propose X for solving Y": the problem is Y
-            purpose = re.search(r"\b(?:for|to)\s+(?:solv|address|tackl|overcom|handl|improv|enabl|facilitat|mitigat|reduc|allevia)\w*\b.*",
-                                s[intro.end():], _I)
+            purpose = re.search(r"\b(?:for|to)\s+(?:(?:solv|address|tackl|overcom|handl|improv|enabl|facilitat|mitigat|reduc|allevia)\w*|"
+                                r"\w+ing)\b.*", s[intro.end():], _I)
             span = _trim(purpose.group(0)) if purpose and len(purpose.group(0).split()) >= 4 else None
         return span if span else _trim(s)
     return _trim(s)
@@ -451,11 +453,11 @@ def extract_cell(column: str, text: PaperText, used: set[str] | None = None) -> 
     sents = [s for _, s in text.evidence_candidates()] or text.sentences
     reused = reused_names(sents)
     kinds = roles(sents)
-    first_contribution = kinds.index("contribution") if "contribution" in kinds else len(sents)
+    first_contribution = next((i for i, k in enumerate(kinds) if k in ("contribution", "result")), len(sents))
     best, best_score = None, 0.0
     for i, s in enumerate(sents):
         sc = score_sentence(column, s, i, len(sents), text.paper.title, reused, kinds[i]) - (0.1 if used and s in used else 0.0)
-        if column == "problem" and i > first_contribution:  # the problem is posed before the contribution, findings come after
+        if column == "problem" and i > first_contribution:  # the problem is posed before the contribution and findings
             sc -= 0.5
         if sc > best_score:
             best, best_score = s, sc

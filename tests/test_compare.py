@@ -78,6 +78,19 @@ def test_roles_questions_and_parentheses_shape_the_cells():
     assert all(cells[c].text in cells[c].sentence for c in DEFAULT_COLUMNS)
 
 
+def test_problem_spans_without_a_stated_gap():
+    study = Paper(paper_id("Convex CNNs"), "Convex CNNs", (
+        "We study training of convolutional networks with ReLU activations and introduce exact convex formulations. "
+        "We prove that two-layer networks can be globally optimized."), (), "ICLR", 2021, "Poster")
+    intro = Paper(paper_id("PL-MCMC"), "PL-MCMC", (
+        "We introduce PL-MCMC, a technique for sampling from the exact conditional distributions learned by normalizing flows. "
+        "Experiments on MNIST show that PL-MCMC samples well."), (), "ICLR", 2021, "Poster")
+    t = extract_table([study, intro], ["problem", "method"])
+    assert t.rows[0].cells["problem"].text == "training of convolutional networks with ReLU activations"  # not the contribution after "and"
+    assert t.rows[1].cells["problem"].text.startswith("for sampling from the exact conditional")  # the purpose of "we introduce X"
+    assert t.rows[1].cells["method"].text.startswith("PL-MCMC, a technique")
+
+
 def test_title_acronyms_and_modal_intros():
     from rag.comparison import _intro, title_acronym
 
