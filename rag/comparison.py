@@ -389,7 +389,8 @@ def _keeps_numbers(span: str, sentence: str) -> bool:
 
 
 _DATA_END = re.compile(r"(?:;\s|,\s+respectively\b|,\s+and\s+(?:that|we|our|it|they|this)\b|,\s+(?:we|our|it|they|this|while|where|whereas)\b|\s(?:show|shows|demonstrate|demonstrates|indicate|"
-                       r"indicates|reveal|reveals|confirm|confirms|suggest|suggests)\b|\s+with\s+(?=\d|only\b|just\b)|"
+                       r"indicates|reveal|reveals|confirm|confirms|suggest|suggests)\b|\s+with\s+(?=\d|only\b|just\b)|\s+in terms of\b|"
+                       r"\s+with\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}?(?:score|accuracy|error|FID|BLEU|AUC|mAP|speed-?up|margin|gain)s?\b|"
                        r"(?:,\s+(?:[\w-]+\s+){0,2}?|\s+and\s+)(?:outperform\w*|achiev\w*|"
                        r"improv\w*|surpass\w*|attain\w*|obtain\w*|yield\w*|reach\w*)\b)", _I)
 
