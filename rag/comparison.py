@@ -75,8 +75,12 @@ _PROBLEM = re.compile(r"\b(?:challeng\w*|problems?|difficult\w*|remains?|open (?
                       r"issues?|however|despite|unknown|poorly|struggle\w*|prohibitive\w*|vulnerab\w*|crucial|important|key to|"
                       r"question\w*|little is known|goal|aim|impractical|inefficien\w*|intractab\w*|requir\w*|rely|relies|"
                       r"restrict\w*|sensitiv\w*|brittle|unstable|instabilit\w*|scarce|noisy|bias\w*|gap|critical|overlook\w*|neglect\w*|"
-                      r"absence|missing|ignor\w*|rarely|seldom|inconsisten\w*|hinder\w*|hamper\w*|insufficien\w*|inadequa\w*)\b", _I)
+                      r"absence|missing|ignor\w*|rarely|seldom|inconsisten\w*|hinder\w*|hamper\w*|insufficien\w*|inadequa\w*|"
+                      r"(?:little|less|limited) attention)\b", _I)
 _TURN = re.compile(r"^\W*(?:however|but|yet|unfortunately|nevertheless|nonetheless|despite|although|though)\b", _I)
+_POINTS_BACK = re.compile(r"\b(?:address|tackle|solve|overcome|fill|alleviate|mitigate|remedy|resolve|avoid|answer)\w*\s+"
+                          r"(?:this|these|such|the above|the aforementioned)\s+(?:\w+\s+)?(?:problems?|issues?|challenges?|gaps?|"
+                          r"limitations?|shortcomings?|drawbacks?|questions?)\b", _I)
 _PROBLEM_VERB = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:\w+\s+)?(?:study|studies|consider|considers|investigate|investigates|"
                            r"address|addresses|tackle|tackles|examine|examines|analy[sz]e|analy[sz]es|focus(?:es)? on|explore|explores|"
                            r"revisit|revisits|ask|asks|aim to|seek to|solve|solves)\b(?:\s+(?:the (?:\w+ )?(?:problem|question|task|challenge) of|how|whether|why|what))?", _I)
@@ -460,6 +464,8 @@ def extract_cell(column: str, text: PaperText, used: set[str] | None = None) -> 
         sc = score_sentence(column, s, i, len(sents), text.paper.title, reused, kinds[i]) - (0.1 if used and s in used else 0.0)
         if column == "problem" and i > first_contribution:  # the problem is posed before the contribution and findings
             sc -= 0.5
+        if column == "problem" and i == first_contribution - 1:  # … usually right before it
+            sc += 0.2
         if sc > best_score:
             best, best_score = s, sc
     if column == "problem" and best_score < MIN_SCORE[column] and sents:  # every abstract poses something: its opening
@@ -469,6 +475,9 @@ def extract_cell(column: str, text: PaperText, used: set[str] | None = None) -> 
         best_score = MIN_SCORE[column] if best else 0.0
     if best is None or best_score < MIN_SCORE[column]:
         return Cell()
+    at = sents.index(best)
+    if column == "problem" and at > 0 and _POINTS_BACK.search(best):  # "we address this problem by …": the problem is stated before
+        best = sents[at - 1]
     return Cell(span_for(column, best), best, "extract")
 
 
