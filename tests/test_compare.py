@@ -85,6 +85,12 @@ def test_problem_spans_without_a_stated_gap():
     intro = Paper(paper_id("PL-MCMC"), "PL-MCMC", (
         "We introduce PL-MCMC, a technique for sampling from the exact conditional distributions learned by normalizing flows. "
         "Experiments on MNIST show that PL-MCMC samples well."), (), "ICLR", 2021, "Poster")
+    back = Paper(paper_id("InfoPro"), "InfoPro", (
+        "End-to-end training of deep networks needs a lot of GPU memory. "
+        "This paper aims to address this problem, a critical bottleneck that remains open and limits scaling, by revisiting "
+        "locally supervised learning. "
+        "We propose the InfoPro loss, which keeps useful information in local modules."), (), "ICLR", 2021, "Poster")
+    assert extract_table([back], ["problem"]).rows[0].cells["problem"].text.endswith("GPU memory")  # "this problem" points back
     t = extract_table([study, intro], ["problem", "method"])
     assert t.rows[0].cells["problem"].text == "training of convolutional networks with ReLU activations"  # not the contribution after "and"
     assert t.rows[1].cells["problem"].text.startswith("for sampling from the exact conditional")  # the purpose of "we introduce X"
