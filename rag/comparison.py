@@ -11,10 +11,17 @@ filled" cross at 0.44 (P 0.52, R 0.55; F1 is flat at 0.51–0.56 between 0.36 an
 
 Extraction (:func:`extract_cell`): each abstract sentence (split by :func:`rag.support.split_sentences`)
 is scored per column by rhetorical cues ("we propose", "we show that", "outperforms", "on ImageNet",
-numbers with units, capitalised names and acronyms) and its position; the best sentence above the
-column's threshold gives the cell, else the cell is empty. The cell's text is the shortest span of
-that sentence that keeps the key information: the clause after "we propose", the phrase from "on
-<datasets>" on, the clause after "we show that" (unless that drops a number).
+numbers with units, capitalised names and acronyms, a name that abbreviates the title), its position
+and its role (:func:`rag.evidence.roles`: a background sentence or one about other people's work gives
+no method, data or result of this paper). The problem is a question posed, a gap ("However, …",
+"little is known"), usually right before the first contribution; a sentence that only points back
+("we address this problem") hands over to the one before. The best sentence above the column's
+threshold gives the cell, else the cell is empty (every paper has a problem and a method: their
+fallbacks are the opening and the first sentence about the paper itself). The cell's text is the
+shortest span of that sentence that keeps the key information: the clause after "we propose", the
+purpose of "we introduce X for doing Y" as the problem, the phrase from "on <datasets>" (with its
+parenthesized list) up to where the finding starts, the clause after "we show that" (unless that
+drops a number). Figures on the labelled files: README "Comparison tables".
 
 With a language model (``backend`` local or openai) the extracted spans of one paper are shortened
 to phrases in one call (prompts ``compare_system`` / ``compare_user``); a phrase replaces its span
@@ -29,6 +36,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -273,17 +281,9 @@ def _names(sentence: str) -> list[str]:
     return [a or b for a, b in _ACRONYM.findall(sentence)]
 
 
-def phrases(text: str) -> set[tuple[str, str]]:
-    """Pairs of adjacent content words (stemmed; a stop word breaks a pair; hyphens split words):
-    "Risk-Averse Offline Reinforcement Learning" → (risk, avers), (avers, offlin), …"""
-    out, prev = set(), None
-    for tok in re.findall(r"[a-z0-9]+", (text or "").lower()):
-        term = content_terms(tok)
-        cur = term[0] if term else None
-        if prev and cur:
-            out.add((prev, cur))
-        prev = cur
-    return out
+@lru_cache(maxsize=256)
+def _title_terms(title: str) -> frozenset[str]:
+    return frozenset(content_terms(title))
 
 
 def _position(i: int, n: int) -> float:
@@ -299,11 +299,18 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
     of the field or of other people's work, so it is not this paper's method or result)."""
     s = sentence
     pos = _position(i, n)
+    if column == "data":
+        sets = len(_DATASETS.findall(s)) + len(named_data(s)) + listed_names(s)
+        tasks = len(_TASKS.findall(s))
+        score = 1.0 * min(3, sets) + 0.5 * bool(_DATA_STRONG.search(s)) + 0.2 * min(4, len({w.lower() for w in _DATA.findall(s)}))
+        score += 0.5 * min(2, tasks) + 0.2 * pos - 0.3 * bool(_PROBLEM.search(s) and not sets and pos < 0.3)
+        score -= 0.5 * (role in _NOT_OWN)  # the data the field or other work uses
+        return max(0.0, score)
     intro = bool(_INTRO.search(s)) or bool(_NAMED.search(s))
     report = bool(_REPORT.search(s))
     result_hits = len(_RESULT.findall(s))
-    tterms = set(content_terms(title or ""))
-    overlap = len(tterms & set(content_terms(s))) / len(tterms) if tterms else 0.0
+    tterms = _title_terms(title or "")
+    overlap = len(tterms & set(content_terms(s))) / len(tterms) if tterms and column != "result" else 0.0
     if column == "problem":
         # the title's words count less in a contribution sentence: it repeats them to name the method
         score = 0.35 * min(3, len(_PROBLEM.findall(s))) + (0.4 if _PROBLEM_VERB.search(s) else 0.0) + (0.4 if intro else 0.8) * overlap
@@ -325,13 +332,6 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
         score += 0.5 * any(f"({a})" in s for a in (reused or ()))  # where the reused name is defined
         score += 0.2 * bool(_METHOD_WORDS.search(s)) - 0.5 * (report and not intro) - 0.3 * bool(_DATA_STRONG.search(s) and not intro)
         score += 0.3 * (1 - pos) - 0.6 * bool(re.match(r"^\W*(?:\w+\s+){0,3}?(?:also|further|then|additionally|moreover|finally)\b", s, _I))
-        return max(0.0, score)
-    if column == "data":
-        sets = len(_DATASETS.findall(s)) + len(named_data(s)) + listed_names(s)
-        tasks = len(_TASKS.findall(s))
-        score = 1.0 * min(3, sets) + 0.5 * bool(_DATA_STRONG.search(s)) + 0.2 * min(4, len({w.lower() for w in _DATA.findall(s)})) + 0.5 * min(2, tasks)
-        score += 0.2 * pos - 0.3 * bool(_PROBLEM.search(s) and not sets and pos < 0.3)
-        score -= 0.5 * (role in _NOT_OWN)  # the data the field or other work uses
         return max(0.0, score)
     if column == "result":
         strong = bool(_STRONG_RESULT.search(s))
@@ -453,12 +453,30 @@ def _cut(span: str) -> str:
     return _trim(re.split(r";\s", span)[0])
 
 
-def extract_cell(column: str, text: PaperText, used: set[str] | None = None) -> Cell:
-    """The cell of a default column: the best-scoring sentence's span, or an empty cell."""
+@dataclass
+class Sentences:
+    """What extraction needs of one abstract, worked out once for all its columns: the quotable
+    sentences, their roles, the names used more than once, and where the paper first speaks of
+    its contribution or a finding."""
+
+    sents: list[str]
+    kinds: list[str]
+    reused: set[str]
+    first_contribution: int
+
+
+def sentences_of(text: PaperText) -> Sentences:
     sents = [s for _, s in text.evidence_candidates()] or text.sentences
-    reused = reused_names(sents)
     kinds = roles(sents)
-    first_contribution = next((i for i, k in enumerate(kinds) if k in ("contribution", "result")), len(sents))
+    first = next((i for i, k in enumerate(kinds) if k in ("contribution", "result")), len(sents))
+    return Sentences(sents, kinds, reused_names(sents), first)
+
+
+def extract_cell(column: str, text: PaperText, used: set[str] | None = None, of: Sentences | None = None) -> Cell:
+    """The cell of a default column: the best-scoring sentence's span, or an empty cell (``of``:
+    :func:`sentences_of` ``text``, when the caller has it already)."""
+    of = of or sentences_of(text)
+    sents, kinds, reused, first_contribution = of.sents, of.kinds, of.reused, of.first_contribution
     best, best_score = None, 0.0
     for i, s in enumerate(sents):
         sc = score_sentence(column, s, i, len(sents), text.paper.title, reused, kinds[i]) - (0.1 if used and s in used else 0.0)
@@ -513,11 +531,12 @@ def extract_table(papers: list[Paper], columns: list[str], embedder=None, texts:
     """The extractive table (no language model)."""
     texts = texts or [paper_text(p) for p in papers]
     rows = [Row(p, {}) for p in papers]
+    prepared = [sentences_of(t) for t in texts] if any(c in DEFAULT_COLUMNS for c in columns) else [None] * len(texts)
     for c in columns:
         if c in DEFAULT_COLUMNS:
-            for r, t in zip(rows, texts, strict=True):
+            for r, t, of in zip(rows, texts, prepared, strict=True):
                 used = {x.sentence for x in r.cells.values() if x.sentence}
-                r.cells[c] = extract_cell(c, t, used)
+                r.cells[c] = extract_cell(c, t, used, of)
         elif c in META_COLUMNS:
             for r in rows:
                 r.cells[c] = meta_cell(c, r.paper)
