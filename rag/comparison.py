@@ -145,7 +145,7 @@ _RESULT = re.compile(r"\b(?:outperform\w*|state[- ]of[- ]the[- ]art|SOTA|improv\
                      r"faster|speed-?ups?|reduc\w*|gains?|superior|significantly|substantially|accura\w*|effective\w*|"
                      r"robust\w*|converge\w*|guarantee\w*|bounds?|matches|comparable|orders? of magnitude|fewer|less|"
                      r"higher|lower|best|up to|times|ranked first|first place|wins?|won|first time|first to|successfully)\b", _I)
-_REPORT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|conclude|concludes|uncover|uncovers|underscore|underscores|imply|implies|"
+_REPORT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|conclude|concludes|uncover|uncovers|underscore|underscores|imply|implies|validate|validates|validated|"
                      r"indicate|indicates|reveal|reveals|confirm|confirms|suggest|suggests|establish|verify|verifies|"
                      r"empirically|experimentally|theoretically)\b", _I)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:%|x\b|×|-?fold|times|points?|pp|dB|BLEU|AUC|FID|mAP|ms|hours?|GPU)|\b\d+(?:\.\d+)?\b")
@@ -338,7 +338,7 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
         score = 0.35 * min(3, result_hits) + 0.4 * report + 0.3 * bool(_REPORT_THAT.search(s)) + 0.3 * strong
         score += 0.6 * min(3, len(_NUMBER_UNIT.findall(s))) + 0.2 * bool(_DATASETS.search(s))
         score += 0.3 * pos - 0.4 * (intro and not report and not strong and not _NUMBER_UNIT.search(s)) - 0.5 * s.rstrip().endswith("?")
-        score -= 0.6 * (role in _NOT_OWN)
+        score -= 0.8 * (role in _NOT_OWN)
         return max(0.0, score)
     raise ConfigError(f"unknown column {column!r}")
 
@@ -362,7 +362,7 @@ _NOT_OWN = ("background", "other")  # roles of sentences that do not speak of th
 MIN_SCORE = {"problem": 0.2, "method": 0.5, "data": 0.5, "result": 0.55}
 _REPORT_THAT = re.compile(r"\b(?:show|shows|showing|demonstrate|demonstrates|demonstrating|find|finds|found|prove|proves|observe|"
                           r"observes|indicate|indicates|reveal|reveals|confirm|confirms|suggest|suggests|establish|establishes|"
-                          r"verify|verifies|argue|argues|conclude|concludes)\s+that\b", _I)
+                          r"verify|verifies|verified|argue|argues|conclude|concludes|validate|validates|validated|shown|demonstrated)\s+that\b", _I)
 
 
 _MODAL = re.compile(r"\b(?:must|need|needs|should|would|could|cannot|might|how to)\b", _I)
