@@ -229,3 +229,20 @@ def test_cli_json_csv_markdown(pipeline, ids):
     assert r.exit_code == 1 and "error: no paper with id" in r.output and "Traceback" not in r.output
     r = run()
     assert r.exit_code == 1 and "give paper ids or --question" in r.output
+
+
+@pytest.mark.slow
+def test_cli_scores_a_label_file_strict_and_loose(pipeline, tmp_path):
+    from pathlib import Path
+
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join((Path(__file__).resolve().parents[1] / "eval" / "compare_labels.jsonl").read_text(encoding="utf-8").splitlines(True)[:5]), encoding="utf-8")
+    r = CliRunner().invoke(main, ["eval", str(labels), "--json"], obj={"pipeline": pipeline})
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)["compare"]["extractive"]
+    assert res["papers"] == 5 and res["labelled_cells"] >= 15
+    assert 0 <= res["cell_accuracy"] <= res["cell_accuracy_loose"] <= 1  # loose forgives spelling only, never less
+    assert all(res["per_column"][c] <= res["per_column_loose"][c] for c in DEFAULT_COLUMNS if res["per_column"][c] is not None)
+    assert len(res["misses"]) == round(res["labelled_cells"] * (1 - res["cell_accuracy"]))
+    r = CliRunner().invoke(main, ["eval", str(labels)], obj={"pipeline": pipeline})
+    assert r.exit_code == 0 and "cell acc  loose" in r.output
