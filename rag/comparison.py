@@ -21,7 +21,7 @@ fallbacks are the opening and the first sentence about the paper itself). The ce
 shortest span of that sentence that keeps the key information: the clause after "we propose", the
 purpose of "we introduce X for doing Y" as the problem, the phrase from "on <datasets>" (with its
 parenthesized list) up to where the finding starts, the clause after "we show that" (unless that
-drops a number). Figures on the labelled files: README "Comparison tables".
+drops a number). Figures on the labelled files (tuning and blind): README "Evaluation".
 
 With a language model (``backend`` local or openai) the extracted spans of one paper are shortened
 to phrases in one call (prompts ``compare_system`` / ``compare_user``); a phrase replaces its span
@@ -134,6 +134,9 @@ def listed_names(sentence: str) -> int:
 def named_data(sentence: str) -> list[str]:
     """Data sets the sentence names that :data:`_DATASETS` does not know ("the OGB-Products dataset")."""
     return [m for m in _NAMED_DATA.findall(sentence) if m.lower() not in _NOT_A_NAME and not _DATASETS.search(m)]
+
+
+# tasks and settings named in so many words ("node classification", "continuous control")
 _TASKS = re.compile(r"\b(?:(?:image|text|node|graph|link|document|sentence|video|audio|speech|sequence|time[- ]series|few-shot|zero-shot|"
                     r"multi-label|fine-grained|visual|object|action|face|speaker|scene)\s+(?:classification|recognition|prediction|"
                     r"generation|retrieval|segmentation|detection|captioning|translation|synthesis|forecasting|tracking)|"
@@ -466,6 +469,7 @@ class Sentences:
 
 
 def sentences_of(text: PaperText) -> Sentences:
+    """The :class:`Sentences` of one abstract."""
     sents = [s for _, s in text.evidence_candidates()] or text.sentences
     kinds = roles(sents)
     first = next((i for i, k in enumerate(kinds) if k in ("contribution", "result")), len(sents))
