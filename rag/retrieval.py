@@ -230,6 +230,7 @@ class Retriever:
         self._lock = threading.Lock()
         self.n_chunks = store.chunk_count()
         self.topic_members: Callable[[], dict[int, frozenset[str]]] | None = None  # set by the pipeline (rag.topics)
+        self.reranker = None  # a rag.rerank.Reranker, set by the pipeline when rerank_model is on
         self._load_reference()
 
     # ------------------------------------------------------------------ reference sample
@@ -471,6 +472,8 @@ class Retriever:
                 d = self.dense(qvec, f, allowed, n)
                 ref = self._reference_scores(qvec)
                 fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats, cache)
+            if self.reranker is not None and fused:  # a second model reorders the best candidates
+                fused = self.reranker.rerank(strip_boilerplate(query), self._ranked(fused), fused)
         order = self._ranked(fused)[:k]
         return self._hits(query, order, fused, d, kw, qvec, ref, cache)
 
