@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -209,8 +210,6 @@ class Pipeline:
                 kept = corpus.keep_indexed(stored_papers(self.client, self.settings.collection))
             report = build_index(self.client, self.settings, self.embedder, corpus.papers, full=full, progress=progress)
             if self.settings.rerank_model:  # the rerank model's paper vectors (rag.rerank), also incremental
-                import time
-
                 from .rerank import update_vectors
 
                 t = time.perf_counter()

@@ -27,6 +27,9 @@ One query runs two retrievers over the same eligible papers and fuses them:
   removed from the text the dense model embeds (:func:`strip_boilerplate`); BM25 drops such words
   through its stop-word list and their low IDF.
 
+- **Rerank** (hybrid only, optional): with ``rerank_model`` set, a second embedding model reorders
+  the best ``rerank_candidates`` papers (:mod:`rag.rerank`).
+
 Filters (:mod:`rag.filters`) are applied to both retrievers: to Chroma as a ``where`` clause on the
 chunk metadata and to the keyword scores as a mask over the same eligible paper set, so a filter
 selects the same papers in every mode.

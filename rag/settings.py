@@ -76,7 +76,7 @@ class Settings(BaseSettings):
                                                        "rerank_candidates hybrid papers; `rag index` embeds every paper with it once "
                                                        "(see rag/rerank.py). Off by default: an index built without it works as before.")
     rerank_candidates: int = Field(15, ge=2, le=200, description="Hybrid papers the rerank model reorders (with rerank_model set).")
-    rerank_weight: float = Field(0.5, ge=0.0, le=10.0, description="Weight of the rerank model's corpus z-score added to the fused score.")
+    rerank_weight: float = Field(0.75, ge=0.0, le=10.0, description="Weight of the rerank model's corpus z-score added to the fused score.")
 
     # answering
     backend: Backend = Field("local", description="Answer backend: local (llama.cpp GGUF), openai (any OpenAI-compatible server) or extractive (no model).")
