@@ -73,19 +73,25 @@ def open_vectors(client, settings, model: str, dim: int, *, create: bool):
     return col
 
 
+def _records(col, *, with_vectors: bool):
+    """(id, metadata, vector or None) of every record of ``col``, read in pages."""
+    offset = 0
+    while True:
+        got = col.get(include=["metadatas", "embeddings"] if with_vectors else ["metadatas"], limit=PAGE, offset=offset)
+        metas = got["metadatas"] or [None] * len(got["ids"])
+        embs = got["embeddings"] if with_vectors and got["embeddings"] is not None else [None] * len(got["ids"])
+        yield from zip(got["ids"], metas, embs, strict=True)
+        if len(got["ids"]) < PAGE:
+            return
+        offset += PAGE
+
+
 def update_vectors(client, settings, papers: list[Paper], embedder,
                    progress: Callable[[int, int, str], None] | None = None) -> tuple[int, float]:
     """Bring the rerank collection in line with ``papers``: embed the new and changed ones, delete the
     removed ones. Returns (papers embedded, seconds spent embedding)."""
     col = open_vectors(client, settings, embedder.name, embedder.dim, create=True)
-    have: dict[str, str] = {}
-    offset = 0
-    while True:
-        got = col.get(include=["metadatas"], limit=PAGE, offset=offset)
-        have.update({i: (m or {}).get("content_hash", "") for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)})
-        if len(got["ids"]) < PAGE:
-            break
-        offset += PAGE
+    have = {pid: (m or {}).get("content_hash", "") for pid, m, _ in _records(col, with_vectors=False)}
     todo = [p for p in papers if have.get(p.id) != p.content_hash]
     gone = sorted(set(have) - {p.id for p in papers})
     spent = 0.0
@@ -121,17 +127,10 @@ class Reranker:
             return None
         want = {p.id: p.content_hash for p in papers}
         ids, vecs = [], []
-        offset = 0
-        while True:
-            got = col.get(include=["embeddings", "metadatas"], limit=PAGE, offset=offset)
-            embs = got["embeddings"] if got["embeddings"] is not None else []
-            for pid, v, m in zip(got["ids"], embs, got["metadatas"] or [], strict=True):
-                if want.get(pid) == (m or {}).get("content_hash"):
-                    ids.append(pid)
-                    vecs.append(v)
-            if len(got["ids"]) < PAGE:
-                break
-            offset += PAGE
+        for pid, m, v in _records(col, with_vectors=True):
+            if want.get(pid) == (m or {}).get("content_hash"):
+                ids.append(pid)
+                vecs.append(v)
         if not ids:
             return None
         return cls(embedder, np.asarray(vecs, dtype=np.float32), ids, candidates=settings.rerank_candidates,
