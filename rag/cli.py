@@ -232,12 +232,14 @@ def index(ctx, paths, fmt, venue, year, full: bool, prune: bool, allow_outside: 
     if as_json:
         _dump({"added": rep.added, "updated": rep.updated, "removed": rep.removed, "unchanged": rep.unchanged,
                "papers": rep.papers, "seconds": round(rep.seconds, 2), "skipped": rep.problems,
-               "failed": rep.failed, "kept": rep.kept})
+               "failed": rep.failed, "kept": rep.kept, "rerank_embedded": rep.rerank_embedded})
         return
     for p in rep.problems:
         _echo(f"skipped: {p}", err=True)
     _echo(f"{rep.papers} papers indexed: {rep.added} added, {rep.updated} updated, {rep.removed} removed, "
                f"{rep.unchanged} unchanged ({rep.chunks_embedded} chunks embedded in {rep.seconds:.1f} s)")
+    if rep.rerank_embedded:
+        _echo(f"{rep.rerank_embedded} papers embedded by the rerank model")
 
 
 # ---------------------------------------------------------------- search

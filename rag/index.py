@@ -43,6 +43,7 @@ class IndexReport:
     chunks_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    rerank_embedded: int = 0  # papers embedded by the rerank model (rag.rerank), when it is on
     problems: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # source label → why it could not be read
     kept: dict[str, int] = field(default_factory=dict)  # source label → its papers kept in the index

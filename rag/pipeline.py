@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from .corpus import Corpus, Source, add_source, load_corpus
 from .errors import ConfigError, DiskFullError, IndexDamagedError, IndexStateError, ModelMismatchError
-from .index import IndexReport, Progress, build_index
+from .index import IndexReport, Progress, build_index, write_lock
 from .models import Hit
 from .settings import Settings
 from .store import store_errors
@@ -63,9 +64,10 @@ def _text(value: object, what: str, limit: int | None = None) -> str:
 class Pipeline:
     """Everything a question needs, built on first use and reused."""
 
-    def __init__(self, settings: Settings | None = None, *, embedder=None, client=None):
+    def __init__(self, settings: Settings | None = None, *, embedder=None, client=None, rerank_embedder=None):
         self.settings = settings or Settings()
         self._embedder = embedder
+        self._rerank_embedder = rerank_embedder  # rerank_model's embedder (rag.rerank), made on first use
         self._query_embedder = None
         self._client = client
         self._retriever = None
@@ -114,6 +116,16 @@ class Pipeline:
         return q if q.name == emb.name and q.dim == emb.dim else emb
 
     @property
+    def rerank_embedder(self):
+        """The ``rerank_model``'s embedder (onnxruntime fp32, else torch; see :mod:`rag.rerank`)."""
+        with self._lock:
+            if self._rerank_embedder is None:
+                from .rerank import make_rerank_embedder
+
+                self._rerank_embedder = make_rerank_embedder(self.settings)
+            return self._rerank_embedder
+
+    @property
     def client(self):
         with self._lock:
             if self._client is None:
@@ -157,7 +169,21 @@ class Pipeline:
                 with self.store_errors():  # it reads every paper record: damage shows here first
                     self._retriever = Retriever(store, self.embedder, settings=self.settings, query_embedder=self.query_embedder)
                 self._retriever.topic_members = lambda: self.topics().members()
+                if self.settings.rerank_model:
+                    self._retriever.reranker = self._load_reranker(self._retriever)
             return self._retriever
+
+    def _load_reranker(self, retriever):
+        """The rerank model over the index's stored paper vectors (rag.rerank); None, with a note,
+        when the index holds none for it."""
+        from .rerank import Reranker
+
+        with self.store_errors():
+            r = Reranker.load(self.client, self.settings, self.rerank_embedder, retriever.papers)
+        if r is None:
+            print(f"note: the index holds no paper vectors of rerank model {self.settings.rerank_model}; run `rag index` "
+                  "to add them (searching without reranking)", file=sys.stderr)
+        return r
 
     def refresh(self) -> None:
         """Forget the retriever so the next query sees the latest index."""
@@ -183,6 +209,14 @@ class Pipeline:
             if corpus.failed and not prune:
                 kept = corpus.keep_indexed(stored_papers(self.client, self.settings.collection))
             report = build_index(self.client, self.settings, self.embedder, corpus.papers, full=full, progress=progress)
+            if self.settings.rerank_model:  # the rerank model's paper vectors (rag.rerank), also incremental
+                from .rerank import update_vectors
+
+                t = time.perf_counter()
+                with write_lock(Path(self.settings.index_dir)):  # the papers the index now holds, kept ones included
+                    report.rerank_embedded, _ = update_vectors(self.client, self.settings, self.store().paper_records()[0],
+                                                               self.rerank_embedder, progress)
+                report.seconds += time.perf_counter() - t
         report.problems = [str(p) for p in corpus.problems]
         report.failed, report.kept = dict(corpus.failed), kept
         self.refresh()

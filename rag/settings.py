@@ -72,6 +72,11 @@ class Settings(BaseSettings):
                                                  "into index_dir/models, torch when that fails) or index (the index's embedder).")
     query_threads: int = Field(1, ge=0, le=64,
                                description="Torch threads for embedding a query at search time (0: leave torch's setting alone).")
+    rerank_model: str | None = Field(None, description="A second embedding model (e.g. all-mpnet-base-v2) that reranks the top "
+                                                       "rerank_candidates hybrid papers; `rag index` embeds every paper with it once "
+                                                       "(see rag/rerank.py). Off by default: an index built without it works as before.")
+    rerank_candidates: int = Field(15, ge=2, le=200, description="Hybrid papers the rerank model reorders (with rerank_model set).")
+    rerank_weight: float = Field(0.75, ge=0.0, le=10.0, description="Weight of the rerank model's corpus z-score added to the fused score.")
 
     # answering
     backend: Backend = Field("local", description="Answer backend: local (llama.cpp GGUF), openai (any OpenAI-compatible server) or extractive (no model).")

@@ -1,0 +1,158 @@
+"""Reranking the best hybrid candidates with a second, stronger embedding model.
+
+With ``rerank_model`` set (e.g. ``all-mpnet-base-v2``), ``rag index`` embeds each paper's
+"title: abstract" once with that model (truncated at what the model reads) and keeps the vectors in a
+third Chroma collection, ``<collection>_rerank``, beside the chunks and papers; each record carries
+the paper's content hash, so an update re-embeds only new or changed papers and deletes removed ones.
+At search time the question (the text the dense side embeds) is embedded by the same model, and the
+top ``rerank_candidates`` papers of the hybrid ranking are reordered by
+
+    fused score + rerank_weight × z,   z = (cos(question, paper) − mean) / std over every paper,
+
+the same corpus standardization as the hybrid fusion, so the second model moves a candidate only as far
+as its match stands out from a typical paper. Papers below the top ``rerank_candidates`` keep their
+place. An index without these vectors (built before the setting was on) is searched as before, with a
+note; so is a paper whose vector is missing (z = 0).
+
+The model runs on onnxruntime fp32 (identical vectors to torch, exported once into
+``index_dir/models``), falling back to torch when the export fails.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from .models import Paper
+
+PAGE = 2000
+
+
+def paper_text(p: Paper) -> str:
+    """What the rerank model embeds for a paper."""
+    return f"{p.title}: {p.abstract}"
+
+
+def make_rerank_embedder(settings):
+    """The rerank model: onnxruntime fp32 when it exports, else sentence-transformers on torch."""
+    from .embed import SentenceTransformerEmbedder
+
+    try:
+        from .embed_onnx import OnnxEmbedder
+
+        return OnnxEmbedder(settings.rerank_model, backend="onnx", index_dir=settings.index_dir, batch_size=16)
+    except Exception as e:  # noqa: BLE001 - no onnx, export refused: the same model on torch
+        print(f"note: the rerank model runs on torch ({type(e).__name__}: {e})", file=sys.stderr)
+        return SentenceTransformerEmbedder(settings.rerank_model, device=settings.embed_device, batch_size=16)
+
+
+def collection_name(settings) -> str:
+    return f"{settings.collection}_rerank"
+
+
+def open_vectors(client, settings, model: str, dim: int, *, create: bool):
+    """The rerank collection for ``model`` (None when it is missing and not ``create``). A collection
+    made by another model is dropped when ``create`` (a rebuild), else treated as missing."""
+    from chromadb.errors import NotFoundError
+
+    name = collection_name(settings)
+    try:
+        col = client.get_collection(name)
+    except NotFoundError:
+        col = None
+    if col is not None and ((col.metadata or {}).get("embed_model") != model or int((col.metadata or {}).get("dim") or 0) != dim):
+        if not create:
+            return None
+        client.delete_collection(name)
+        col = None
+    if col is None and create:
+        col = client.create_collection(name, metadata={"embed_model": model, "dim": dim, "hnsw:space": "cosine"})
+    return col
+
+
+def _records(col, *, with_vectors: bool):
+    """(id, metadata, vector or None) of every record of ``col``, read in pages."""
+    offset = 0
+    while True:
+        got = col.get(include=["metadatas", "embeddings"] if with_vectors else ["metadatas"], limit=PAGE, offset=offset)
+        metas = got["metadatas"] or [None] * len(got["ids"])
+        embs = got["embeddings"] if with_vectors and got["embeddings"] is not None else [None] * len(got["ids"])
+        yield from zip(got["ids"], metas, embs, strict=True)
+        if len(got["ids"]) < PAGE:
+            return
+        offset += PAGE
+
+
+def update_vectors(client, settings, papers: list[Paper], embedder,
+                   progress: Callable[[int, int, str], None] | None = None) -> tuple[int, float]:
+    """Bring the rerank collection in line with ``papers``: embed the new and changed ones, delete the
+    removed ones. Returns (papers embedded, seconds spent embedding)."""
+    col = open_vectors(client, settings, embedder.name, embedder.dim, create=True)
+    have = {pid: (m or {}).get("content_hash", "") for pid, m, _ in _records(col, with_vectors=False)}
+    todo = [p for p in papers if have.get(p.id) != p.content_hash]
+    gone = sorted(set(have) - {p.id for p in papers})
+    spent = 0.0
+    step = 64
+    for b in range(0, len(todo), step):
+        batch = todo[b:b + step]
+        t = time.perf_counter()
+        vecs = embedder.embed_batch([paper_text(p) for p in batch])
+        spent += time.perf_counter() - t
+        col.upsert(ids=[p.id for p in batch], embeddings=[v.tolist() for v in vecs],
+                   metadatas=[{"content_hash": p.content_hash} for p in batch])
+        if progress:
+            progress(b + len(batch), len(todo), f"rerank vectors ({embedder.name})")
+    for b in range(0, len(gone), 500):
+        col.delete(ids=gone[b:b + 500])
+    return len(todo), spent
+
+
+class Reranker:
+    """The rerank model's query embedder and every paper's stored vector, aligned with ``paper_ids``."""
+
+    def __init__(self, embedder, vectors: np.ndarray, paper_ids: list[str], *, candidates: int, weight: float):
+        self.embedder, self.candidates, self.weight = embedder, candidates, weight
+        self.row = {pid: i for i, pid in enumerate(paper_ids)}
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+
+    @classmethod
+    def load(cls, client, settings, embedder, papers: list[Paper]) -> Reranker | None:
+        """The reranker over the stored vectors of ``papers`` (current content hash only); None when
+        the index holds none for this model."""
+        col = open_vectors(client, settings, embedder.name, embedder.dim, create=False)
+        if col is None:
+            return None
+        want = {p.id: p.content_hash for p in papers}
+        ids, vecs = [], []
+        for pid, m, v in _records(col, with_vectors=True):
+            if want.get(pid) == (m or {}).get("content_hash"):
+                ids.append(pid)
+                vecs.append(v)
+        if not ids:
+            return None
+        return cls(embedder, np.asarray(vecs, dtype=np.float32), ids, candidates=settings.rerank_candidates,
+                   weight=settings.rerank_weight)
+
+    def rerank(self, text: str, order: list[str], scores: dict[str, float]) -> dict[str, float]:
+        """``scores`` with the top ``candidates`` of ``order`` moved by the rerank model's corpus
+        z-score of ``text`` (the others unchanged; every reranked score stays above theirs)."""
+        top = order[:self.candidates]
+        if len(top) < 2 or self.weight <= 0:
+            return scores
+        q = np.asarray(self.embedder.embed_batch([text])[0], dtype=np.float32)
+        cos = np.einsum("ij,j->i", self.vectors, q, optimize=False)
+        mu, sd = float(cos.mean()), float(cos.std()) or 1.0
+        out = dict(scores)
+        for pid in top:
+            i = self.row.get(pid)
+            out[pid] = scores[pid] + (self.weight * (float(cos[i]) - mu) / sd if i is not None else 0.0)
+        rest = order[self.candidates:]
+        if rest:  # keep the candidates ahead of everything they were ahead of before
+            lift = max(scores[p] for p in rest) - min(out[p] for p in top)
+            if lift >= 0:
+                for pid in top:
+                    out[pid] += lift + 1e-6
+        return out
