@@ -37,7 +37,7 @@ import numpy as np
 from .compose import MAX_ANSWER_SENTENCES, Checker, Line, Source, check_lines, evidence_lines, opening
 from .embed import Embedder
 from .errors import ConfigError, GeneratorError
-from .evidence import METADATA_INTENTS, intents, rank_sentences
+from .evidence import METADATA_INTENTS, focus, intents, rank_sentences
 from .generate import ExtractiveGenerator, Generator
 from .models import Hit, Paper
 from .program import ProgramAnswer
@@ -239,9 +239,12 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     texts = [sc.texts[i] for i in chosen]
     parts.texts.embed(texts)
     sources = []
+    later = focus(question)
+    fterms = question_terms(later) if later else set()
     for n, (i, t) in enumerate(zip(chosen, texts, strict=True), 1):
         lex = [lexical(s, qterms, parts.stats) for s in t.sentences]
-        ranked = rank_sentences(t, t.vectors[:len(t.sentences)], sc.qvec, lex, want, question)
+        foc = [lexical(s, fterms, parts.stats) for s in t.sentences] if fterms else None
+        ranked = rank_sentences(t, t.vectors[:len(t.sentences)], sc.qvec, lex, want, question, foc)
         sources.append(Source(n, sc.pool[i], t, sc.relevance[i], ranked, wanted_meta(t, want)))
     return Plan(question, sc.qvec, hits, d.relevance, ANSWERED, sources, want=want, qterms=qterms)
 
@@ -440,15 +443,15 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
             asm.reset()
     if not model_lines:
         head = opened
-        evidence = evidence_lines(p.sources, opened, p.want)
+        evidence = evidence_lines(p.sources, opened, p.want, qterms=p.qterms)
     elif task == "lead":
         # one paper: the model's sentence opens the answer in place of the code-built one; several:
         # it follows the opening that names them all
         head = model_lines if len(p.sources) == 1 else opened + model_lines
-        evidence = evidence_lines(p.sources, opened + model_lines, p.want)
+        evidence = evidence_lines(p.sources, opened + model_lines, p.want, qterms=p.qterms)
     else:
         head = []  # already shown as it streamed
-        evidence = evidence_lines(p.sources, model_lines, p.want) if settings.answer_quotes else []
+        evidence = evidence_lines(p.sources, model_lines, p.want, qterms=p.qterms) if settings.answer_quotes else []
     for i, line in enumerate(head + check_lines(parts.texts, p.sources, evidence)):
         sep = "\n\n" if (i == 0 and streamed and not asm.lines) else asm.separator(line)
         yield emit(sep + asm.add(line))

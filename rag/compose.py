@@ -20,16 +20,17 @@ import numpy as np
 from .evidence import METADATA_INTENTS, Ranked, lead_clause, shorten
 from .models import Hit
 from .support import PaperText, PaperTexts, check_support, parse_markers, strip_markers, with_markers
-from .text import content_terms, words
+from .text import content_terms, key_tokens, words
 
-MAX_WORDS = 110  # the answer's word budget: evidence sentences are added while it lasts
+MAX_WORDS = 106  # the answer's word budget: evidence sentences are added while it lasts
 MIN_EVIDENCE = 1  # evidence sentences a one-paper answer shows even past the budget
 MAX_ANSWER_SENTENCES = 8
 MIN_CONTENT = 2  # a sentence needs at least this many content words to state anything
 MIN_NEW_TERMS = 2  # ... and this many the question does not already say
 STATED_SHARE = 0.6  # an evidence sentence whose content words the answer mostly states is not quoted again
 SKIPPED_ROLES = frozenset({"background", "other"})  # never quoted as evidence: they answer nothing about this paper
-LEAD_CANDIDATES = 3  # best-ranked sentences searched for one that can open the answer
+LEAD_CANDIDATES = 3
+ONE_PAPER_SENTENCES = 8  # ranked sentences of the paper asked about considered as evidence  # best-ranked sentences searched for one that can open the answer
 
 
 @dataclass
@@ -140,36 +141,58 @@ def several(items: list[tuple[int, str, str, str | None]]) -> Line:
                 clauses={n: (shown, clause, s) for n, shown, clause, s in items})
 
 
-def _stated(sentence: str, said: set[str]) -> bool:
+def _stated(sentence: str, said: set[str], said_keys: set[str]) -> bool:
+    """Whether the answer already says what ``sentence`` says: most of its content words, and no
+    name or number it lacks (a sentence that adds a name or a number adds what may be asked)."""
     terms = set(content_terms(sentence))
-    return bool(terms) and len(terms & said) >= STATED_SHARE * len(terms)
+    return bool(terms) and len(terms & said) >= STATED_SHARE * len(terms) and not key_tokens(sentence) - said_keys
 
 
-def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], budget: int = MAX_WORDS) -> list[Line]:
+def _adds(sentence: str, said: set[str], said_keys: set[str], qterms: set[str] | None) -> bool:
+    """Whether ``sentence`` adds to the answer a name or number it lacks, or a word of the question
+    it does not state yet (``qterms`` None: no such test)."""
+    if qterms is None or key_tokens(sentence) - said_keys:
+        return True
+    return bool((set(content_terms(sentence)) & qterms) - said)
+
+
+def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], budget: int = MAX_WORDS,
+                   qterms: set[str] | None = None) -> list[Line]:
     """Each paper's best sentences that the opening does not already state, within the word budget
-    (best first across papers), shown in the abstract's order, one line per paper."""
+    (best first across papers), shown in the abstract's order, one line per paper. With ``qterms``
+    (the question's content words), a sentence is quoted only if it adds a name, a number or a
+    question word the answer does not state yet: the budget goes to sentences that answer."""
     if want & METADATA_INTENTS and any(src.meta for src in sources):
         return []  # a metadata question gets the metadata line and nothing padded after it
     used = {s for line in opened for s in line.rests_on.values()}
-    said = set(content_terms(" ".join(strip_markers(line.text) for line in opened)))
+    opened_text = " ".join(strip_markers(line.text) for line in opened)
+    said, said_keys = set(content_terms(opened_text)), key_tokens(opened_text)
     count = sum(len(words(strip_markers(line.text))) for line in opened)
     picked: dict[int, list[str]] = {src.n: [] for src in sources}
     queue = []
-    for rank in range(5 if len(sources) == 1 else 3):
+    # one paper asked about but several cited: the budget goes to the best paper's sentences first
+    # (what it found, the names and numbers asked for), the others get at most one each after them
+    primary = max(sources, key=lambda x: x.relevance) if len(sources) > 1 and "several" not in want else None
+    for rank in range(ONE_PAPER_SENTENCES if len(sources) == 1 else 3):
         for src in sources:
-            if rank < len(src.ranked.sentences):
+            if rank < len(src.ranked.sentences) and (src is not primary or rank < 2):
                 queue.append((rank, src))
+    if primary is not None:  # the others have had their one sentence: the rest of the budget goes to the best paper
+        queue += [(rank, primary) for rank in range(2, min(ONE_PAPER_SENTENCES, len(primary.ranked.sentences)))]
     for rank, src in queue:
         s = src.ranked.sentences[rank]
-        if s in used or _stated(s, said) or src.ranked.roles.get(s) in SKIPPED_ROLES:
+        if s in used or _stated(s, said, said_keys) or src.ranked.roles.get(s) in SKIPPED_ROLES:
+            continue
+        if not _adds(s, said, said_keys, qterms):
             continue
         n_words = len(words(s))
         if count + n_words > budget and not (len(sources) == 1 and len(picked[src.n]) < MIN_EVIDENCE and rank == 0):
             continue
-        if len(sources) > 1 and picked[src.n]:
+        if len(sources) > 1 and picked[src.n] and src is not primary:
             continue  # several papers: one evidence sentence each
         picked[src.n].append(s)
         said |= set(content_terms(s))
+        said_keys |= key_tokens(s)
         count += n_words
     out = []
     for src in sources:

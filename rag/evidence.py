@@ -33,12 +33,17 @@ _INTENTS = {
     "authors": re.compile(r"\b(?:who|authors?|wrote|written|writers?|co-?authors?)\b", re.I),
     "type": re.compile(r"\b(?:oral|spotlight|poster|presentation type|presented as)\b", re.I),
     "venue": re.compile(r"\b(?:conference|venue|which year|what year|published|appeared|accepted)\b", re.I),
-    "name": re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:method|algorithm|model|approach|technique|framework|architecture|"
-                       r"loss|objective|estimator|benchmark|dataset|system|procedure|scheme|metric|optimizer|network|layer)s?\b"
+    "name": re.compile(r"\b(?:which|what)\s+(?:\w+[\s-]+){0,3}?(?:method|algorithm|model|approach|technique|framework|architecture|"
+                       r"loss|objective|estimator|benchmark|dataset|system|procedure|scheme|metric|optimizer|network|layer|formulation|"
+                       r"variant|component|ingredient|solver|strategy|mechanism|regularizer|measure|distribution|divergence|agent|"
+                       r"tool|library|baseline|criterion|trick|module|operator|prior|kernel|policy|game|environment|task)s?\b"
                        r"|\b(?:called|named|name of)\b", re.I),
     "when": re.compile(r"\b(?:what|which) (?:day|time)\b|\b(?:time slot|slot|session|scheduled?)\b|\bwhen (?:was|is|were|will)\b", re.I),
-    "number": re.compile(r"\bhow (?:much|many|large|big|fast|small|often|far)\b|\bby what (?:factor|margin)\b|\bwhat (?:accuracy|speed-?up|"
-                         r"percentage|fraction|rate|error|score|number|factor|improvement|gain|reduction)\b|\b(?:speed-?up|percent)\b", re.I),
+    "number": re.compile(r"\bhow (?:much|many|large|big|fast|small|often|far)\b|\bby what (?:factor|margin)\b|\b(?:what|which) (?:\w+[\s-]+){0,3}?"
+                         r"(?:accuracy|speed-?up|percentage|fraction|share|proportion|rate|error|score|number|factor|improvement|gain|"
+                         r"reduction|ratio|count)s?\b|\b(?:speed-?up|percent)\b", re.I),
+    "evaluated": re.compile(r"\b(?:evaluated|tested|benchmarked|validated|experiments?|results?) (?:on|in|with|across)\b|\b(?:on|in) (?:which|what) "
+                            r"(?:\w+\s+)?(?:benchmarks?|datasets?|tasks?|domains?|environments?|games?)\b", re.I),
     "several": re.compile(r"\b(?:papers|works|studies|articles|approaches|methods|techniques|models|algorithms)\b|\b(?:work|research|"
                           r"literature) (?:on|about|in|that|which|regarding|using)\b|\bany (?:paper|work)s?\b", re.I),
     "remedy": re.compile(r"\bhow (?:to|can|could|do|does|should)\b|\b(?:fix|avoid|mitigate|prevent|overcome|remedy|solve|address|reduce|cure)\b", re.I),
@@ -65,6 +70,7 @@ _RESULT = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:\w+ly\s+|also\s+|furthe
                      r"achiev\w+|improv\w+ (?:over|upon|by)|reduc\w+ (?:the )?\w+ by|speed-?ups?)\b|\d(?:\.\d+)?\s*(?:%|x\b|×|times\b|fold\b)",
                      re.I)
 _NUMBER = re.compile(r"\d")
+_EVALUATION = re.compile(r"\b(?:evaluat\w*|test(?:s|ed)?|experiments?|benchmarks?|datasets?|validat\w*)\b", re.I)
 _NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name|term)|called|dubbed|named|termed|coined)\b", re.I)
 
 # weights of the sentence ranking (calibrated on the tune question files; see README "Answers")
@@ -72,6 +78,7 @@ LEXICAL_WEIGHT = 0.3
 ROLE_BONUS = {"contribution": 0.06, "result": 0.05, "plain": 0.0, "background": -0.12, "other": -0.25}
 ASKED_BONUS = 0.10  # the sentence has what the question asks for: a number, a name, a remedy
 SPECIFIC_BONUS = 0.03  # per name or number the question does not already say (specifics answer; up to 3 count)
+FOCUS_WEIGHT = 0.25  # a compound question: the words of its later asks ("…, and which two formulations are used?")
 SHORT_PENALTY = 0.10  # a sentence of fewer than SHORT_WORDS words says little
 SHORT_WORDS = 7
 
@@ -104,12 +111,30 @@ def names_method(sentence: str, question: str) -> bool:
     return bool(_NAMING.search(sentence)) and bool(_new_names(sentence, question))
 
 
+def _new_numbers(sentence: str, question: str) -> bool:
+    return any(any(c.isdigit() for c in t) for t in key_tokens(sentence) - key_tokens(question))
+
+
 def _has_asked(sentence: str, role: str, want: set[str], question: str) -> bool:
-    if "number" in want and _NUMBER.search(sentence) and not _NUMBER.search(question):
+    if "number" in want and _new_numbers(sentence, question):
         return True
     if "name" in want and names_method(sentence, question):
         return True
+    if "evaluated" in want and (len(_new_names(sentence, question)) >= 2 or (_EVALUATION.search(sentence) and _new_names(sentence, question))):
+        return True  # "evaluated on which benchmarks": a sentence naming datasets or tasks
     return "remedy" in want and role == "contribution"
+
+
+_ASK = re.compile(r"(?:[?;]\s+|,?\s+and\s+|,\s+)(?=(?:on |in |by |for |at |with |from )?(?:which|what|how|where|whom?|when|whose)\b)", re.I)
+
+
+def focus(question: str) -> str | None:
+    """The later asks of a compound question ("Which model does X, and what score did it reach?" →
+    "what score did it reach?"): the first ask is what the opening answers (the paper and what it
+    does); the later ones are what the evidence must add. None for a question that asks one thing."""
+    parts = _ASK.split(question.strip())
+    rest = " ".join(p for p in parts[1:] if p.strip())
+    return rest or None
 
 
 @dataclass
@@ -125,11 +150,12 @@ class Ranked:
 
 
 def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray | None, lexical: list[float],
-                   want: set[str], question: str) -> Ranked:
+                   want: set[str], question: str, focused: list[float] | None = None) -> Ranked:
     """``text``'s quotable sentences ordered by how well they answer the question.
 
     ``vectors``: the sentences' embeddings (rows in ``text.sentences`` order) or None; ``lexical``:
-    each sentence's IDF-weighted share of the question's words."""
+    each sentence's IDF-weighted share of the question's words; ``focused``: the same share of the
+    words of the question's later asks (:func:`focus`), if it has any."""
     role_of = roles(text.sentences)
     cands = [(i, s) for i, s in text.evidence_candidates()]
     scored = []
@@ -137,6 +163,8 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
         cos = float(vectors[i] @ qvec) if vectors is not None and qvec is not None else 0.0
         role = role_of[i]
         score = cos + LEXICAL_WEIGHT * lexical[i] + ROLE_BONUS[role]
+        if focused is not None:
+            score += FOCUS_WEIGHT * focused[i]
         if _has_asked(s, role, want, question):
             score += ASKED_BONUS
         score += SPECIFIC_BONUS * min(3, len(_new_names(s, question)))
