@@ -295,11 +295,10 @@ GENERATORS: dict[str, Callable[[AnswerSettings], Generator]] = {
     "openai": OpenAIGenerator,
     "extractive": lambda s: ExtractiveGenerator(),
 }
-BACKENDS = tuple(GENERATORS)
 
 
 def make_generator(name: str, settings: AnswerSettings) -> Generator:
     """The backend called ``name`` (one of :data:`GENERATORS`) over the ``answer`` settings section."""
     if name not in GENERATORS:
-        raise ConfigError(f"unknown answer backend {name!r} (choose from {', '.join(BACKENDS)})")
+        raise ConfigError(f"unknown answer backend {name!r} (choose from {', '.join(GENERATORS)})")
     return GENERATORS[name](settings)
