@@ -46,7 +46,7 @@ def bench(pipe: Pipeline, questions, backends: list[str], n: int) -> None:
             fallbacks += a.fallback is not None
         rows.append((b, percentile(total, 0.5), percentile(total, 0.95), percentile(first, 0.5), fallbacks))
     base = rows[0][1] or 1e-9
-    print(f"{len(qs)} questions, k={pipe.settings.k}, {os.cpu_count()} CPUs")
+    print(f"{len(qs)} questions, k={pipe.settings.retrieval.k}, {os.cpu_count()} CPUs")
     print(f"{'':<16} {'p50 ms':>9} {'p95 ms':>9} {'1st p50':>9} {'x retr':>8} {'fallbacks':>9}")
     for name, p50, p95, f50, fb in rows:
         print(f"{name:<16} {p50:>9.0f} {p95:>9.0f} {'' if f50 is None else f'{f50:9.0f}':>9} {p50 / base:>8.1f} "
@@ -61,7 +61,7 @@ def main() -> None:
     args = ap.parse_args()
     pipe = Pipeline(Settings())
     files = args.questions or [ROOT / "eval" / "dev_questions.jsonl"]
-    backends = args.backend or (["extractive", "local"] + (["openai"] if pipe.settings.openai_base_url else []))
+    backends = args.backend or (["extractive", "local"] + (["openai"] if pipe.settings.answer.openai_base_url else []))
     bench(pipe, load_questions(files[0]), backends, args.n)
 
 

@@ -95,10 +95,10 @@ def measure(label: str, papers: list[Paper], embedder, tmp: Path) -> dict:
     t = time.perf_counter()
     from rag.index import build_index
 
-    rep = build_index(pipe.client, settings, embedder, papers)
+    rep = build_index(pipe.client, settings.index, embedder, papers)
     store = pipe.store()
     chunks = store.chunks.count()
-    chroma = Path(settings.index_dir) / "chroma"
+    chroma = Path(settings.index.index_dir) / "chroma"
     db = chroma / "chroma.sqlite3"
     total, sqlite_b = disk_bytes(chroma), db.stat().st_blocks * 512
     return {"label": label, "papers": rep.papers, "chunks": chunks, "seconds": time.perf_counter() - t, "total": total,

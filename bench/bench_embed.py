@@ -36,8 +36,10 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from rag.embed import EMBEDDERS  # noqa: E402 (after the environment defaults)
+
 ROOT = Path(__file__).resolve().parent.parent
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = tuple(b for b in EMBEDDERS if b != "openai")  # the local ones, torch (the baseline) first
 QUESTION_FILES = ("dev_questions.jsonl", "user_questions.jsonl")
 
 
@@ -63,8 +65,8 @@ def chunk_texts(settings, embedder) -> list[str]:
     from rag.corpus import load_corpus
     from rag.index import Chunker
 
-    chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
-    texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for p in load_corpus(Path(settings.manifest)).papers
+    chunker = Chunker(embedder, settings.index.chunk_size, settings.index.chunk_overlap)
+    texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for p in load_corpus(Path(settings.corpus.manifest)).papers
              for n in chunker.chunks(p)]
     return sorted(texts, key=len)
 
@@ -99,11 +101,11 @@ def main(sample: int | None = None, quality: bool = True) -> str:
         for b in BACKENDS:
             s = Settings(_env_file=None, index_dir=root / "shared", embed_backend=b)
             t = time.perf_counter()
-            emb[b] = make_embedder(s)
+            emb[b] = make_embedder(s.embed, s.index.index_dir)
             export_s[b] = time.perf_counter() - t
             if b != "torch":  # second load: from the cached export
                 t = time.perf_counter()
-                emb[b] = make_embedder(s)
+                emb[b] = make_embedder(s.embed, s.index.index_dir)
                 load_s[b] = time.perf_counter() - t
             else:
                 load_s[b] = export_s.pop(b)
@@ -112,7 +114,7 @@ def main(sample: int | None = None, quality: bool = True) -> str:
         if sample and sample < len(texts):
             step = len(texts) / sample
             texts = [texts[int(i * step)] for i in range(sample)]
-        bs = base.embed_batch_size
+        bs = base.embed.embed_batch_size
         batches = [texts[i:i + bs] for i in range(0, len(texts), bs)]
         for e in emb.values():  # warm-up
             e.embed_batch(batches[len(batches) // 2])
@@ -128,7 +130,7 @@ def main(sample: int | None = None, quality: bool = True) -> str:
 
         questions = {f: load_questions(ROOT / "eval" / f) for f in QUESTION_FILES}
         qtexts = [q.question for qs in questions.values() for q in qs]
-        qthreads = base.query_threads or None
+        qthreads = base.retrieval.query_threads or None
 
         qfns = {}
         for b in BACKENDS:
@@ -163,7 +165,7 @@ def main(sample: int | None = None, quality: bool = True) -> str:
         f"# Embedding benchmark ({started}, {platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, torch threads {torch.get_num_threads()}, onnxruntime {__import__('onnxruntime').__version__})",
         "",
-        f"Model {base.embed_model}; {n} chunk texts of the shipped corpus (sorted by length, batches of {bs}); backends "
+        f"Model {base.embed.embed_model}; {n} chunk texts of the shipped corpus (sorted by length, batches of {bs}); backends "
         "interleaved batch by batch in rotating order (the machine is shared: absolute figures are noisy, ratios less so).",
         "",
         "| backend | index name | chunks/s | × torch | median batch s | × torch (median batch) | query p50 ms | query p95 ms "
@@ -184,7 +186,7 @@ def main(sample: int | None = None, quality: bool = True) -> str:
     lines.append("")
     lines.append("`× torch (median batch)` is the median over batches of the per-batch time ratio, the least load-sensitive figure. "
                  "Query latency: one question at a time (torch with the retriever's query_threads="
-                 f"{base.query_threads}; onnxruntime with intra-op threads = cores), {len(qtexts)} questions.")
+                 f"{base.retrieval.query_threads}; onnxruntime with intra-op threads = cores), {len(qtexts)} questions.")
     if quality_rows:
         lines += ["", "## Retrieval quality (paper level, a fresh index per backend)", "",
                   "| backend | " + " | ".join(f"{f.split('_')[0]} {m} R@5 | {f.split('_')[0]} {m} MRR@10"

@@ -60,7 +60,7 @@ def main(sample: int | None, out: Path) -> str:
     from rag.settings import Settings
 
     base = Settings(_env_file=None)
-    local = SentenceTransformerEmbedder(base.embed_model)
+    local = SentenceTransformerEmbedder(base.embed.embed_model)
     texts = chunk_texts(base, local)
     if sample and sample < len(texts):
         step = len(texts) / sample
@@ -70,8 +70,8 @@ def main(sample: int | None, out: Path) -> str:
     try:
         url = f"http://127.0.0.1:{port}/v1"
         emb = {"local torch": local,
-               "endpoint, 1 in flight": OpenAIEmbedder(base.embed_model, url, batch_size=64, concurrency=1),
-               "endpoint, 4 in flight": OpenAIEmbedder(base.embed_model, url, batch_size=64, concurrency=4)}
+               "endpoint, 1 in flight": OpenAIEmbedder(base.embed.embed_model, url, batch_size=64, concurrency=1),
+               "endpoint, 4 in flight": OpenAIEmbedder(base.embed.embed_model, url, batch_size=64, concurrency=4)}
         unit = 256  # texts per call: four requests of 64 for the concurrent client
         batches = [texts[i:i + unit] for i in range(0, len(texts), unit)]
         for e in emb.values():
@@ -92,7 +92,7 @@ def main(sample: int | None, out: Path) -> str:
     n = len(texts)
     total = {k: sum(v) for k, v in secs.items()}
     lines = [f"# Embedding through an OpenAI-compatible endpoint ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores)", "",
-             f"{n} chunk texts of the shipped corpus, {base.embed_model} on both sides (endpoint: bench/embed_server.py on "
+             f"{n} chunk texts of the shipped corpus, {base.embed.embed_model} on both sides (endpoint: bench/embed_server.py on "
              "127.0.0.1, same machine), interleaved in calls of 256 texts.", "",
              "| path | chunks/s | × local | cosine to local (min) | query p50 ms |", "|---|---:|---:|---:|---:|"]
     for k in emb:

@@ -60,10 +60,10 @@ def main() -> str:
     from llama_index.core.schema import MetadataMode
 
     settings = Settings(_env_file=None)
-    corpus = load_corpus(Path(settings.manifest))
+    corpus = load_corpus(Path(settings.corpus.manifest))
     papers = corpus.papers
-    emb = SentenceTransformerEmbedder(settings.embed_model)
-    chunker = Chunker(emb, settings.chunk_size, settings.chunk_overlap)
+    emb = SentenceTransformerEmbedder(settings.embed.embed_model)
+    chunker = Chunker(emb, settings.index.chunk_size, settings.index.chunk_overlap)
     texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for p in papers for n in chunker.chunks(p)]
     emb.embed_batch(texts[:64])  # warm-up
 
@@ -77,8 +77,8 @@ def main() -> str:
         extra = Path(tmp) / "extra.jsonl"
         extra.write_text("".join(json.dumps({"title": f"Benchmark paper {i}: {p.title}", "abstract": p.abstract}) + "\n"
                                  for i, p in enumerate(papers[:10])))
-        pipe.settings = Settings(_env_file=None, index_dir=s.index_dir, manifest=Path(tmp) / "sources.toml")
-        (Path(tmp) / "sources.toml").write_text(Path(settings.manifest).read_text().replace('path = "', f'path = "{PROJECT_ROOT / "data"}/'))
+        pipe.settings = Settings(_env_file=None, index_dir=s.index.index_dir, manifest=Path(tmp) / "sources.toml")
+        (Path(tmp) / "sources.toml").write_text(Path(settings.corpus.manifest).read_text().replace('path = "', f'path = "{PROJECT_ROOT / "data"}/'))
         pipe.add_sources([extra])
         t_add, rep10 = _timed(pipe.index)
 

@@ -300,7 +300,7 @@ def main() -> None:
             client = open_client(tmp)
             store = open_store(client, "papers", embedder.name, embedder.dim, create=False)
             t = time.perf_counter()
-            synth = Retriever(store, embedder, settings, query_embedder=pipe.query_embedder)
+            synth = Retriever(store, embedder, settings.retrieval, query_embedder=pipe.query_embedder)
             open_s = time.perf_counter() - t
             print(f"synthetic: {len(synth.papers)} papers, {store.chunks.count()} chunks", flush=True)
             sres = measure(synth, embedder, qs, args.k)

@@ -28,9 +28,9 @@ def map_render_seconds(pipeline, runs: int = 3) -> list[float]:
     from tests.conftest import free_port
     from ui.app import create_app, launch
 
-    app = create_app(pipeline, pipeline.settings)
+    app = create_app(pipeline)
     port = free_port()
-    launch(app, pipeline.settings, "127.0.0.1", port, block=False, quiet=True)
+    launch(app, pipeline.settings.ui, "127.0.0.1", port, block=False, quiet=True)
     n = pipeline.topics().papers
     out = []
     try:

@@ -28,7 +28,7 @@ def features(pipe, path: Path) -> list[dict]:
     parts = pipe.answer_parts()
     out = []
     for q in load_questions(path):
-        hits = pipe.retrieve(q.question, pipe.settings.k)
+        hits = pipe.retrieve(q.question, pipe.settings.retrieval.k)
         gold = {normalize_title(t) for t in q.gold_titles}
         if not hits:
             out.append({"id": q.id, "type": q.type, "gold": len(gold), "hits": []})

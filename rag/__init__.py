@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import threading
 
+from .catalog import Catalog
 from .models import Hit, Paper
 from .pipeline import Pipeline
 from .settings import Settings
 
-__all__ = ["Hit", "Paper", "Pipeline", "Settings", "answer", "compare", "default_pipeline", "retrieve", "similar", "stream"]
+__all__ = ["Catalog", "Hit", "Paper", "Pipeline", "Settings", "answer", "compare", "default_pipeline", "retrieve", "similar", "stream"]
 __version__ = "0.1.0"
 
 _default: Pipeline | None = None

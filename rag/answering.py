@@ -16,11 +16,11 @@
    support check (:func:`rag.support.check_support`) or is dropped and listed in
    ``Answer.unsupported``; a backend that fails falls back to the extractive answer, saying why.
 
-Model tasks (``settings.answer_model_task``): ``lead`` (the local default; what a 135M model does
+Model tasks (``settings.answer.answer_model_task``): ``lead`` (the local default; what a 135M model does
 reliably) — rewrite the best evidence sentence of the top paper into one sentence that answers the
 question, which becomes the opening; ``full`` (the default for a configured server) — write the
 whole answer from the numbered evidence, opening with a direct answer, followed by the evidence it
-does not state (``settings.answer_quotes``).
+does not state (``settings.answer.answer_quotes``).
 
 Citations are renumbered in order of first use, so ``Citation.n`` always matches the text's markers.
 """
@@ -54,7 +54,7 @@ from .relevance import (
     lexical,
     score_hits,
 )
-from .settings import Settings
+from .settings import AnswerSettings
 from .support import PaperText, PaperTexts, TermStats, metadata_sentences, paper_details
 from .text import question_terms, strip_markup
 
@@ -174,7 +174,7 @@ class AnswerParts:
     settings, the embedder, the paper-text cache, corpus term statistics, a retrieve function
     ``(question, k, **filters) -> hits`` and a generator lookup ``(backend name) -> Generator``."""
 
-    settings: Settings
+    settings: AnswerSettings
     embedder: Embedder
     texts: PaperTexts
     stats: TermStats

@@ -17,8 +17,9 @@ import click
 from pydantic import ValidationError
 
 from .errors import IndexStateError, RagError, StoreUnavailableError
+from .generate import GENERATORS
 from .sanitize import terminal_safe
-from .settings import Settings, unknown_env_vars
+from .settings import FIELD_SECTION, Settings, unknown_env_vars
 
 
 def _env_defaults() -> None:
@@ -133,7 +134,8 @@ def main(ctx: click.Context) -> None:
         ctx.obj["settings"] = Settings()
     except ValidationError as e:  # a bad RAG_* value
         err = e.errors()[0]
-        click.echo(f"error: invalid setting RAG_{str(err['loc'][0]).upper()}: {err['msg']}", err=True)
+        name = next((str(x) for x in err["loc"] if x in FIELD_SECTION), str(err["loc"][-1]))  # loc: (section, field, …)
+        click.echo(f"error: invalid setting RAG_{name.upper()}: {err['msg']}", err=True)
         sys.exit(2)
 
 
@@ -150,7 +152,7 @@ def stats(ctx, as_json: bool, with_index: bool, allow_outside: bool) -> None:
     from .corpus import load_corpus
 
     _allow_outside(ctx, allow_outside)
-    corpus = load_corpus(Path(_settings(ctx).manifest), allow_outside=_settings(ctx).allow_outside_sources)
+    corpus = load_corpus(Path(_settings(ctx).corpus.manifest), allow_outside=_settings(ctx).corpus.allow_outside_sources)
     s = corpus.stats()
     broken = None
     if with_index:
@@ -173,7 +175,7 @@ def stats(ctx, as_json: bool, with_index: bool, allow_outside: bool) -> None:
     from rich.table import Table
 
     con = Console()
-    t = Table(title=f"Corpus: {_settings(ctx).manifest}")
+    t = Table(title=f"Corpus: {_settings(ctx).corpus.manifest}")
     t.add_column("source")
     t.add_column("format")
     t.add_column("venue")
@@ -315,7 +317,7 @@ def similar(ctx, paper_id, k, as_json) -> None:
 
 @main.command(name="eval")
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--backend", type=click.Choice(["local", "openai", "extractive"]), multiple=True,
+@click.option("--backend", type=click.Choice(list(GENERATORS)), multiple=True,
               help="Also score answers with this backend (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -354,7 +356,7 @@ def eval_cmd(ctx, questions, backend, as_json) -> None:
 @click.argument("paper_ids", nargs=-1)
 @click.option("--question", help="Compare the papers relevant to this question instead of given ids.")
 @click.option("--columns", help='Comma-separated columns (default: problem,method,data,result); others are questions, e.g. "method,which datasets?".')
-@click.option("--backend", type=click.Choice(["local", "openai", "extractive"]), default=None,
+@click.option("--backend", type=click.Choice(list(GENERATORS)), default=None,
               help="Shorten cells with this model, each checked against the abstract (default: RAG_BACKEND).")
 @click.option("--json", "fmt", flag_value="json", help="Print JSON: {columns, rows: [{id, title, cells}]}.")
 @click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")
@@ -407,7 +409,7 @@ def _eval_compare(ctx, path, backend, as_json) -> None:
 
 @main.command()
 @click.argument("question")
-@click.option("--backend", type=click.Choice(["local", "openai", "extractive"]), default=None,
+@click.option("--backend", type=click.Choice(list(GENERATORS)), default=None,
               help="Answer backend (default: RAG_BACKEND).")
 @click.option("--k", "k", type=click.IntRange(1, 100), default=None, help="Papers to retrieve (default: RAG_K).")
 @_filter_options

@@ -657,7 +657,7 @@ def compare(pipeline, papers_or_question, *, columns=None, backend: str | None =
         if not question:
             raise ConfigError("give paper ids or a question to compare papers")
         # the relevant papers: those the extractive answer cites (retrieved, then checked for relevance)
-        ans = pipeline.answer(retrieval_query(question), backend="extractive", k=min(MAX_PAPERS, max(pipeline.settings.k, 2)))
+        ans = pipeline.answer(retrieval_query(question), backend="extractive", k=min(MAX_PAPERS, max(pipeline.settings.retrieval.k, 2)))
         papers = list({c.paper.id: c.paper for c in ans.citations}.values())[:MAX_PAPERS]
         if not papers:
             notes.append("no indexed paper is relevant enough to this question")
@@ -685,7 +685,7 @@ def compare(pipeline, papers_or_question, *, columns=None, backend: str | None =
     needs_embedder = any(c not in DEFAULT_COLUMNS and c not in META_COLUMNS for c in cols)
     table = extract_table(papers, cols, pipeline.embedder if needs_embedder else None, texts)
     table.notes.extend(notes)
-    name = backend or pipeline.settings.backend
+    name = backend or pipeline.settings.answer.backend
     if name != "extractive" and table.rows:
         shorten_with_model(table, texts, pipeline.generator(name), pts.embed)
     return table

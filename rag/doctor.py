@@ -29,7 +29,7 @@ PROBE = """
 import json, sys
 from rag.generate import LocalGenerator
 from rag.settings import Settings
-gen = LocalGenerator(Settings(_env_file=None, **json.loads(sys.argv[1])))
+gen = LocalGenerator(Settings(_env_file=None, **json.loads(sys.argv[1])).answer)
 out = "".join(gen.stream([{"role": "user", "content": "Say yes."}], max_tokens=1, temperature=0.0))
 print(json.dumps({"model": gen.model_path.name, "token": out}))
 """
@@ -88,7 +88,7 @@ def check_local_model(settings, timeout: float = LLM_TIMEOUT) -> Check:
 
 
 def check_store(pipeline) -> Check:
-    s = pipeline.settings
+    s = pipeline.settings.index
     where = f"Chroma server {s.chroma_url}" if s.chroma_url else f"embedded store in {Path(s.index_dir) / 'chroma'}"
     try:
         pipeline.client  # noqa: B018 (opening the client is the check)
@@ -124,9 +124,9 @@ def check_browser() -> Check:
 def run_checks(pipeline, *, local_model: bool = True) -> Iterator[Check]:
     """Every check in order, each timed; ``local_model=False`` leaves out the model probe. The index
     is not checked when the store cannot be reached."""
-    steps: list[Callable[[], Check]] = [lambda: check_embedding_model(pipeline.settings)]
+    steps: list[Callable[[], Check]] = [lambda: check_embedding_model(pipeline.settings.embed)]
     if local_model:
-        steps.append(lambda: check_local_model(pipeline.settings))
+        steps.append(lambda: check_local_model(pipeline.settings.answer))
     steps += [lambda: check_store(pipeline), lambda: check_index(pipeline), check_browser]
     store_ok = True
     for step in steps:

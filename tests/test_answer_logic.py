@@ -70,10 +70,10 @@ def FakePipeline(settings, hits, gen=None):  # noqa: N802 - reads like the pipel
     emb = HashEmbedder()
 
     def generator(name=None):
-        name = name or settings.backend
+        name = name or settings.answer.backend
         return ExtractiveGenerator() if name == "extractive" else gen
 
-    return A.AnswerParts(settings, emb, PaperTexts(emb), TermStats([SAM, DDIM, OTHER]),
+    return A.AnswerParts(settings.answer, emb, PaperTexts(emb), TermStats([SAM, DDIM, OTHER]),
                          lambda question, k=None, **filters: list(hits), generator)
 
 
@@ -317,17 +317,17 @@ def test_empty_and_overlong_questions_are_errors(settings):
     with pytest.raises(ConfigError):
         A.answer(pipe, "   ")
     with pytest.raises(ConfigError):
-        A.answer(pipe, "x" * (settings.max_question_chars + 1))
+        A.answer(pipe, "x" * (settings.answer.max_question_chars + 1))
 
 
 def test_unknown_backend_is_a_config_error(settings):
     with pytest.raises(ConfigError, match="unknown answer backend"):
-        make_generator("gpt", settings)
+        make_generator("gpt", settings.answer)
 
 
 def test_openai_backend_without_url_falls_back(settings_factory):
     s = settings_factory(backend="openai", openai_base_url=None)
-    pipe = FakePipeline(s, hits((SAM, 10.0, 0.8)), make_generator("openai", s))
+    pipe = FakePipeline(s, hits((SAM, 10.0, 0.8)), make_generator("openai", s.answer))
     _, ans = run(pipe)
     assert ans.backend == "extractive" and "RAG_OPENAI_BASE_URL" in ans.fallback
 

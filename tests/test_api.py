@@ -12,8 +12,8 @@ import pytest
 
 @pytest.fixture
 def fresh_rag(built_index, monkeypatch):
-    monkeypatch.setenv("RAG_INDEX_DIR", str(built_index.index_dir))
-    monkeypatch.setenv("RAG_MANIFEST", str(built_index.manifest))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(built_index.index.index_dir))
+    monkeypatch.setenv("RAG_MANIFEST", str(built_index.corpus.manifest))
     monkeypatch.setenv("RAG_BACKEND", "extractive")
     import rag
 

@@ -33,6 +33,8 @@ def test_unknown_rag_variables_get_the_closest_valid_name():
     assert msgs == ["unknown setting RAG_BACKNED is ignored; did you mean RAG_BACKEND?",
                     "unknown setting RAG_ZZZ_QQQ is ignored; see rag/settings.py for the valid names"]
     assert unknown_env_vars({"RAG_EMBED_BACKNED": "onnx"}) == ["unknown setting RAG_EMBED_BACKNED is ignored; did you mean RAG_EMBED_BACKEND?"]
+    # read by rag.model_parts and the model worker, not settings: no false warning
+    assert unknown_env_vars({"RAG_MODEL_CACHE": "/tmp/m", "RAG_LLM_FAULT_FILE": "/tmp/f"}) == []
 
 
 def test_cli_warns_about_a_typo_and_still_runs():

@@ -39,7 +39,7 @@ def test_index_behind_its_sources_is_a_warning_with_the_remedy(small_index, smal
 
 def test_missing_index_and_unknown_model_fail_with_remedies(settings_factory, tmp_path):
     settings = settings_factory(index_dir=tmp_path / "index", embed_model="no-such-model")
-    assert doctor.check_embedding_model(settings).status == "fail"
+    assert doctor.check_embedding_model(settings.embed).status == "fail"
     c = doctor.check_index(Pipeline(settings, embedder=HashEmbedder()))
     assert c.status == "fail" and "rag index" in c.remedy
 
@@ -55,10 +55,10 @@ def test_dead_chroma_server_fails_and_the_index_is_not_checked(settings_factory,
 def test_broken_model_file_and_a_native_crash_are_failed_checks(settings_factory, tmp_path, monkeypatch):
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 64)
-    c = doctor.check_local_model(settings_factory(llm_model_path=bad))
+    c = doctor.check_local_model(settings_factory(llm_model_path=bad).answer)
     assert c.status == "fail" and "broken.gguf" in c.detail and "RAG_LLM_MODEL_PATH" in c.remedy
     monkeypatch.setattr(doctor, "PROBE", "import os; os.abort()")
-    c = doctor.check_local_model(settings_factory())
+    c = doctor.check_local_model(settings_factory().answer)
     assert c.status == "fail" and "crashed (SIGABRT)" in c.detail and "llama-cpp-python" in c.remedy
 
 
@@ -75,5 +75,5 @@ def test_cli_prints_one_line_per_check_and_exit_code(small_pipeline, settings_fa
 
 @pytest.mark.slow
 def test_real_local_model_generates_a_token(settings_factory):
-    c = doctor.check_local_model(settings_factory())
+    c = doctor.check_local_model(settings_factory().answer)
     assert c.status == "ok" and "SmolLM2" in c.detail, c

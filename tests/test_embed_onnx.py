@@ -12,10 +12,10 @@ import pytest
 
 from rag.corpus import load_corpus
 from rag.embed import make_embedder
+from rag.embed_onnx import BACKENDS
 
 pytestmark = pytest.mark.slow  # exports the model to ONNX
 
-BACKENDS = ("onnx", "onnx-int8")
 MIN_COSINE = {"onnx": 0.99, "onnx-int8": 0.95}
 
 
@@ -23,7 +23,7 @@ MIN_COSINE = {"onnx": 0.99, "onnx-int8": 0.95}
 def texts(settings_factory) -> list[str]:
     """Index-like texts (title + abstract) of 24 papers spread over abstract lengths, the longest
     beyond the model's 256 tokens (truncation), plus short queries."""
-    papers = sorted(load_corpus(Path(settings_factory().manifest)).papers, key=lambda p: len(p.abstract))
+    papers = sorted(load_corpus(Path(settings_factory().corpus.manifest)).papers, key=lambda p: len(p.abstract))
     step = len(papers) / 24
     docs = [f"title: {p.title}\n\n{p.abstract}" for p in (papers[int(i * step)] for i in range(24))]
     docs.append(f"title: {papers[-1].title}\n\n{papers[-1].abstract}")
@@ -40,7 +40,7 @@ def onnx_embedders(settings_factory, cache_dir) -> dict:
     out = {}
     for b in BACKENDS:
         t = time.perf_counter()
-        out[b] = make_embedder(settings_factory(index_dir=cache_dir, embed_backend=b))
+        out[b] = make_embedder(settings_factory(embed_backend=b).embed, cache_dir)
         out[b].export_seconds = time.perf_counter() - t
     return out
 
@@ -101,7 +101,7 @@ def test_export_is_cached_and_reused(onnx_embedders, settings_factory, cache_dir
         folder = models / f"all-MiniLM-L6-v2-{b}"
         mtime = (folder / "model.onnx").stat().st_mtime_ns
         t = time.perf_counter()
-        again = make_embedder(settings_factory(index_dir=cache_dir, embed_backend=b))
+        again = make_embedder(settings_factory(embed_backend=b).embed, cache_dir)
         assert again.reused and time.perf_counter() - t < onnx_embedders[b].export_seconds
         assert (folder / "model.onnx").stat().st_mtime_ns == mtime
         assert json.loads((folder / "export.json").read_text())["backend"] == b
@@ -116,9 +116,9 @@ def test_stale_export_is_replaced(onnx_embedders, settings_factory, cache_dir, t
     import rag.embed_onnx as eo
 
     s = settings_factory(index_dir=tmp_path, embed_backend="onnx")
-    folder = eo.cache_dir_for(tmp_path, s.embed_model, "onnx")
+    folder = eo.cache_dir_for(tmp_path, s.embed.embed_model, "onnx")
     shutil.copytree(cache_dir / "models" / folder.name, folder)
-    assert make_embedder(s).reused
+    assert make_embedder(s.embed, tmp_path).reused
     meta = json.loads((folder / "export.json").read_text())
     (folder / "export.json").write_text(json.dumps({**meta, "recipe": -1}))  # an export by an older recipe
     calls = []
@@ -130,8 +130,8 @@ def test_stale_export_is_replaced(onnx_embedders, settings_factory, cache_dir, t
         return {**meta, "recipe": eo.RECIPE}
 
     monkeypatch.setattr(eo, "export", fake_export)
-    emb = make_embedder(s)
+    emb = make_embedder(s.embed, tmp_path)
     assert calls == ["onnx"] and not emb.reused
     assert json.loads((folder / "export.json").read_text())["recipe"] == eo.RECIPE
     assert [p.name for p in (tmp_path / "models").iterdir()] == [folder.name]  # no temp or old folders left
-    assert make_embedder(s).reused and calls == ["onnx"]
+    assert make_embedder(s.embed, tmp_path).reused and calls == ["onnx"]

@@ -98,9 +98,9 @@ def test_answer_and_ui_run_against_the_server(server_pipeline, pipeline):
     for q in questions:
         ours, embedded = server_pipeline.answer(q.question, backend="extractive"), pipeline.answer(q.question, backend="extractive")
         assert (ours.text, [c.paper.id for c in ours.citations]) == (embedded.text, [c.paper.id for c in embedded.citations])
-    app = create_app(server_pipeline, server_pipeline.settings)
+    app = create_app(server_pipeline)
     port = free_port()
-    launch(app, server_pipeline.settings, "127.0.0.1", port, block=False, quiet=True)
+    launch(app, server_pipeline.settings.ui, "127.0.0.1", port, block=False, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         q = next(q for q in questions if pipeline.answer(q.question, backend="extractive").citations)  # one it answers
@@ -117,7 +117,7 @@ def test_server_stopped_mid_session_gives_clear_error_then_recovers(server_pipel
     try:
         with pytest.raises(StoreUnavailableError, match="stopped answering.*restart it"):
             server_pipeline.retrieve("sparse networks fail on hard tasks", 3)
-        env = {**os.environ, "RAG_CHROMA_URL": chroma_server.url, "RAG_INDEX_DIR": str(server_pipeline.settings.index_dir)}
+        env = {**os.environ, "RAG_CHROMA_URL": chroma_server.url, "RAG_INDEX_DIR": str(server_pipeline.settings.index.index_dir)}
         r = subprocess.run([sys.executable, "-m", "rag", "search", "pruning"], capture_output=True, text=True, env=env, timeout=120)
         assert r.returncode == 1 and "Chroma server" in r.stderr and "Traceback" not in r.stderr
     finally:
@@ -256,7 +256,7 @@ def _build(tmp: Path, settings_factory, embedder, *, small_sync: bool = False, i
 
     settings = settings_factory(manifest=tmp / "sources.toml", index_dir=index_dir or tmp / "index")
     if small_sync:
-        client = open_client(settings.index_dir)
+        client = open_client(settings.index.index_dir)
         for kind in ("chunks", "papers"):
             client.create_collection(f"papers_{kind}", metadata={"embed_model": embedder.name, "dim": embedder.dim, "hnsw:space": "cosine"},
                                      configuration={"hnsw": {"space": "cosine", "sync_threshold": 10, "batch_size": 10}})

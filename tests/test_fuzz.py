@@ -115,9 +115,9 @@ def ui_client(pipeline):
 
     from .conftest import free_port
 
-    app = create_app(pipeline, pipeline.settings)
+    app = create_app(pipeline)
     port = free_port()
-    launch(app, pipeline.settings, "127.0.0.1", port, block=False, quiet=True)
+    launch(app, pipeline.settings.ui, "127.0.0.1", port, block=False, quiet=True)
     yield Client(f"http://127.0.0.1:{port}/", verbose=False)
     app.close()
 

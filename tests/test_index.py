@@ -56,7 +56,7 @@ def test_long_abstracts_become_several_chunks_within_the_model_window(built_inde
 
     from rag.index import Chunker
 
-    chunker = Chunker(embedder, built_index.chunk_size, built_index.chunk_overlap)
+    chunker = Chunker(embedder, built_index.index.chunk_size, built_index.index.chunk_overlap)
     longest = max(load_corpus(MANIFEST).papers, key=lambda p: len(p.abstract))
     nodes = chunker.chunks(longest)
     assert len(nodes) >= 2
@@ -131,11 +131,11 @@ def test_second_writer_gets_clear_error(tmp_path, settings_factory, embedder, sh
     m = _small_manifest(tmp_path, shipped[:2], shipped[2:3])
     settings = settings_factory(manifest=m, index_dir=tmp_path / "index")
     pipe = Pipeline(settings, embedder=embedder)
-    with write_lock(settings.index_dir):
+    with write_lock(settings.index.index_dir):
         with pytest.raises(IndexBusyError, match="being updated"):
             pipe.index()
         r = subprocess.run([sys.executable, "-m", "rag", "index"], capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "RAG_MANIFEST": str(m), "RAG_INDEX_DIR": str(settings.index_dir)})
+                           env={**os.environ, "RAG_MANIFEST": str(m), "RAG_INDEX_DIR": str(settings.index.index_dir)})
         assert r.returncode == 1 and "being updated by another process" in r.stderr and "Traceback" not in r.stderr
     assert pipe.index().papers == 3
 

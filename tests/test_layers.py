@@ -65,3 +65,35 @@ def test_rag_never_imports_ui():
 def test_native_libraries_are_reached_through_one_module(top, allowed):
     outside = {f: m for f, m in _importers(top, "rag", "ui").items() if not fnmatch(f, allowed)}
     assert outside == {}, f"{top} imported outside {allowed}"
+
+
+# What the UI may reach of a pipeline: its public methods (answer, stream, similar, compare, topics,
+# catalog, corpus, index, refresh, settings), never its parts.
+PIPELINE_INTERNALS = {"retriever", "store", "store_errors", "client", "embedder", "query_embedder", "answer_parts", "generator"}
+
+
+def internal_reads(path: Path) -> list[str]:
+    """``line: .name`` for every attribute read of a pipeline part (``pipeline.retriever``,
+    ``self.pipeline.store(...)``, ``getattr(p, "retriever")``) in ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in PIPELINE_INTERNALS:
+            out.append(f"{node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "getattr" and len(node.args) >= 2 \
+                and isinstance(node.args[1], ast.Constant) and node.args[1].value in PIPELINE_INTERNALS:
+            out.append(f"{node.lineno}: .{node.args[1].value}")
+    return sorted(out, key=lambda s: int(s.split(":")[0]))
+
+
+def test_the_internals_check_sees_every_form(tmp_path):
+    f = tmp_path / "x.py"
+    f.write_text("def f(pipeline, self):\n    a = pipeline.retriever.papers\n    b = self.pipeline.store(create=False).info()\n"
+                 "    c = getattr(pipeline, 'retriever')\n    return pipeline.catalog().papers, pipeline.answer('q')\n")
+    assert internal_reads(f) == ["2: .retriever", "3: .store", "4: .retriever"]
+
+
+def test_ui_uses_the_pipeline_through_its_public_api():
+    """The UI reads papers, venues, sources and index information from ``pipeline.catalog()``."""
+    found = {str(f.relative_to(ROOT)): r for f in _files("ui") if (r := internal_reads(f))}
+    assert found == {}, "ui/ reaches into the pipeline's parts; use pipeline.catalog() or another public method"

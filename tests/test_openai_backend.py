@@ -46,7 +46,7 @@ def check_answer(ans):
 
 
 def test_generator_streams_from_the_server(server, built_index):
-    gen = OpenAIGenerator(built_index.model_copy(update={"openai_base_url": server.url, "openai_model": "smollm2"}))
+    gen = OpenAIGenerator(built_index.model_copy(update={"openai_base_url": server.url, "openai_model": "smollm2"}).answer)
     pieces = list(gen.stream([{"role": "user", "content": "Say hello in one short sentence."}], max_tokens=16, temperature=0.0))
     assert len(pieces) >= 2 and "".join(pieces).strip()
 
@@ -99,7 +99,7 @@ def test_server_down_gives_extractive_answer(built_index, embedder):
     pipe = openai_pipeline(built_index, embedder, f"http://127.0.0.1:{free_port()}/v1")
     ans = pipe.answer(QUESTION)
     assert ans.backend == "extractive"
-    assert ans.fallback == f"model server at {pipe.settings.openai_base_url} is unreachable; extractive answer"
+    assert ans.fallback == f"model server at {pipe.settings.answer.openai_base_url} is unreachable; extractive answer"
     assert GOLD in [c.paper.title for c in ans.citations]
     check_answer(ans)
 
@@ -111,7 +111,7 @@ def test_server_down_gives_extractive_answer(built_index, embedder):
 ])
 def test_garbage_from_the_server_is_one_line_error_and_fallback(built_index, embedder, ctype, body):
     with garbage_server(body, ctype) as url:
-        gen = OpenAIGenerator(built_index.model_copy(update={"openai_base_url": url}))
+        gen = OpenAIGenerator(built_index.model_copy(update={"openai_base_url": url}).answer)
         with pytest.raises(GeneratorError) as err:
             list(gen.stream([{"role": "user", "content": "hi"}], max_tokens=8, temperature=0.0))
         assert "\n" not in str(err.value) and url in str(err.value)
@@ -125,7 +125,7 @@ def test_cli_ask_with_dead_server_prints_one_line_warning(built_index):
 
     from rag.cli import main
 
-    env = {"RAG_INDEX_DIR": str(built_index.index_dir), "RAG_MANIFEST": str(built_index.manifest),
+    env = {"RAG_INDEX_DIR": str(built_index.index.index_dir), "RAG_MANIFEST": str(built_index.corpus.manifest),
            "RAG_OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "RAG_BACKEND": "openai"}
     res = CliRunner().invoke(main, ["ask", QUESTION], env=env)
     assert res.exit_code == 0, res.output

@@ -64,7 +64,7 @@ def test_index_stores_rerank_vectors_incrementally(tmp_path, settings_factory, s
     papers = small_papers[:12]
     settings, pipe = _small(tmp_path, settings_factory, papers, rerank_model="hash-rerank")
     assert pipe.index().rerank_embedded == 12
-    col = pipe.client.get_collection(collection_name(settings))
+    col = pipe.client.get_collection(collection_name(settings.index.collection))
     assert col.count() == 12
     got = col.get(ids=[papers[0].id], include=["embeddings"])
     from rag.rerank import paper_text
@@ -75,7 +75,7 @@ def test_index_stores_rerank_vectors_incrementally(tmp_path, settings_factory, s
     # a paper removed from the sources loses its rerank vector too
     settings2, pipe2 = _small(tmp_path, settings_factory, papers[:10], rerank_model="hash-rerank")
     assert pipe2.index().rerank_embedded == 0
-    assert pipe2.client.get_collection(collection_name(settings2)).count() == 10
+    assert pipe2.client.get_collection(collection_name(settings2.index.collection)).count() == 10
     assert pipe2.retriever.reranker is not None and len(pipe2.retriever.reranker.row) == 10
 
 
@@ -114,7 +114,7 @@ def test_real_rerank_model_vectors_match_the_model(tmp_path, settings_factory, s
     pipe = Pipeline(settings, embedder=HashEmbedder())
     assert pipe.index().rerank_embedded == 8
     assert type(pipe.rerank_embedder).__name__ == "OnnxEmbedder"
-    got = pipe.client.get_collection(collection_name(settings)).get(ids=[papers[2].id], include=["embeddings"])
+    got = pipe.client.get_collection(collection_name(settings.index.collection)).get(ids=[papers[2].id], include=["embeddings"])
     want = SentenceTransformerEmbedder("all-MiniLM-L6-v2").embed_batch([paper_text(papers[2])])[0]
     assert float(np.dot(got["embeddings"][0], want)) > 0.999
     r = pipe.retriever.reranker

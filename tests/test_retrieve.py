@@ -148,7 +148,7 @@ def test_cli_search_json(built_index):
 
     from rag.cli import main
 
-    env = {"RAG_INDEX_DIR": str(built_index.index_dir), "RAG_MANIFEST": str(built_index.manifest)}
+    env = {"RAG_INDEX_DIR": str(built_index.index.index_dir), "RAG_MANIFEST": str(built_index.corpus.manifest)}
     res = CliRunner().invoke(main, ["search", "who wrote the paper that proposed BRECQ?", "--k", "3", "--json"], env=env)
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)
@@ -207,7 +207,7 @@ def test_feedback_off_gives_the_first_pass(pipeline, built_index, embedder):
     from rag.retrieval import Retriever
 
     query = "convolution-free vision classifier operating directly on patch sequences"
-    plain = Retriever(pipeline.retriever.store, embedder, settings=built_index, prf_weight=0.0)
+    plain = Retriever(pipeline.retriever.store, embedder, settings=built_index.retrieval, prf_weight=0.0)
     fused_once = plain.search(query, 10)
     with_prf = pipeline.retriever.search(query, 10)
     assert pipeline.retriever.prf_weight > 0
@@ -223,7 +223,7 @@ def test_papers_outside_the_reference_sample_are_scored_exactly_and_fetched_once
     from rag.retrieval import Retriever
 
     full = pipeline.retriever
-    part = Retriever(full.store, embedder, settings=built_index)
+    part = Retriever(full.store, embedder, settings=built_index.retrieval)
     part._load_reference(max_papers=100)  # a large corpus: most papers are outside the sample
     assert not part.ref_full
     q = part.embed_query("optimizer seeking weights whose entire neighborhood has low loss")

@@ -142,8 +142,8 @@ def test_topic_filter_through_the_api_and_the_cli(pipeline, topics, monkeypatch)
     with pytest.raises(FilterError, match="unknown topic"):
         pipeline.retrieve("pruning", topic=999)
 
-    monkeypatch.setenv("RAG_INDEX_DIR", str(pipeline.settings.index_dir))
-    monkeypatch.setenv("RAG_MANIFEST", str(pipeline.settings.manifest))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(pipeline.settings.index.index_dir))
+    monkeypatch.setenv("RAG_MANIFEST", str(pipeline.settings.corpus.manifest))
     run = CliRunner().invoke
     res = run(main, ["topics", "--json"])
     assert res.exit_code == 0, res.output
@@ -170,7 +170,7 @@ def test_topics_are_recomputed_after_rag_index_adds_papers(tmp_path, settings_fa
     from .conftest import write_jsonl
     from .test_index import _small_manifest
 
-    shipped = load_corpus(Path(settings_factory().manifest)).papers
+    shipped = load_corpus(Path(settings_factory().corpus.manifest)).papers
     m = _small_manifest(tmp_path, shipped[:120], shipped[120:200])
     pipe = Pipeline(settings_factory(manifest=m, index_dir=tmp_path / "index"), embedder=embedder)
     pipe.index()
@@ -191,9 +191,9 @@ def test_topics_are_recomputed_after_rag_index_adds_papers(tmp_path, settings_fa
 def app_url(pipeline, topics):
     from ui.app import create_app, launch
 
-    app = create_app(pipeline, pipeline.settings)
+    app = create_app(pipeline)
     port = free_port()
-    launch(app, pipeline.settings, "127.0.0.1", port, block=False, quiet=True)
+    launch(app, pipeline.settings.ui, "127.0.0.1", port, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     app.close()
 

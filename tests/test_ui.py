@@ -47,9 +47,9 @@ def last_bot(history) -> str:
 def server(pipeline):
     from ui.app import create_app, launch
 
-    app = create_app(pipeline, pipeline.settings)
+    app = create_app(pipeline)
     port = free_port()
-    launch(app, pipeline.settings, "127.0.0.1", port, block=False, quiet=True)
+    launch(app, pipeline.settings.ui, "127.0.0.1", port, block=False, quiet=True)
     yield app, f"http://127.0.0.1:{port}/"
     app.close()
 
@@ -157,7 +157,7 @@ def test_bad_input_gets_a_friendly_message_not_an_error(url, pipeline):
     for empty in ("", "   \n\t "):
         history, _, _ = ask(client, empty)
         assert [m["role"] for m in history] == ["assistant"] and "Please type a question" in last_bot(history)
-    limit = pipeline.settings.max_question_chars
+    limit = pipeline.settings.answer.max_question_chars
     long_q = "why " * (limit // 4 + 10)
     history, _, box = ask(client, long_q)
     assert "the limit is" in last_bot(history) and f"{limit:,}" in last_bot(history)
@@ -176,7 +176,7 @@ def test_unexpected_errors_become_a_generic_chat_message(pipeline):
 
     class Broken:
         settings = pipeline.settings
-        retriever = pipeline.retriever
+        catalog = pipeline.catalog
 
         def __init__(self, exc):
             self.exc = exc
@@ -184,10 +184,10 @@ def test_unexpected_errors_become_a_generic_chat_message(pipeline):
         def stream(self, *a, **kw):
             raise self.exc
 
-    out = list(ChatService(Broken(RuntimeError("secret internals /etc/x")), pipeline.settings).respond(
+    out = list(ChatService(Broken(RuntimeError("secret internals /etc/x"))).respond(
         QUESTION, [], None, "extractive", 5, [], "Any", []))
     assert last_bot(out[-1][0]) == GENERIC_ERROR
-    out = list(ChatService(Broken(GeneratorError("model server at x is unreachable")), pipeline.settings).respond(
+    out = list(ChatService(Broken(GeneratorError("model server at x is unreachable"))).respond(
         QUESTION, [], None, "local", 5, [], "Any", []))
     assert last_bot(out[-1][0]) == "⚠️ Model server at x is unreachable"
 
@@ -316,11 +316,11 @@ def test_index_update_button_reports_and_refreshes(pipeline, embedder, tmp_path)
     from rag.pipeline import Pipeline
     from ui.app import create_app, launch
 
-    shutil.copytree(pipeline.settings.index_dir, tmp_path / "index")
+    shutil.copytree(pipeline.settings.index.index_dir, tmp_path / "index")
     settings = pipeline.settings.model_copy(update={"index_dir": tmp_path / "index"})
-    app = create_app(Pipeline(settings, embedder=embedder), settings)
+    app = create_app(Pipeline(settings, embedder=embedder))
     port = free_port()
-    launch(app, settings, "127.0.0.1", port, block=False, quiet=True)
+    launch(app, settings.ui, "127.0.0.1", port, block=False, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         info = client.predict(api_name="/index_info")
@@ -338,7 +338,7 @@ def test_rag_does_not_import_ui_and_the_cli_serves_with_auth(built_index, tmp_pa
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
     port = free_port()
-    env = {**os.environ, "RAG_INDEX_DIR": str(built_index.index_dir), "RAG_MANIFEST": str(built_index.manifest),
+    env = {**os.environ, "RAG_INDEX_DIR": str(built_index.index.index_dir), "RAG_MANIFEST": str(built_index.corpus.manifest),
            "RAG_UI_USERNAME": "reader", "RAG_UI_PASSWORD": "s3cret", "RAG_BACKEND": "extractive"}
     proc = subprocess.Popen([sys.executable, "-m", "rag", "ui", "--port", str(port)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

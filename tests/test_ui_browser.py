@@ -41,9 +41,9 @@ WATCH_JS = """
 def app_url(pipeline):
     from ui.app import create_app, launch
 
-    app = create_app(pipeline, pipeline.settings)
+    app = create_app(pipeline)
     port = free_port()
-    launch(app, pipeline.settings, "127.0.0.1", port, block=False, quiet=True)
+    launch(app, pipeline.settings.ui, "127.0.0.1", port, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     app.close()
 

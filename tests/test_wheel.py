@@ -54,7 +54,7 @@ def test_wheel_runs_stats_index_and_ask_from_another_directory(installed, tmp_pa
         return _run([str(installed / "rag"), *args], ok=ok, cwd=cwd, env={**env, **extra})
 
     where = _run([str(installed / "python"), "-c", "import rag, rag.prompts as p, rag.settings as s; "
-                  "print(rag.__file__); print(p.PROMPT_DIR); print(s.Settings().manifest); print(s.Settings().index_dir)"],
+                  "print(rag.__file__); print(p.PROMPT_DIR); print(s.Settings().corpus.manifest); print(s.Settings().index.index_dir)"],
                  cwd=cwd, env=env).stdout.split()
     assert all(str(installed.parent) in w for w in where[:3]), where  # the package's own copies, not the checkout
     assert where[3] == str(home / "data" / "paper-rag" / "index")

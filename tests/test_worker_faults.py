@@ -56,9 +56,9 @@ def test_ui_survives_a_segfaulting_and_a_hanging_worker(local_pipeline, fault):
 
     from ui.app import create_app, launch
 
-    app = create_app(local_pipeline, local_pipeline.settings)
+    app = create_app(local_pipeline)
     port = free_port()
-    launch(app, local_pipeline.settings, "127.0.0.1", port, block=False, quiet=True)
+    launch(app, local_pipeline.settings.ui, "127.0.0.1", port, block=False, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
 

@@ -21,6 +21,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from rag.generate import GENERATORS  # noqa: E402
 from rag.models import PRESENTATION_TYPES  # noqa: E402
 
 from . import compare as compare_ui  # noqa: E402
@@ -30,7 +31,8 @@ from .map import map_tab, topic_choices  # noqa: E402
 
 CHAT_CONCURRENCY = 4  # extractive / configured-server answers at once
 QUEUE_SIZE = 64
-BACKEND_CHOICES = [("Local model", "local"), ("Configured server", "openai"), ("Extractive (no model)", "extractive")]
+BACKEND_LABELS = {"local": "Local model", "openai": "Configured server", "extractive": "Extractive (no model)"}
+BACKEND_CHOICES = [(BACKEND_LABELS.get(name, name), name) for name in GENERATORS]
 EXAMPLES = [
     "Which papers study pruning neural networks at initialization?",
     "Which papers analyze what protein language models learn about protein structure?",
@@ -94,13 +96,13 @@ def _theme():
     return gr.themes.Soft(primary_hue="indigo", secondary_hue="slate", font=fonts, font_mono=mono)
 
 
-def create_app(pipeline, settings=None) -> gr.Blocks:
-    """The Gradio Blocks app around ``pipeline`` (nothing is served until :func:`launch`)."""
-    settings = settings or pipeline.settings
-    svc = ChatService(pipeline, settings)
+def create_app(pipeline) -> gr.Blocks:
+    """The Gradio Blocks app around ``pipeline`` and its settings (nothing is served until :func:`launch`)."""
+    settings = pipeline.settings
+    svc = ChatService(pipeline)
     venues = sorted(svc.venues())
     years = [ANY] + [str(y) for y in sorted(svc.years(), reverse=True)]
-    default_backend = settings.backend
+    default_backend = settings.answer.backend
     topics = topic_choices(svc.topics())
 
     with gr.Blocks(title="Ask the papers", analytics_enabled=False, fill_width=True) as app:
@@ -108,15 +110,15 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
         conversation = gr.State(None)
         gr.Markdown("# Ask the papers\nQuestions about the indexed ML papers, answered with checked citations.",
                     elem_id="rag-title")
-        cmp_svc = compare_ui.CompareService(pipeline, settings)
+        cmp_svc = compare_ui.CompareService(pipeline)
         with gr.Tabs(elem_id="rag-tabs") as tabs:
             # ---------------------------------------------------------------- Ask
             with gr.Tab("Ask", id="ask", elem_id="rag-tab-ask"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1, min_width=250, elem_id="rag-controls"):
                         backend = gr.Radio(BACKEND_CHOICES, value=default_backend, label="Answer with", elem_id="rag-backend")
-                        backend_md = gr.Markdown(render.backend_info(settings, default_backend), elem_id="rag-backend-info")
-                        k = gr.Slider(1, 20, value=settings.k, step=1, label="Papers to retrieve (k)", elem_id="rag-k")
+                        backend_md = gr.Markdown(render.backend_info(settings.answer, default_backend), elem_id="rag-backend-info")
+                        k = gr.Slider(1, 20, value=settings.retrieval.k, step=1, label="Papers to retrieve (k)", elem_id="rag-k")
                         gr.Markdown("**Filters**")
                         venue = gr.Dropdown(venues, value=[], multiselect=True, label="Venue", elem_id="rag-venue")
                         year = gr.Dropdown(years, value=ANY, allow_custom_value=True, label="Year",
@@ -124,7 +126,7 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                         ptype = gr.CheckboxGroup(list(PRESENTATION_TYPES), value=[], label="Presentation type", elem_id="rag-type")
                         topic = gr.Dropdown(topics, value=ANY, allow_custom_value=True, label="Topic", elem_id="rag-topic",
                                             info="from the Map tab")
-                        read_q = gr.Checkbox(value=settings.read_query_filters, label="Read filters from the question",
+                        read_q = gr.Checkbox(value=settings.retrieval.read_query_filters, label="Read filters from the question",
                                              info="“ICLR 2021 orals on …”, “papers by …”", elem_id="rag-read-filters")
                         new_chat = gr.Button("New conversation", variant="secondary", size="sm", elem_id="rag-new")
                     with gr.Column(scale=3, min_width=420, elem_id="rag-chat-col"):
@@ -196,7 +198,7 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
                        queue=False, api_visibility="private")
         chatbot.clear(lambda: (render.SOURCES_PLACEHOLDER, None), None, [sources, conversation], queue=False,
                       api_visibility="private")
-        backend.change(lambda b: render.backend_info(settings, b), backend, backend_md, queue=False, api_visibility="private")
+        backend.change(lambda b: render.backend_info(settings.answer, b), backend, backend_md, queue=False, api_visibility="private")
 
         browse_inputs = [p_venue, p_year, p_type, p_text, p_topic]
         gr.on([app.load, p_venue.change, p_year.change, p_type.change, p_text.submit, p_topic.input], svc.browse, browse_inputs,
@@ -236,8 +238,8 @@ def create_app(pipeline, settings=None) -> gr.Blocks:
 
 def launch(app: gr.Blocks, settings, host: str | None = None, port: int | None = None, *, block: bool = True,
            quiet: bool = False):
-    """Serve ``app`` on ``host:port`` (default: the settings', 127.0.0.1:7860). Auth is on when
-    ``settings.ui_username`` and ``settings.ui_password`` are both set. No files are served beyond
+    """Serve ``app`` on ``host:port`` (default: the ``ui`` settings section's, 127.0.0.1:7860). Auth is on
+    when ``settings.ui_username`` and ``settings.ui_password`` are both set. No files are served beyond
     Gradio's own assets. With ``block=False`` it returns once the server is up."""
     auth = None
     if settings.ui_username and settings.ui_password is not None and settings.ui_password.get_secret_value():

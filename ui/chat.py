@@ -62,25 +62,25 @@ class ChatService:
     """One per app. ``local_lock`` keeps the local model to one question at a time even when it is
     reached through an endpoint other than the serialized ``chat_local`` one."""
 
-    def __init__(self, pipeline, settings):
+    def __init__(self, pipeline):
         self.pipeline = pipeline
-        self.settings = settings
+        self.settings = pipeline.settings.answer  # the question limit and the default backend
         self.local_lock = threading.Lock()
 
     # ------------------------------------------------------------------ corpus facts
 
     def papers(self) -> list[Paper]:
-        return list(self.pipeline.retriever.papers)
+        return list(self.pipeline.catalog().papers)
 
     def venues(self) -> set[str]:
         try:
-            return set(self.pipeline.retriever.venues)
+            return set(self.pipeline.catalog().venues)
         except RagError:
             return set()
 
     def years(self) -> list[int]:
         try:
-            return sorted({p.year for p in self.papers() if p.year})
+            return self.pipeline.catalog().years()
         except RagError:
             return []
 
@@ -167,11 +167,10 @@ class ChatService:
     def browse(self, venues, year, types, text, topic=None) -> tuple[list[list], str]:
         """Rows of the papers that match the filters and the title/author text."""
         try:
-            r = self.pipeline.retriever
-            f = r.filters(**ui_filters(venues, year, types, topic))
+            r = self.pipeline.catalog()
             needle = (text or "").strip().lower()
-            papers = [p for p in r.papers if f.match(p) and (not needle or needle in p.title.lower()
-                                                              or any(needle in a.lower() for a in p.authors) or needle == p.id)]
+            papers = [p for p in r.matching(**ui_filters(venues, year, types, topic)) if not needle or needle in p.title.lower()
+                      or any(needle in a.lower() for a in p.authors) or needle == p.id]
         except RagError as e:
             return [], f"⚠️ {render.md_escape(str(e))}"
         papers.sort(key=lambda p: (p.venue or "~", -(p.year or 0), TYPE_ORDER.get(p.type or "", 9), p.title.lower()))
@@ -187,7 +186,7 @@ class ChatService:
         if not pid:
             return '<div class="rag-empty">Select a paper in the table to see it and its most similar papers.</div>', ""
         try:
-            p = self.pipeline.retriever.by_id.get(pid)
+            p = self.pipeline.catalog().paper(pid)
             if p is None:
                 return f'<div class="rag-empty">No paper with id {render.esc(pid)} in the index.</div>', ""
             hits = self.pipeline.similar(pid, int(k or 5))
@@ -202,7 +201,7 @@ class ChatService:
 
     def index_info(self) -> str:
         try:
-            info = self.pipeline.store(create=False).info()
+            info = self.pipeline.catalog().info()
             try:
                 sources = len(self.pipeline.corpus().sources)
             except RagError:

@@ -20,12 +20,12 @@ def ui_cmd(ctx, host, port) -> None:
     from .app import create_app, launch  # gradio loads only when the UI starts
 
     pipe = pipeline_of(ctx)
-    settings = pipe.settings
+    settings = pipe.settings.ui
     host = host or settings.ui_host
     port = port or settings.ui_port
     if host not in ("127.0.0.1", "localhost", "::1") and not (settings.ui_username and settings.ui_password):
         click.echo(f"warning: serving on {host} without a password; set RAG_UI_USERNAME and RAG_UI_PASSWORD", err=True)
-    app = create_app(pipe, settings)
+    app = create_app(pipe)
     _warm_topics(pipe)
     click.echo(f"Chat UI on http://{host}:{port} (Ctrl+C to stop)", err=True)
     try:

@@ -85,13 +85,12 @@ def cell_detail(table_dict: dict | None, abstracts: dict[str, str], row: int, co
 class CompareService:
     """The Compare tab's events around a pipeline."""
 
-    def __init__(self, pipeline, settings):
+    def __init__(self, pipeline):
         self.pipeline = pipeline
-        self.settings = settings
 
     def choices(self) -> list[tuple[str, str]]:
         try:
-            return paper_choices(self.pipeline.retriever.papers)
+            return paper_choices(self.pipeline.catalog().papers)
         except RagError:
             return []
 
@@ -100,7 +99,8 @@ class CompareService:
         ids = [i for i in (ids or []) if i]
         if not MIN_PICK <= len(ids) <= MAX_PAPERS:
             return gr.update(value=None), None, {}, f"Pick {MIN_PICK} to {MAX_PAPERS} papers ({len(ids)} picked).", EMPTY_DETAIL
-        backend = (self.settings.backend if self.settings.backend != "extractive" else "local") if shorten else "extractive"
+        default = self.pipeline.settings.answer.backend
+        backend = (default if default != "extractive" else "local") if shorten else "extractive"
         try:
             table = self.pipeline.compare(ids, columns=(columns or "").strip() or None, backend=backend)
         except RagError as e:

@@ -201,7 +201,7 @@ class MapTab:
         """Everything the tab shows (computing the topics first if the index changed)."""
         try:
             tm = self._topics(progress=lambda msg: progress(None, desc=f"Topics: {msg}…"))
-            r = self.pipeline.retriever
+            r = self.pipeline.catalog()
             tid = topic_id(choice)
             if tid is not None and tid not in {t.id for t in tm.topics}:
                 tid = None
@@ -215,7 +215,7 @@ class MapTab:
                 t = tm.topic(tid)
                 info, bars = topic_summary_md(t), topic_bars(tm, tid)
                 rows = [[p.title, p.venue or "", p.year or "", p.type or "", p.id] for p in (r.by_id[i] for i in t.paper_ids if i in r.by_id)]
-            return (fig, status, picker, info, bars, rows, trends_figure(tm), shift_rows(tm, r.papers),
+            return (fig, status, picker, info, bars, rows, trends_figure(tm), shift_rows(tm, list(r.papers)),
                     gr.update(interactive=tid is not None), gr.update(choices=topic_choices(tm)))
         except RagError as e:
             return (None, f"⚠️ {render.md_escape(str(e))}", gr.skip(), "", None, [], None, [], gr.update(interactive=False), gr.skip())

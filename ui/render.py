@@ -267,7 +267,7 @@ PAPER_HEADERS = ["Title", "Authors", "Venue", "Year", "Type", "Id"]
 # ---------------------------------------------------------------- settings and index
 
 def backend_info(settings, name: str) -> str:
-    """The current settings of an answer backend, as Markdown."""
+    """The current settings of an answer backend (from the ``answer`` settings section), as Markdown."""
     if name == "local":
         from rag.generate import default_gguf
 
