@@ -28,8 +28,6 @@ import numpy as np
 
 from .models import Paper
 
-PAGE = 2000
-
 
 def paper_text(p: Paper) -> str:
     """What the rerank model embeds for a paper."""
@@ -56,36 +54,10 @@ def collection_name(collection: str) -> str:
 
 
 def open_vectors(client, collection: str, model: str, dim: int, *, create: bool):
-    """The rerank collection for ``model`` (None when it is missing and not ``create``). A collection
-    made by another model is dropped when ``create`` (a rebuild), else treated as missing."""
-    from chromadb.errors import NotFoundError
+    """The rerank vectors of ``model`` (a :class:`rag.store.VectorTable`; None when missing and not ``create``)."""
+    from .store import open_vector_table
 
-    name = collection_name(collection)
-    try:
-        col = client.get_collection(name)
-    except NotFoundError:
-        col = None
-    if col is not None and ((col.metadata or {}).get("embed_model") != model or int((col.metadata or {}).get("dim") or 0) != dim):
-        if not create:
-            return None
-        client.delete_collection(name)
-        col = None
-    if col is None and create:
-        col = client.create_collection(name, metadata={"embed_model": model, "dim": dim, "hnsw:space": "cosine"})
-    return col
-
-
-def _records(col, *, with_vectors: bool):
-    """(id, metadata, vector or None) of every record of ``col``, read in pages."""
-    offset = 0
-    while True:
-        got = col.get(include=["metadatas", "embeddings"] if with_vectors else ["metadatas"], limit=PAGE, offset=offset)
-        metas = got["metadatas"] or [None] * len(got["ids"])
-        embs = got["embeddings"] if with_vectors and got["embeddings"] is not None else [None] * len(got["ids"])
-        yield from zip(got["ids"], metas, embs, strict=True)
-        if len(got["ids"]) < PAGE:
-            return
-        offset += PAGE
+    return open_vector_table(client, collection_name(collection), model, dim, create=create)
 
 
 def update_vectors(client, collection: str, papers: list[Paper], embedder,
@@ -93,7 +65,7 @@ def update_vectors(client, collection: str, papers: list[Paper], embedder,
     """Bring the rerank collection in line with ``papers``: embed the new and changed ones, delete the
     removed ones. Returns (papers embedded, seconds spent embedding)."""
     col = open_vectors(client, collection, embedder.name, embedder.dim, create=True)
-    have = {pid: (m or {}).get("content_hash", "") for pid, m, _ in _records(col, with_vectors=False)}
+    have = {pid: (m or {}).get("content_hash", "") for pid, m, _ in col.records(with_vectors=False)}
     todo = [p for p in papers if have.get(p.id) != p.content_hash]
     gone = sorted(set(have) - {p.id for p in papers})
     spent = 0.0
@@ -103,12 +75,10 @@ def update_vectors(client, collection: str, papers: list[Paper], embedder,
         t = time.perf_counter()
         vecs = embedder.embed_batch([paper_text(p) for p in batch])
         spent += time.perf_counter() - t
-        col.upsert(ids=[p.id for p in batch], embeddings=[v.tolist() for v in vecs],
-                   metadatas=[{"content_hash": p.content_hash} for p in batch])
+        col.upsert([p.id for p in batch], vecs, [{"content_hash": p.content_hash} for p in batch])
         if progress:
             progress(b + len(batch), len(todo), f"rerank vectors ({embedder.name})")
-    for b in range(0, len(gone), 500):
-        col.delete(ids=gone[b:b + 500])
+    col.delete(gone)
     return len(todo), spent
 
 
@@ -129,7 +99,7 @@ class Reranker:
             return None
         want = {p.id: p.content_hash for p in papers}
         ids, vecs = [], []
-        for pid, m, v in _records(col, with_vectors=True):
+        for pid, m, v in col.records(with_vectors=True):
             if want.get(pid) == (m or {}).get("content_hash"):
                 ids.append(pid)
                 vecs.append(v)

@@ -351,3 +351,55 @@ def drop_store(client, name: str) -> None:
     for kind in ("chunks", "papers"):
         with suppress(NotFoundError):
             client.delete_collection(f"{name}_{kind}")
+
+
+class VectorTable:
+    """One vector per id with a small metadata dict, in its own collection (the rerank model's paper
+    vectors, rag.rerank): the Chroma calls of such a table, read in pages."""
+
+    PAGE = 2000
+
+    def __init__(self, col):
+        self.col = col
+
+    def records(self, *, with_vectors: bool) -> Iterator[tuple[str, dict, Any]]:
+        """(id, metadata, vector or None) of every record."""
+        offset = 0
+        while True:
+            got = self.col.get(include=["metadatas", "embeddings"] if with_vectors else ["metadatas"], limit=self.PAGE, offset=offset)
+            metas = got["metadatas"] or [None] * len(got["ids"])
+            embs = got["embeddings"] if with_vectors and got["embeddings"] is not None else [None] * len(got["ids"])
+            yield from zip(got["ids"], metas, embs, strict=True)
+            if len(got["ids"]) < self.PAGE:
+                return
+            offset += self.PAGE
+
+    def upsert(self, ids: list[str], vectors, metadatas: list[dict]) -> None:
+        self.col.upsert(ids=ids, embeddings=[list(map(float, v)) for v in vectors], metadatas=metadatas)
+
+    def delete(self, ids: list[str]) -> None:
+        for b in range(0, len(ids), 500):
+            self.col.delete(ids=ids[b:b + 500])
+
+    def count(self) -> int:
+        return self.col.count()
+
+
+def open_vector_table(client, name: str, model: str, dim: int, *, create: bool) -> VectorTable | None:
+    """The vector table ``name`` made by ``model`` (None when it is missing and not ``create``). A table
+    made by another model or dimension is dropped when ``create`` (a rebuild), else treated as missing."""
+    from chromadb.errors import NotFoundError
+
+    try:
+        col = client.get_collection(name)
+    except NotFoundError:
+        col = None
+    meta = (col.metadata or {}) if col is not None else {}
+    if col is not None and (meta.get("embed_model") != model or int(meta.get("dim") or 0) != dim):
+        if not create:
+            return None
+        client.delete_collection(name)
+        col = None
+    if col is None and create:
+        col = client.create_collection(name, metadata={"embed_model": model, "dim": dim, "hnsw:space": "cosine"})
+    return VectorTable(col) if col is not None else None
