@@ -144,18 +144,16 @@ def table(title: str, res: dict[str, list[float]], k: int, extra: str = "") -> s
 
 # ---------------------------------------------------------------------------------------------- synthetic store
 
-def _read_all(col, include: list[str], page: int = 2000) -> dict[str, list]:
-    """Every record of a Chroma collection (ids and the ``include`` fields), read in pages."""
+def _read_all(col, include: list[str]) -> dict[str, list]:
+    """Every record of a Chroma collection (ids and the ``include`` fields)."""
+    from rag.store import pages
+
     out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
-    offset = 0
-    while True:
-        got = col.get(include=include, limit=page, offset=offset)
+    for got in pages(col, include):
         out["ids"] += got["ids"]
         for k in include:
             out[k] += list(got[k])
-        if len(got["ids"]) < page:
-            return out
-        offset += page
+    return out
 
 
 def build_synthetic(path: Path, n_chunks: int, source, *, noise: float = 0.15, seed: int = 0) -> None:

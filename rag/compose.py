@@ -29,8 +29,8 @@ MIN_CONTENT = 2  # a sentence needs at least this many content words to state an
 MIN_NEW_TERMS = 2  # ... and this many the question does not already say
 STATED_SHARE = 0.6  # an evidence sentence whose content words the answer mostly states is not quoted again
 SKIPPED_ROLES = frozenset({"background", "other"})  # never quoted as evidence: they answer nothing about this paper
-LEAD_CANDIDATES = 3
-ONE_PAPER_SENTENCES = 8  # ranked sentences of the paper asked about considered as evidence  # best-ranked sentences searched for one that can open the answer
+LEAD_CANDIDATES = 3  # best-ranked sentences searched for one that can open the answer
+ONE_PAPER_SENTENCES = 8  # ranked sentences of the paper asked about considered as evidence
 
 
 @dataclass
@@ -141,19 +141,15 @@ def several(items: list[tuple[int, str, str, str | None]]) -> Line:
                 clauses={n: (shown, clause, s) for n, shown, clause, s in items})
 
 
-def _stated(sentence: str, said: set[str], said_keys: set[str]) -> bool:
-    """Whether the answer already says what ``sentence`` says: most of its content words, and no
-    name or number it lacks (a sentence that adds a name or a number adds what may be asked)."""
-    terms = set(content_terms(sentence))
-    return bool(terms) and len(terms & said) >= STATED_SHARE * len(terms) and not key_tokens(sentence) - said_keys
-
-
-def _adds(sentence: str, said: set[str], said_keys: set[str], qterms: set[str] | None) -> bool:
-    """Whether ``sentence`` adds to the answer a name or number it lacks, or a word of the question
-    it does not state yet (``qterms`` None: no such test)."""
-    if qterms is None or key_tokens(sentence) - said_keys:
-        return True
-    return bool((set(content_terms(sentence)) & qterms) - said)
+def _worth_quoting(terms: set[str], keys: set[str], said: set[str], said_keys: set[str], qterms: set[str] | None) -> bool:
+    """Whether a sentence (its content words ``terms``, names and numbers ``keys``) adds to the answer
+    so far: a name or number it lacks; else, when most of its words are already said, nothing; else,
+    with ``qterms`` (the question's content words), a question word the answer does not state yet."""
+    if keys - said_keys:
+        return True  # a sentence that adds a name or a number adds what may be asked
+    if terms and len(terms & said) >= STATED_SHARE * len(terms):
+        return False
+    return qterms is None or bool((terms & qterms) - said)
 
 
 def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], budget: int = MAX_WORDS,
@@ -181,9 +177,10 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         queue += [(rank, primary) for rank in range(2, min(ONE_PAPER_SENTENCES, len(primary.ranked.sentences)))]
     for rank, src in queue:
         s = src.ranked.sentences[rank]
-        if s in used or _stated(s, said, said_keys) or src.ranked.roles.get(s) in SKIPPED_ROLES:
+        if s in used or src.ranked.roles.get(s) in SKIPPED_ROLES:
             continue
-        if not _adds(s, said, said_keys, qterms):
+        terms, keys = set(content_terms(s)), key_tokens(s)
+        if not _worth_quoting(terms, keys, said, said_keys, qterms):
             continue
         n_words = len(words(s))
         if count + n_words > budget and not (len(sources) == 1 and len(picked[src.n]) < MIN_EVIDENCE and rank == 0):
@@ -191,8 +188,8 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         if len(sources) > 1 and picked[src.n] and src is not primary:
             continue  # several papers: one evidence sentence each
         picked[src.n].append(s)
-        said |= set(content_terms(s))
-        said_keys |= key_tokens(s)
+        said |= terms
+        said_keys |= keys
         count += n_words
     out = []
     for src in sources:

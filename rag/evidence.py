@@ -69,7 +69,6 @@ _RESULT = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:\w+ly\s+|also\s+|furthe
                      r"obtain|report|confirm|reveal|verify)|\b(?:outperform\w*|surpass\w*|state[- ]of[- ]the[- ]art|significantly|"
                      r"achiev\w+|improv\w+ (?:over|upon|by)|reduc\w+ (?:the )?\w+ by|speed-?ups?)\b|\d(?:\.\d+)?\s*(?:%|x\b|×|times\b|fold\b)",
                      re.I)
-_NUMBER = re.compile(r"\d")
 _EVALUATION = re.compile(r"\b(?:evaluat\w*|test(?:s|ed)?|experiments?|benchmarks?|datasets?|validat\w*)\b", re.I)
 _NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name|term)|called|dubbed|named|termed|coined)\b", re.I)
 

@@ -244,7 +244,6 @@ class Retriever:
         self.source_labels = {s.label for p in self.papers for s in p.sources}
         self.keyword = KeywordIndex(self.papers) if self.papers else None
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._hashes: dict[str, str] = {}  # paper id → content hash, filled on use (chunk ids carry it)
         self._lock = threading.Lock()
         self.n_chunks = store.chunk_count()
         self.topic_members: Callable[[], dict[int, frozenset[str]]] | None = None  # set by the pipeline (rag.topics)
@@ -291,7 +290,7 @@ class Retriever:
         """(vectors, paper rows) of every chunk of the given papers, looked up by chunk id
         (see :func:`rag.store.chunk_id`)."""
         vecs, owners = [], []
-        ids = [chunk_id(pid, self._content_hash(pid), n) for pid in paper_ids if pid in self.by_id
+        ids = [chunk_id(pid, self.by_id[pid].content_hash, n) for pid in paper_ids if pid in self.by_id
                for n in range(self.paper_chunks.get(pid) or 8)]  # count unknown: probe ids, absent ones are skipped
         for i in range(0, len(ids), batch):
             for cid, v in self.store.chunk_vectors(ids[i:i + batch]):
@@ -302,13 +301,6 @@ class Retriever:
         if not vecs:
             return np.zeros((0, self.embedder.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
         return np.asarray(vecs, dtype=np.float32), np.asarray(owners, dtype=np.int64)
-
-    def _content_hash(self, pid: str) -> str:
-        """The paper's content hash, computed once (serializing a record takes ~0.3 ms)."""
-        h = self._hashes.get(pid)
-        if h is None:
-            h = self._hashes[pid] = self.by_id[pid].content_hash
-        return h
 
     def paper_vectors(self, paper_ids: list[str], cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """The normalized mean chunk vector of each paper (from the reference sample, the chunk
@@ -528,16 +520,16 @@ class Retriever:
         cache = {} if cache is None else cache
         missing = [c for c in cands if c not in dense]
         if need is not None and d.scores:
-            costly = [c for c in missing if self.ref_pos[self.row[c]] < 0 and c not in cache]
+            costly = {c for c in missing if self.ref_pos[self.row[c]] < 0 and c not in cache}
             if costly:
-                cheap = [c for c in missing if c not in set(costly)]
+                cheap = [c for c in missing if c not in costly]
                 dense.update(self.dense_scores_for(qvec, cheap, ref, cache))
                 known = sorted(((dense[c] - mu_d) / sd_d + wk * (float(kw[self.row[c]]) - mu_k) / sd_k
                                 for c in cands if c in dense), reverse=True)
                 bar = known[need - 1] if len(known) >= need else -np.inf
                 ub = (min(d.scores.values()) - mu_d) / sd_d
                 keep = {c for c in costly if ub + wk * (float(kw[self.row[c]]) - mu_k) / sd_k > bar}
-                cands = [c for c in cands if c not in set(costly) or c in keep]
+                cands = [c for c in cands if c not in costly or c in keep]
                 missing = [c for c in cands if c not in dense]
         dense.update(self.dense_scores_for(qvec, missing, ref, cache))
         floor = min(dense.values(), default=0.0)

@@ -102,6 +102,18 @@ def store_error() -> type[Exception]:
     return ChromaError
 
 
+def pages(col, include: list[str], page: int = 2000) -> Iterator[dict]:
+    """Every record of a collection, one ``get`` result per page (one ``get`` of a large collection
+    exceeds SQLite's variable limit inside Chroma)."""
+    offset = 0
+    while True:
+        got = col.get(include=include, limit=page, offset=offset)
+        yield got
+        if len(got["ids"]) < page:
+            return
+        offset += page
+
+
 @dataclass
 class Store:
     """The two collections of one index."""
@@ -113,16 +125,9 @@ class Store:
     dim: int
 
     def _paper_metadatas(self, page: int = 5000):
-        """(id, metadata) of every paper, read in pages (one ``get`` of a large collection exceeds
-        SQLite's variable limit inside Chroma)."""
-        offset = 0
-        while True:
-            got = self.papers.get(include=["metadatas"], limit=page, offset=offset)
-            metas = got["metadatas"] or []
-            yield from zip(got["ids"], metas, strict=True)
-            if len(metas) < page:
-                return
-            offset += page
+        """(id, metadata) of every paper, read in pages."""
+        for got in pages(self.papers, ["metadatas"], page):
+            yield from zip(got["ids"], got["metadatas"] or [], strict=True)
 
     def paper_records(self) -> tuple[list[Paper], dict[str, int]]:
         """Every paper record stored, in id order, and each paper's number of chunks."""
@@ -364,15 +369,10 @@ class VectorTable:
 
     def records(self, *, with_vectors: bool) -> Iterator[tuple[str, dict, Any]]:
         """(id, metadata, vector or None) of every record."""
-        offset = 0
-        while True:
-            got = self.col.get(include=["metadatas", "embeddings"] if with_vectors else ["metadatas"], limit=self.PAGE, offset=offset)
+        for got in pages(self.col, ["metadatas", "embeddings"] if with_vectors else ["metadatas"], self.PAGE):
             metas = got["metadatas"] or [None] * len(got["ids"])
             embs = got["embeddings"] if with_vectors and got["embeddings"] is not None else [None] * len(got["ids"])
             yield from zip(got["ids"], metas, embs, strict=True)
-            if len(got["ids"]) < self.PAGE:
-                return
-            offset += self.PAGE
 
     def upsert(self, ids: list[str], vectors, metadatas: list[dict]) -> None:
         self.col.upsert(ids=ids, embeddings=[list(map(float, v)) for v in vectors], metadatas=metadatas)
