@@ -40,6 +40,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import cell_roles
 from .errors import ConfigError, GeneratorError
 from .evidence import roles
 from .models import Paper
@@ -505,6 +506,7 @@ class Sentences:
     kinds: list[str]
     reused: set[str]
     first_contribution: int
+    features: np.ndarray | None = None  # :func:`sentence_features`, worked out on first use
 
 
 def sentences_of(text: PaperText) -> Sentences:
@@ -515,12 +517,58 @@ def sentences_of(text: PaperText) -> Sentences:
     return Sentences(sents, kinds, reused_names(sents), first)
 
 
-def extract_cell(column: str, text: PaperText, used: set[str] | None = None, of: Sentences | None = None) -> Cell:
+# which score chooses a default column's sentence (see :func:`extract_cell`); README "Evaluation" gives the
+# cross-validated figures of each
+SCORER = "rules"
+
+_ROLE_KINDS = ("background", "other", "contribution", "result", "plain")
+_CAPITALIZED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w-]+")
+
+
+def sentence_features(of: Sentences, title: str) -> np.ndarray:
+    """One row per sentence of :data:`rag.cell_roles.FEATURES`: position, length, the rule scores of all
+    four columns, the sentence's role, cue words, numbers and names (the learned scorer's input)."""
+    n, rows = len(of.sents), []
+    tterms = _title_terms(title or "")
+    tname = _title_name(title or "")
+    for i, s in enumerate(of.sents):
+        kind = of.kinds[i]
+        rule = [min(4.0, score_sentence(c, s, i, n, title, of.reused, kind)) / 2 for c in DEFAULT_COLUMNS]
+        names = _names(s)
+        row = [_position(i, n), float(i == 0), float(i == n - 1), min(60, len(s.split())) / 30,
+               *rule, *(float(kind == k) for k in _ROLE_KINDS),
+               float(i < of.first_contribution), float(i == of.first_contribution - 1), float(i == of.first_contribution),
+               float(bool(_intro(s))), float(bool(_STRONG_INTRO.search(s))), float(bool(_USE.search(s))),
+               float(bool(_NAMED.search(s))), float(bool(_OUR.search(s))), float(bool(_SELF.search(s))),
+               float(bool(_NOVEL.search(s))), float(bool(_METHOD_WORDS.search(s))), float(bool(_METHOD_VERB.search(s))),
+               float(bool(names)), float(any(title_acronym(a, title or "") for a in names)),
+               float(bool(tname and tname.lower() in s.lower())), float(any(f"({a})" in s for a in of.reused)),
+               len(tterms & set(content_terms(s))) / len(tterms) if tterms else 0.0,
+               min(3, len(_PROBLEM.findall(s))) / 3, float(bool(_TURN.match(s))), float(bool(_PROBLEM_VERB.search(s))),
+               float(bool(_POINTS_BACK.search(s))), min(2, len(_MORE_GAP.findall(s))) / 2, float(s.rstrip().endswith("?")),
+               float(bool(_MODAL.search(s))),
+               float(bool(_REPORT.search(s))), float(bool(_REPORT_THAT.search(s))), min(3, len(_RESULT.findall(s))) / 3,
+               float(bool(_STRONG_RESULT.search(s))), float(bool(_COMPARED.search(s))),
+               min(3, len(_NUMBER_UNIT.findall(s))) / 3, float(bool(_NUMBER.search(s))), float("%" in s),
+               min(3, len(_DATASETS.findall(s))) / 3, float(bool(named_data(s))), listed_names(s) / 3,
+               float(bool(_DATA_STRONG.search(s))), min(4, len({w.lower() for w in _DATA.findall(s)})) / 4,
+               min(2, len(_TASKS.findall(s))) / 2, float(bool(_SETTINGS_LIST.search(s))),
+               min(4, len(_CAPITALIZED.findall(s))) / 4]
+        rows.append(row)
+    return np.asarray(rows, dtype=np.float64).reshape(n, -1)
+
+
+def extract_cell(column: str, text: PaperText, used: set[str] | None = None, of: Sentences | None = None,
+                 scorer: str | None = None) -> Cell:
     """The cell of a default column: the best-scoring sentence's span, or an empty cell (``of``:
-    :func:`sentences_of` ``text``, when the caller has it already)."""
+    :func:`sentences_of` ``text``, when the caller has it already). ``scorer`` (default :data:`SCORER`)
+    chooses the sentence: ``rules`` (:func:`score_sentence`), ``learned`` (:mod:`rag.cell_roles`) or
+    ``combined`` (their sum); the rules alone decide whether the cell is empty."""
+    scorer = scorer or SCORER
     of = of or sentences_of(text)
     sents, kinds, reused, first_contribution = of.sents, of.kinds, of.reused, of.first_contribution
     best, best_score = None, 0.0
+    rule_scores = []
     for i, s in enumerate(sents):
         sc = score_sentence(column, s, i, len(sents), text.paper.title, reused, kinds[i])
         sc -= RULES["reused_sentence"] * bool(used and s in used)
@@ -528,6 +576,7 @@ def extract_cell(column: str, text: PaperText, used: set[str] | None = None, of:
             sc -= 0.5
         if column == "problem" and i == first_contribution - 1:  # … usually right before it
             sc += 0.2
+        rule_scores.append(sc)
         if sc > best_score:
             best, best_score = s, sc
     if column == "problem" and best_score < MIN_SCORE[column] and sents:  # every abstract poses something: its opening
@@ -537,6 +586,12 @@ def extract_cell(column: str, text: PaperText, used: set[str] | None = None, of:
         best_score = MIN_SCORE[column] if best else 0.0
     if best is None or best_score < MIN_SCORE[column]:
         return Cell()
+    if scorer != "rules":  # the rules say whether the abstract states the column; the learned roles say where
+        if of.features is None:
+            of.features = sentence_features(of, text.paper.title)
+        learned = cell_roles.role_scores(column, of.features)
+        pick = learned + np.asarray(rule_scores) if scorer == "combined" else learned
+        best = sents[int(np.argmax(pick))]
     at = sents.index(best)
     if column == "problem" and at > 0 and _POINTS_BACK.search(best):  # "we address this problem by …": the problem is stated before
         best = sents[at - 1]
@@ -571,8 +626,9 @@ def question_cells(column: str, texts: list[PaperText], embedder) -> list[Cell]:
     return out
 
 
-def extract_table(papers: list[Paper], columns: list[str], embedder=None, texts: list[PaperText] | None = None) -> Table:
-    """The extractive table (no language model)."""
+def extract_table(papers: list[Paper], columns: list[str], embedder=None, texts: list[PaperText] | None = None,
+                  scorer: str | None = None) -> Table:
+    """The extractive table (no language model); ``scorer``: see :func:`extract_cell`."""
     texts = texts or [paper_text(p) for p in papers]
     rows = [Row(p, {}) for p in papers]
     prepared = [sentences_of(t) for t in texts] if any(c in DEFAULT_COLUMNS for c in columns) else [None] * len(texts)
@@ -580,7 +636,7 @@ def extract_table(papers: list[Paper], columns: list[str], embedder=None, texts:
         if c in DEFAULT_COLUMNS:
             for r, t, of in zip(rows, texts, prepared, strict=True):
                 used = {x.sentence for x in r.cells.values() if x.sentence}
-                r.cells[c] = extract_cell(c, t, used, of)
+                r.cells[c] = extract_cell(c, t, used, of, scorer)
         elif c in META_COLUMNS:
             for r in rows:
                 r.cells[c] = meta_cell(c, r.paper)
