@@ -42,7 +42,7 @@ from rag.support import paper_text  # noqa: E402
 FILES = {"tune": ROOT / "eval" / "compare_labels.jsonl", "tune2": ROOT / "eval" / "compare_labels_tune2.jsonl"}
 SHIPPED_RULES = dict(C.RULES)
 OFF_RULES = {k: 0.0 for k in SHIPPED_RULES} | {"reused_sentence": 0.1}
-C_REG = 0.3  # inverse regularization strength, fixed before measuring
+L2 = 1.0  # L2 penalty of the conditional logit
 FOLDS = 5
 
 
@@ -108,41 +108,81 @@ def set_rules(cfg: dict) -> None:
     C.RULES.update(cfg)
 
 
-def design(exs: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per column: features and labels of every sentence of the labelled cells (current rules)."""
-    xs: dict[str, list] = {c: [] for c in C.DEFAULT_COLUMNS}
-    ys: dict[str, list] = {c: [] for c in C.DEFAULT_COLUMNS}
+def design(exs: list[dict]) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per column, one group per labelled cell: the features of the paper's sentences and which of
+    them contain the label's key terms (current rules). Cells no sentence can fill are left out."""
+    out: dict[str, list] = {c: [] for c in C.DEFAULT_COLUMNS}
     for e in exs:
         of = C.sentences_of(e["text"])
         feats = C.sentence_features(of, e["paper"].title)
         for c in C.DEFAULT_COLUMNS:
             want = e["cells"][c]
-            if want["text"]:
-                xs[c].append(feats)
-                ys[c].extend(contains_terms(s, want["key_terms"]) for s in of.sents)
-    return {c: (np.vstack(xs[c]), np.asarray(ys[c], dtype=int)) for c in C.DEFAULT_COLUMNS}
+            y = np.asarray([contains_terms(s, want["key_terms"]) for s in of.sents], dtype=bool)
+            if want["text"] and y.any():
+                out[c].append((feats, y))
+    return out
 
 
-def fit_model(exs: list[dict], c_reg: float = C_REG) -> dict:
-    """One logistic regression per column on standardized features: the :data:`rag.cell_roles.MODEL` table."""
-    from sklearn.linear_model import LogisticRegression
+def _fit_conditional(groups: list[tuple[np.ndarray, np.ndarray]], l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Conditional logit (a softmax over each paper's sentences): maximize the probability that the
+    chosen sentence is one holding the key terms, with an L2 penalty. Returns mean, scale, coef."""
+    from scipy.optimize import minimize
 
+    x_all = np.vstack([x for x, _ in groups])
+    mean, scale = x_all.mean(0), x_all.std(0)
+    scale[scale == 0] = 1.0
+    zs = [((x - mean) / scale, y) for x, y in groups]
+
+    def loss(w):
+        total, grad = 0.5 * l2 * w @ w, l2 * w
+        for z, y in zs:
+            s = z @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            q = p * y
+            total -= np.log(q.sum() + 1e-300)
+            q /= q.sum()
+            grad = grad + z.T @ (p - q)
+        return total, grad
+
+    w = minimize(loss, np.zeros(x_all.shape[1]), jac=True, method="L-BFGS-B").x
+    return mean, scale, w
+
+
+def fit_model(exs: list[dict], l2: float = L2, features: tuple[str, ...] | None = None) -> dict:
+    """One conditional logit per column on standardized features (``features``: a subset of
+    :data:`rag.cell_roles.FEATURES`, the others get weight 0): the :data:`rag.cell_roles.MODEL` table."""
+    keep = np.asarray([f in (features or cell_roles.FEATURES) for f in cell_roles.FEATURES])
     model = {}
-    for c, (x, y) in design(exs).items():
-        mean, scale = x.mean(0), x.std(0)
-        scale[scale == 0] = 1.0
-        lr = LogisticRegression(C=c_reg, class_weight="balanced", max_iter=5000)
-        lr.fit((x - mean) / scale, y)
+    for c, groups in design(exs).items():
+        mean, scale, coef = _fit_conditional([(x[:, keep], y) for x, y in groups], l2)
+        mean, scale, coef = (_expand(v, keep, fill) for v, fill in ((mean, 0.0), (scale, 1.0), (coef, 0.0)))
         model[c] = {"mean": [round(float(v), 6) for v in mean], "scale": [round(float(v), 6) for v in scale],
-                    "coef": [round(float(v), 6) for v in lr.coef_[0]], "intercept": round(float(lr.intercept_[0]), 6)}
+                    "coef": [round(float(v), 6) for v in coef], "intercept": 0.0}
     return model
 
 
+def _expand(v: np.ndarray, keep: np.ndarray, fill: float) -> np.ndarray:
+    out = np.full(len(keep), fill)
+    out[keep] = v
+    return out
+
+
+RULE_FEATURES = ("rule_problem", "rule_method", "rule_data", "rule_result", "position")
+# the learned variants measured: name -> (L2 penalty, features; None = all of rag.cell_roles.FEATURES)
+CONFIGS = {"all features, L2 10": (10.0, None), "all features, L2 100": (100.0, None), "rule scores + position, L2 1": (1.0, RULE_FEATURES)}
+SHIP = "all features, L2 10"  # the variant --write fits (fixed before the honest protocol ran)
+
+
 def evaluate(train: list[dict], test: list[dict], refit_rules: bool = True) -> dict[str, tuple[int, int]]:
-    """Cells right on ``test`` per scorer, everything fitted on ``train``."""
+    """Cells right on ``test`` per scorer and learned variant, everything fitted on ``train``."""
     set_rules(fit_rules(train) if refit_rules else SHIPPED_RULES)
-    cell_roles.MODEL = fit_model(train)
-    return {s: accuracy(test, s) for s in ("rules", "learned", "combined")}
+    out = {"rules": accuracy(test, "rules")}
+    for name, (l2, feats) in CONFIGS.items():
+        cell_roles.MODEL = fit_model(train, l2, feats)
+        out[f"learned: {name}"] = accuracy(test, "learned")
+        out[f"combined: {name}"] = accuracy(test, "combined")
+    return out
 
 
 def folds(exs: list[dict], k: int = FOLDS) -> list[list[int]]:
@@ -151,32 +191,35 @@ def folds(exs: list[dict], k: int = FOLDS) -> list[list[int]]:
     return [sorted(int(i) for i in order[f::k]) for f in range(k)]
 
 
+def _fmt(r: tuple[int, int]) -> str:
+    return f"{r[0] / r[1]:.3f} ({r[0]}/{r[1]})"
+
+
 def report(exs: list[dict]) -> None:
     saved = dict(cell_roles.MODEL)
     try:
-        rows = []
         set_rules(SHIPPED_RULES)
         for name in FILES:
-            part = [e for e in exs if e["file"] == name]
-            r = accuracy(part, "rules")
-            rows.append((f"rules (shipped, in-sample) on {name}", {"rules": r}))
-        cv = {s: [0, 0] for s in ("rules", "learned", "combined")}
+            print(f"rules (shipped weights, chosen on both files: in-sample) on {name}: {_fmt(accuracy([e for e in exs if e['file'] == name], 'rules'))}")
+        splits: dict[str, dict] = {}
+        cv: dict[str, list[int]] = {}
         for f, test_idx in enumerate(folds(exs)):
             test = [exs[i] for i in test_idx]
             train = [e for i, e in enumerate(exs) if i not in set(test_idx)]
             r = evaluate(train, test)
             print(f"fold {f}: " + "  ".join(f"{s} {a}/{b}" for s, (a, b) in r.items()), flush=True)
             for s, (a, b) in r.items():
+                cv.setdefault(s, [0, 0])
                 cv[s][0] += a
                 cv[s][1] += b
-        rows.append((f"{FOLDS}-fold CV by paper (50 papers)", {s: tuple(v) for s, v in cv.items()}))
+        splits[f"{FOLDS}-fold CV by paper"] = {s: tuple(v) for s, v in cv.items()}
         for tr, te in (("tune", "tune2"), ("tune2", "tune")):
-            r = evaluate([e for e in exs if e["file"] == tr], [e for e in exs if e["file"] == te])
-            rows.append((f"LOFO: fit {tr}, score {te}", r))
-        print("\n| split | rules | learned | combined |\n|---|---:|---:|---:|")
-        for name, r in rows:
-            cells = [f"{r[s][0] / r[s][1]:.3f} ({r[s][0]}/{r[s][1]})" if s in r else "" for s in ("rules", "learned", "combined")]
-            print(f"| {name} | " + " | ".join(cells) + " |")
+            splits[f"LOFO {tr}->{te}"] = evaluate([e for e in exs if e["file"] == tr], [e for e in exs if e["file"] == te])
+            print(f"LOFO {tr}->{te} done", flush=True)
+        names = list(next(iter(splits.values())))
+        print("\n| scorer | " + " | ".join(splits) + " |\n|---|" + "---:|" * len(splits))
+        for s in names:
+            print(f"| {s} | " + " | ".join(_fmt(r[s]) for r in splits.values()) + " |")
     finally:
         set_rules(SHIPPED_RULES)
         cell_roles.MODEL = saved
@@ -207,7 +250,8 @@ def main() -> None:
     exs = examples()
     if args.write:
         set_rules(SHIPPED_RULES)
-        write_model(fit_model(exs))
+        l2, feats = CONFIGS[SHIP]
+        write_model(fit_model(exs, l2, feats))
         print("wrote rag/cell_roles.py")
         return
     report(exs)
