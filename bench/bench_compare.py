@@ -5,7 +5,8 @@ retrieval of one question in the same run.
 
 The papers are the top hits of a few fixed questions (5 a table). Reported: p50/p95 of the whole
 ``Pipeline.compare`` call per backend, and for the local model the number of model-written cells
-kept and rejected by the support check. Targets on this 2-core machine: extractive < 1 s, local < 10 s.
+kept and rejected by the support check; the extractive table is also timed with the learned and
+combined sentence scorers (:mod:`rag.cell_roles`). Targets on this 2-core machine: extractive < 1 s, local < 10 s.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from rag import comparison  # noqa: E402
 from rag.evaluate import percentile  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
@@ -36,6 +38,7 @@ def main() -> None:
     ap.add_argument("--local", action="store_true", help="also time the local model")
     args = ap.parse_args()
     pipe = Pipeline(Settings())
+    default_scorer = comparison.SCORER
     tables = [[h.paper.id for h in pipe.retrieve(q, args.n)] for q in QUESTIONS][:args.repeat]
     pipe.compare(tables[0], backend="extractive")  # warm-up: index, embedder
     retr = []
@@ -44,18 +47,22 @@ def main() -> None:
         pipe.retrieve(q, args.n)
         retr.append((time.perf_counter() - t) * 1000)
     rows = [("retrieval of one question", percentile(retr, 0.5), percentile(retr, 0.95), "")]
-    for backend in ["extractive"] + (["local"] if args.local else []):
+    for backend in ["extractive", "extractive/learned", "extractive/combined"] + (["local"] if args.local else []):
+        comparison.SCORER = backend.split("/")[1] if "/" in backend else default_scorer  # the sentence scorer (rag.cell_roles)
         if backend == "local":
             list(pipe.generator("local").stream([{"role": "user", "content": "hi"}], max_tokens=2, temperature=0.0))  # load
         times, kept, rejected = [], 0, 0
         for ids in tables:
             t = time.perf_counter()
-            table = pipe.compare(ids, backend=backend)
+            table = pipe.compare(ids, backend=backend.split("/")[0])
             times.append((time.perf_counter() - t) * 1000)
             kept += sum(c.by == "model" for r in table.rows for c in r.cells.values())
             rejected += table.rejected
         extra = f"model cells kept {kept}, rejected {rejected}" if backend != "extractive" else ""
-        rows.append((f"{args.n}-paper table, {backend}", percentile(times, 0.5), percentile(times, 0.95), extra))
+        if "/" in backend:
+            extra = f"{backend.split('/')[1]} sentence scorer"
+        rows.append((f"{args.n}-paper table, {backend.split('/')[0]}", percentile(times, 0.5), percentile(times, 0.95), extra))
+    comparison.SCORER = default_scorer
     print(f"# Comparison tables ({len(tables)} tables of {args.n} papers, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})\n")
     print("| what | p50 ms | p95 ms | notes |\n|---|---:|---:|---|")
     for name, p50, p95, extra in rows:

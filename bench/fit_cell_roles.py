@@ -6,10 +6,11 @@ the hand-written rules (:data:`rag.comparison.RULES`).
 
 Training data: for every labelled paper of the two tuning files and every default column with a
 non-empty label, each abstract sentence is positive when it contains all the label's key terms (the
-test :func:`rag.comparison_eval.contains_terms` applies to cells), negative otherwise. One
-:class:`sklearn.linear_model.LogisticRegression` per column on standardized
-:func:`rag.comparison.sentence_features`. Scored like ``rag eval``: cell accuracy of the extractive
-table (:func:`rag.comparison.extract_table`, the real code path).
+test :func:`rag.comparison_eval.contains_terms` applies to cells), negative otherwise. One conditional
+logit per column (a softmax over each abstract's sentences, L2-penalized, fitted with scipy's L-BFGS) on
+standardized :func:`rag.comparison.sentence_features`. Scored like ``rag eval``: cell accuracy of the
+extractive table (:func:`rag.comparison.extract_table`, the real code path). Takes ~10 min on 2 busy cores
+(the rules' greedy refit dominates); the figures are in README "Evaluation" (fourth round).
 
 Honest protocol: in every split the rules are refitted on the training papers only (greedy forward
 selection of the :data:`RULES` weights, as the third round chose them), the learned model is then fitted
@@ -171,7 +172,7 @@ def _expand(v: np.ndarray, keep: np.ndarray, fill: float) -> np.ndarray:
 RULE_FEATURES = ("rule_problem", "rule_method", "rule_data", "rule_result", "position")
 # the learned variants measured: name -> (L2 penalty, features; None = all of rag.cell_roles.FEATURES)
 CONFIGS = {"all features, L2 10": (10.0, None), "all features, L2 100": (100.0, None), "rule scores + position, L2 1": (1.0, RULE_FEATURES)}
-SHIP = "all features, L2 10"  # the variant --write fits (fixed before the honest protocol ran)
+SHIP = "all features, L2 10"  # the variant --write fits (chosen on a quicker CV with the shipped rules, before this protocol ran)
 
 
 def evaluate(train: list[dict], test: list[dict], refit_rules: bool = True) -> dict[str, tuple[int, int]]:

@@ -1,10 +1,12 @@
 """Learned sentence roles for comparison cells: per default column (problem, method, data, result), a
-logistic-regression score of how likely an abstract sentence holds that column's labelled key terms,
+conditional-logit score (log-odds within the abstract) of how likely a sentence holds that column's key terms,
 from the features :func:`rag.comparison.sentence_features` computes (position, length, the rule
 scores, the sentence's role, cue words, numbers, names).
 
 The coefficients below are written by ``bench/fit_cell_roles.py`` (fitted on the two tuning label
 files, ``eval/compare_labels.jsonl`` and ``eval/compare_labels_tune2.jsonl``); runtime needs only numpy.
+It is not the default: in 5-fold CV and leave-one-file-out it chose worse sentences than the rules
+(README "Evaluation", fourth round); ``rag.comparison.extract_table(..., scorer="learned")`` uses it.
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ fallbacks are the opening and the first sentence about the paper itself). The ce
 shortest span of that sentence that keeps the key information: the clause after "we propose", the
 purpose of "we introduce X for doing Y" as the problem, the phrase from "on <datasets>" (with its
 parenthesized list) up to where the finding starts, the clause after "we show that" (unless that
-drops a number). Figures on the labelled files (tuning and blind): README "Evaluation".
+drops a number). Figures on the labelled files (tuning and blind): README "Evaluation". A learned
+sentence scorer (:mod:`rag.cell_roles`, ``scorer="learned"`` or ``"combined"``) can choose the sentence
+instead; it transferred worse than the rules in cross-validation, so the rules are the default (:data:`SCORER`).
 
 With a language model (``backend`` local or openai) the extracted spans of one paper are shortened
 to phrases in one call (prompts ``compare_system`` / ``compare_user``); a phrase replaces its span
@@ -517,8 +519,8 @@ def sentences_of(text: PaperText) -> Sentences:
     return Sentences(sents, kinds, reused_names(sents), first)
 
 
-# which score chooses a default column's sentence (see :func:`extract_cell`); README "Evaluation" gives the
-# cross-validated figures of each
+# which score chooses a default column's sentence (see :func:`extract_cell`): the rules, which beat the learned and
+# combined scorers in 5-fold CV and both leave-one-file-out directions (README "Evaluation", bench/fit_cell_roles.py)
 SCORER = "rules"
 
 _ROLE_KINDS = ("background", "other", "contribution", "result", "plain")
