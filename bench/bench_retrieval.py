@@ -83,16 +83,6 @@ def measure(retriever, embedder, qs: list[str], k: int) -> dict[str, list[float]
         retriever._qcache[strip_boilerplate(q)] = stripped[q]  # vector cached: everything but the model
         retriever.search(q, k)
 
-    def hybrid_two_searches(q):
-        import rag.retrieval as R
-
-        pool, R.FEEDBACK_POOL = R.FEEDBACK_POOL, 0  # the feedback pass searches Chroma again (before issue 13)
-        try:
-            retriever._qcache.clear()
-            retriever.search(q, k)
-        finally:
-            R.FEEDBACK_POOL = pool
-
     def dense_only(q):
         retriever._qcache.clear()
         retriever.search(q, k, mode="dense")
@@ -132,8 +122,7 @@ def measure(retriever, embedder, qs: list[str], k: int) -> dict[str, list[float]
     out = {}
     # interleave the runs twice so that background load hits every column alike
     for name, fn in ([("hybrid", hybrid), ("embed + chroma.query", chroma_embed), ("chroma.query(vector)", chroma_vec),
-                     ("hybrid, query vector cached", hybrid_cached), ("hybrid, two Chroma searches", hybrid_two_searches),
-                     ("dense mode", dense_only),
+                     ("hybrid, query vector cached", hybrid_cached), ("dense mode", dense_only),
                      ("keyword mode", keyword_only), ("query embedding", embed_only),
                      ("query embedding, 2 torch threads", embed_2threads)]
                     + ([("embed (torch) + chroma.query", torch_chroma_embed)] if torch_embedder is not embedder else [])) * 2:
@@ -322,12 +311,9 @@ def main() -> None:
             if not args.synthetic_dir:
                 shutil.rmtree(tmp, ignore_errors=True)
 
-    parts += ["", "Paths: *hybrid* = `Retriever.search(q, k)` (embed; on the shipped corpus an exact dense search in memory, on a "
-              "large store one Chroma search over 2×3×50 chunks with ids, distances and vectors, whose chunks the "
-              "feedback pass ranks again in memory; BM25 over every paper, corpus-standardized fusion, passages of the k hits); "
+    parts += ["", "Paths: *hybrid* = `Retriever.search(q, k)` (embed, Chroma dense search over 3×50 chunks with ids and "
+              "distances only, BM25 over every paper, corpus-standardized fusion, passages of the k hits); "
               "*hybrid, query vector cached* = the same with the query's vector already cached (the retriever's own cost); "
-              "*hybrid, two Chroma searches* = the feedback pass searching Chroma again (`FEEDBACK_POOL = 0`, the code "
-              "before issue 13); "
               "*dense mode* / *keyword mode* = one retriever; *query embedding* = the model alone "
               "(with the retriever's `query_threads`, and with 2 threads)."]
     text = "\n".join(parts) + "\n"

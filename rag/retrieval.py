@@ -22,9 +22,7 @@ One query runs two retrievers over the same eligible papers and fuses them:
   side is searched and fused again with it. A short paraphrase shares few words and little of its
   embedding with the abstract it describes; the best first matches carry the vocabulary of the
   topic into the second search (measured with ``rag eval``: user set R@5 0.729 → 0.771, holdout
-  0.891 → 0.901, development set unchanged). On a store searched through Chroma the first search
-  asks for ``FEEDBACK_POOL`` times the chunks, with their vectors, and the second search ranks that
-  pool in memory (:meth:`Retriever.rescore`): one Chroma round trip per query instead of two.
+  0.891 → 0.901, development set unchanged).
 - **Query boilerplate** ("which papers…", "is there a method that…", "find me papers on…") is
   removed from the text the dense model embeds (:func:`strip_boilerplate`); BM25 drops such words
   through its stop-word list and their low IDF.

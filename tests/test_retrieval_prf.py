@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import DEV_QUESTIONS, USER_QUESTIONS
 
 
