@@ -61,8 +61,6 @@ RRF_K = 60  # reciprocal rank fusion constant of the "rrf" baseline (Cormack et 
 REFERENCE_PAPERS = 2000  # papers whose chunk vectors are kept in memory as the dense reference sample
 CHUNKS_PER_PAPER = 3  # dense candidates: this many chunks are asked of Chroma per wanted paper
 QUERY_CACHE = 256  # query vectors kept (LRU)
-FEEDBACK_POOL = 2  # the first hybrid pass asks Chroma for this many times its chunks, with their vectors:
-# the feedback pass ranks them in memory instead of searching Chroma again (0: search again)
 
 
 def _defaults() -> dict:
@@ -155,7 +153,6 @@ class DenseResult:
 
     scores: dict[str, float]
     chunks: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
-    pool: tuple[list[str], np.ndarray] | None = None  # (chunk ids, vectors) Chroma returned, for rescoring
 
 
 _paper_of = paper_of_chunk
@@ -368,13 +365,11 @@ class Retriever:
 
     # ------------------------------------------------------------------ single retrievers
 
-    def dense(self, qvec: np.ndarray, f: Filters, allowed: set[str] | None, n: int | None = None,
-              pool: int = 0) -> DenseResult:
+    def dense(self, qvec: np.ndarray, f: Filters, allowed: set[str] | None, n: int | None = None) -> DenseResult:
         """The best ``n`` papers by best-chunk cosine: the best ``3n`` chunks the filter admits, from
         Chroma under the filter's ``where`` clause, or, when the reference sample holds every chunk
         vector (a corpus of up to ``REFERENCE_PAPERS`` papers), by an exact search in memory, which
-        spares the Chroma round trip; chunks of one paper are merged. With ``pool``, Chroma is asked
-        for ``pool × 3n`` chunks and their vectors, kept in ``DenseResult.pool`` for :meth:`rescore`."""
+        spares the Chroma round trip; chunks of one paper are merged."""
         n = n or self.candidates
         if allowed is not None and not allowed:
             return DenseResult({})
@@ -394,46 +389,7 @@ class Retriever:
             pairs = [(self.ref_chunk_ids[i], 1.0 - float(sims[i])) for i in top.tolist() if np.isfinite(sims[i])]
         else:
             where = to_chroma_where(f, sorted(allowed) if allowed is not None and f.needs_ids else None)
-            m = min(CHUNKS_PER_PAPER * n, total)
-            if pool > 0:
-                pairs, vecs = self.store.query_chunk_vectors(qvec.tolist(), min(pool * m, total), where)
-                d = self._merged(pairs[:m], allowed, n)
-                d.pool = ([cid for cid, _ in pairs], vecs)
-                return d
-            pairs = self.store.query_chunks(qvec.tolist(), m, where)
-        return self._merged(pairs, allowed, n)
-
-    def rescore(self, qvec: np.ndarray, d: DenseResult, allowed: set[str] | None, n: int | None = None) -> DenseResult:
-        """The best ``n`` papers of ``d``'s chunk pool for another query vector (the feedback query):
-        the pool's best ``3n`` chunks by cosine, merged as in :meth:`dense`, without a Chroma search.
-        The pool holds the chunks nearest the first query; the feedback query is that query moved
-        toward its best papers, so its own nearest chunks lie among them (tests/test_retrieval_prf.py
-        compares this with a second Chroma search)."""
-        n = n or self.candidates
-        ids, vecs = d.pool
-        sims = _matvec(vecs, qvec)
-        m = min(CHUNKS_PER_PAPER * n, len(ids))
-        top = np.argsort(-sims, kind="stable")[:m]
-        out = self._merged([(ids[i], 1.0 - float(sims[i])) for i in top.tolist()], allowed, n)
-        out.pool = d.pool
-        return out
-
-    def pool_vectors(self, d: DenseResult, cache: dict[str, np.ndarray]) -> None:
-        """Put into ``cache`` (paper id → chunk vectors) every paper outside the reference sample
-        all of whose chunks are in ``d``'s pool: its exact dense scores and feedback vector then
-        need no fetch from the store."""
-        if d.pool is None:
-            return
-        ids, vecs = d.pool
-        rows: dict[str, list[int]] = {}
-        for i, cid in enumerate(ids):
-            rows.setdefault(_paper_of(cid), []).append(i)
-        for pid, r in rows.items():
-            if pid not in cache and pid in self.row and self.ref_pos[self.row[pid]] < 0 and len(r) == self.paper_chunks.get(pid):
-                cache[pid] = vecs[r]
-
-    def _merged(self, pairs: list[tuple[str, float]], allowed: set[str] | None, n: int) -> DenseResult:
-        """(chunk id, cosine distance) pairs, nearest first, merged into the best ``n`` papers."""
+            pairs = self.store.query_chunks(qvec.tolist(), min(CHUNKS_PER_PAPER * n, total), where)
         scores: dict[str, float] = {}
         chunks: dict[str, list[tuple[str, float]]] = {}
         for cid, dist in pairs:
@@ -511,9 +467,7 @@ class Retriever:
         cache: dict[str, np.ndarray] = {}  # chunk vectors fetched from Chroma during this search
         if mode in ("hybrid", "dense", "rrf"):
             qvec = self.embed_query(strip_boilerplate(query) if mode != "rrf" else query)
-            feedback = mode == "hybrid" and self.prf_weight > 0
-            d = self.dense(qvec, f, allowed, n, pool=FEEDBACK_POOL if feedback else 0)
-            self.pool_vectors(d, cache)
+            d = self.dense(qvec, f, allowed, n)
             ref = self._reference_scores(qvec)
         kw = nterms = kw_stats = None
         if mode in ("hybrid", "keyword", "rrf"):
@@ -532,7 +486,7 @@ class Retriever:
             q2 = self.feedback_query(qvec, self._ranked(fused)[:self.prf_papers], cache) if fused else None
             if q2 is not None:  # second pass: the dense side again, with the feedback query
                 qvec = q2
-                d = self.rescore(qvec, d, allowed, n) if d.pool is not None else self.dense(qvec, f, allowed, n)
+                d = self.dense(qvec, f, allowed, n)
                 ref = self._reference_scores(qvec)
                 fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats, cache, need)
             if self.reranker is not None and fused:  # a second model reorders the best candidates

@@ -213,16 +213,6 @@ class Store:
         res = self.chunks.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         return list(zip(res["ids"][0], res["distances"][0], strict=True))
 
-    def query_chunk_vectors(self, vector: list[float], n: int, where: dict | None = None):
-        """(chunk id, cosine distance) pairs as :meth:`query_chunks`, and the chunks' vectors (an
-        ``(n, dim)`` float32 array, rows aligned with the pairs)."""
-        import numpy as np
-
-        res = self.chunks.query(query_embeddings=[vector], n_results=n, where=where, include=["distances", "embeddings"])
-        pairs = list(zip(res["ids"][0], res["distances"][0], strict=True))
-        embs = res["embeddings"][0] if res["embeddings"] is not None else []
-        return pairs, np.asarray(embs, dtype=np.float32).reshape(len(pairs), self.dim)
-
     def paper_vectors(self, ids: list[str]) -> list[tuple[str, list[float]]]:
         """(paper id, mean chunk vector) of the given papers that exist."""
         got = self.papers.get(ids=ids, include=["embeddings"])
