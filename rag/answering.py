@@ -61,6 +61,7 @@ from .text import question_terms, strip_markup
 NO_MATCH = "no_match"
 LEAD_MAX_TOKENS = 64  # one sentence
 GIVE_UP_AFTER = 2  # unsupported sentences, with none supported yet, after which a model is abandoned
+RARE_DF = 8  # a question word used by at most this many papers of the corpus is rare (it names what is asked about)
 
 
 # ---------------------------------------------------------------- results
@@ -241,10 +242,11 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     sources = []
     later = focus(question)
     fterms = question_terms(later) if later else set()
+    rare = {t for t in qterms if parts.stats.df.get(t, 0) <= RARE_DF}  # words that name what is asked about
     for n, (i, t) in enumerate(zip(chosen, texts, strict=True), 1):
         lex = [lexical(s, qterms, parts.stats) for s in t.sentences]
         foc = [lexical(s, fterms, parts.stats) for s in t.sentences] if fterms else None
-        ranked = rank_sentences(t, t.vectors[:len(t.sentences)], sc.qvec, lex, want, question, foc)
+        ranked = rank_sentences(t, t.vectors[:len(t.sentences)], sc.qvec, lex, want, question, foc, rare)
         sources.append(Source(n, sc.pool[i], t, sc.relevance[i], ranked, wanted_meta(t, want)))
     return Plan(question, sc.qvec, hits, d.relevance, ANSWERED, sources, want=want, qterms=qterms)
 

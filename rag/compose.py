@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .evidence import METADATA_INTENTS, Ranked, lead_clause, shorten
+from .evidence import METADATA_INTENTS, Ranked, continues, defines, lead_clause, shorten
 from .models import Hit
 from .support import PaperText, PaperTexts, check_support, parse_markers, strip_markers, with_markers
 from .text import content_terms, key_tokens, words
@@ -30,6 +30,7 @@ MIN_NEW_TERMS = 2  # ... and this many the question does not already say
 STATED_SHARE = 0.6  # an evidence sentence whose content words the answer mostly states is not quoted again
 SKIPPED_ROLES = frozenset({"background", "other"})  # never quoted as evidence: they answer nothing about this paper
 LEAD_CANDIDATES = 3  # best-ranked sentences searched for one that can open the answer
+NAMED_LEAD_CANDIDATES = 6  # ... and how far down a sentence with a name the question asks about is looked for
 ONE_PAPER_SENTENCES = 8  # ranked sentences of the paper asked about considered as evidence
 
 
@@ -49,14 +50,25 @@ class Source:
         return self.hit.paper
 
     def lead(self) -> tuple[str | None, str | None]:
-        """(clause about the paper, the sentence it comes from) from its best sentences, or (None, None):
-        the best-ranked one that says what the paper contributes ("we propose X"), else the best-ranked
-        one that can be turned into a clause about the paper."""
+        """(clause about the paper, the sentence it comes from) from its best sentences, or (None, None).
+
+        Preferred, in order: the sentence that uses the most of the names the question asks about
+        (FORCE, Hanabi) and of its words that are rare in the corpus, among those the one that introduces the name ("… sensitivity (FORCE)"),
+        then one that names the paper's method ("we propose ANCE, which…"), then one that says what
+        the paper contributes ("we propose X"), then one that does not continue an earlier sentence
+        ("We then propose…"), then the best-ranked."""
+        r = self.ranked
+        pool = r.best(LEAD_CANDIDATES)
+        if r.names or r.rare:  # a sentence with the asked-for name may rank lower: it still may open the answer
+            pool = list(dict.fromkeys(pool + [s for s in r.best(NAMED_LEAD_CANDIDATES) if r.carries(s)]))
+        pool = list(dict.fromkeys(pool + [s for s in r.best(NAMED_LEAD_CANDIDATES) if s in r.naming]))
         found = []
-        for s in self.ranked.best(LEAD_CANDIDATES):
+        for rank, s in enumerate(pool):
             clause = lead_clause(s)
             if clause and len(words(clause)) >= 4:
-                found.append((self.ranked.roles.get(s) != "contribution", clause, s))
+                key = (-r.carries(s), not defines(s, r.qnames), s not in r.naming, r.roles.get(s) != "contribution", continues(s),
+                       rank)
+                found.append((key, clause, s))
         if not found:
             return None, None
         _, clause, s = min(found, key=lambda x: x[0])
@@ -72,6 +84,11 @@ def named(p, n: int) -> str:
     """The paper as the subject of a sentence: “Title” (ICLR 2021) [n]."""
     at = where(p)
     return f"“{p.title}”" + (f" ({at})" if at else "") + f" [{n}]"
+
+
+def said(subject: str, clause: str) -> str:
+    """``subject`` followed by ``clause`` (which may open with an aside: ", based on X, proposes…")."""
+    return subject + ("" if clause.startswith(",") else " ") + clause
 
 
 @dataclass
@@ -97,9 +114,21 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+def asked_about(sources: list[Source], want: set[str]) -> list[Source]:
+    """The sources the answer is about: a question that asks for one thing (not "which papers…")
+    and names it (FORCE, Hanabi) is about the one source that uses most of its names, when exactly
+    one does; the others are left out of the answer. Otherwise all of them."""
+    if len(sources) < 2 or "several" in want or want & METADATA_INTENTS:
+        return sources
+    most = max(len(src.ranked.names) for src in sources)
+    top = [src for src in sources if len(src.ranked.names) == most]
+    return top if most and len(top) == 1 else sources
+
+
 def opening(sources: list[Source], want: set[str]) -> list[Line]:
     """The sentence(s) that answer: metadata lines, one paper and what it does, or several papers
     with one clause each."""
+    sources = asked_about(sources, want)
     if want & METADATA_INTENTS:
         lines = []
         for src in sources[:2] if len(sources) > 1 else sources:
@@ -111,7 +140,7 @@ def opening(sources: list[Source], want: set[str]) -> list[Line]:
         src = sources[0]
         clause, sent = src.lead()
         if clause:
-            return [Line(_sentence(f"{named(src.paper, src.n)} {clause}"), [src.n], {src.n: sent})]
+            return [Line(_sentence(said(named(src.paper, src.n), clause)), [src.n], {src.n: sent})]
         best = src.ranked.best(1)
         if not best:
             return [Line(_sentence(named(src.paper, src.n)), [src.n], {})]
@@ -121,7 +150,7 @@ def opening(sources: list[Source], want: set[str]) -> list[Line]:
     for src in sources:
         clause, sent = src.lead()
         if clause:
-            items.append((src.n, f"{named(src.paper, src.n)} {shorten(clause, max_clause)}", shorten(clause, max_clause), sent))
+            items.append((src.n, said(named(src.paper, src.n), shorten(clause, max_clause)), shorten(clause, max_clause), sent))
         else:
             best = src.ranked.best(1)
             if best:
@@ -160,6 +189,7 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
     question word the answer does not state yet: the budget goes to sentences that answer."""
     if want & METADATA_INTENTS and any(src.meta for src in sources):
         return []  # a metadata question gets the metadata line and nothing padded after it
+    sources = asked_about(sources, want)
     used = {s for line in opened for s in line.rests_on.values()}
     opened_text = " ".join(strip_markers(line.text) for line in opened)
     said, said_keys = set(content_terms(opened_text)), key_tokens(opened_text)
@@ -175,6 +205,7 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
                 queue.append((rank, src))
     if primary is not None:  # the others have had their one sentence: the rest of the budget goes to the best paper
         queue += [(rank, primary) for rank in range(2, min(ONE_PAPER_SENTENCES, len(primary.ranked.sentences)))]
+    asked_shown = any(s in src.ranked.asked for src in sources for s in used)
     for rank, src in queue:
         s = src.ranked.sentences[rank]
         if s in used or src.ranked.roles.get(s) in SKIPPED_ROLES:
@@ -183,8 +214,14 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         if not _worth_quoting(terms, keys, said, said_keys, qterms):
             continue
         n_words = len(words(s))
-        if count + n_words > budget and not (len(sources) == 1 and len(picked[src.n]) < MIN_EVIDENCE and rank == 0):
+        main = len(sources) == 1 or src is primary
+        # past the budget: one-paper answers still show their best sentence; the paper asked about
+        # shows the sentence that answers a compound question's later ask, and the first one with
+        # the name or number asked for if nothing shown has it
+        asked = main and (s in src.ranked.later or (s in src.ranked.asked and not asked_shown))
+        if count + n_words > budget and not (len(sources) == 1 and len(picked[src.n]) < MIN_EVIDENCE and rank == 0) and not asked:
             continue
+        asked_shown = asked_shown or s in src.ranked.asked
         if len(sources) > 1 and picked[src.n] and src is not primary:
             continue  # several papers: one evidence sentence each
         picked[src.n].append(s)

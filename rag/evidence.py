@@ -20,12 +20,12 @@ answer. :func:`lead_clause` turns the paper's best "we …" sentence into a clau
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .support import PaperText
-from .text import content_terms, key_tokens, words
+from .text import STOPWORDS, content_terms, key_tokens, tokens, words
 
 # ---------------------------------------------------------------- what the question asks for
 
@@ -80,6 +80,7 @@ SPECIFIC_BONUS = 0.03  # per name or number the question does not already say (s
 FOCUS_WEIGHT = 0.25  # a compound question: the words of its later asks ("…, and which two formulations are used?")
 SHORT_PENALTY = 0.10  # a sentence of fewer than SHORT_WORDS words says little
 SHORT_WORDS = 7
+FOCUS_ASKED = 0.5  # a sentence with this share of the words of a compound question's later ask answers that ask
 
 
 def roles(sentences: list[str]) -> list[str]:
@@ -136,42 +137,118 @@ def focus(question: str) -> str | None:
     return rest or None
 
 
+_VENUES = frozenset({"iclr", "icml", "neurips", "nips", "cvpr", "iccv", "eccv", "acl", "emnlp", "naacl", "aaai", "ijcai", "aistats",
+                     "colt", "uai", "kdd", "arxiv", "openreview", "tmlr", "jmlr"})
+
+
+def question_names(question: str) -> list[str]:
+    """The names a question uses, as typed: acronyms and mixed-case words (FORCE, ReLIC), capitalized
+    words after the first (Hanabi), alphanumeric tokens (GPT-3); not venue names or bare numbers."""
+    out = []
+    for i, t in enumerate(tokens(question)):
+        low = t.lower()
+        if low in _VENUES or low in STOPWORDS or len(t) < 2 or not any(c.isalpha() for c in t):
+            continue
+        if sum(c.isupper() for c in t) >= 2 or (i > 0 and t[0].isupper()) or (any(c.isdigit() for c in t)):
+            out.append(t)
+    return list(dict.fromkeys(out))
+
+
+def _name_pattern(name: str) -> re.Pattern:
+    """An acronym or mixed-case name matches only as typed ("FORCE" is not "force"); a capitalized word in any case."""
+    flags = 0 if sum(c.isupper() for c in name) >= 2 else re.I
+    return re.compile(r"(?<![\w-])" + re.escape(name) + r"(?![\w])", flags)
+
+
+def names_in(text: str, names: list[str]) -> set[str]:
+    """The ``names`` that ``text`` uses."""
+    return {n for n in names if _name_pattern(n).search(text)}
+
+
+def defines(sentence: str, names: list[str]) -> bool:
+    """Whether ``sentence`` introduces one of ``names``: "… sensitivity (FORCE)", "called FORCE",
+    "FORCE (foresight …)", "FORCE, a method that …"."""
+    for n in names:
+        e = re.escape(n)
+        if re.search(r"\(\s*" + e + r"\s*[),;]|\b(?:called|dubbed|named|termed|coined|namely)\s+(?:the\s+)?" + e + r"\b|\b" + e
+                     + r"\s*(?:\(|,\s+(?:a|an|which)\b)|\b(?:propose|introduce|present|develop)s?\s+" + e + r"\b", sentence,
+                     0 if sum(c.isupper() for c in n) >= 2 else re.I):
+            return True
+    return False
+
+
+_CONTINUES = re.compile(r"^(?:then|also|further(?:more)?|moreover|additionally|finally|lastly|second(?:ly)?|third(?:ly)?|next|besides|"
+                        r"in addition)\b|\bwe\s+(?:\w+ly\s+)?(?:then|also|further|additionally|finally|next)\b", re.I)
+
+
+def continues(sentence: str) -> bool:
+    """Whether ``sentence`` continues the one before it ("We then propose…", "Finally, we…"): as the
+    opening of an answer it reads as a fragment of a story told elsewhere."""
+    return bool(_CONTINUES.search(sentence.strip()))
+
+
 @dataclass
 class Ranked:
-    """A paper's sentences for one question, best first, with their scores and roles."""
+    """A paper's sentences for one question, best first, with their scores and roles; ``qnames``: the
+    names the question uses (:func:`question_names`); ``names``: those the paper's text uses."""
 
     sentences: list[str]
     scores: list[float]
     roles: dict[str, str]
+    qnames: list[str] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+    asked: set[str] = field(default_factory=set)  # sentences with what the question asks for (a name, a number, benchmarks)
+    later: set[str] = field(default_factory=set)  # the sentence that best answers a compound question's later ask
+    rare: set[str] = field(default_factory=set)  # the question's rare content words (stems)
+    naming: set[str] = field(default_factory=set)  # sentences that give the paper's method a name ("we propose X")
 
     def best(self, n: int) -> list[str]:
         return self.sentences[:n]
 
+    def carries(self, sentence: str) -> int:
+        """How many of the question's names and rare words ``sentence`` uses."""
+        n = len(names_in(sentence, self.qnames)) if self.qnames else 0
+        return n + (len(set(content_terms(sentence)) & self.rare) if self.rare else 0)
+
 
 def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray | None, lexical: list[float],
-                   want: set[str], question: str, focused: list[float] | None = None) -> Ranked:
+                   want: set[str], question: str, focused: list[float] | None = None, rare: set[str] | None = None) -> Ranked:
     """``text``'s quotable sentences ordered by how well they answer the question.
 
     ``vectors``: the sentences' embeddings (rows in ``text.sentences`` order) or None; ``lexical``:
     each sentence's IDF-weighted share of the question's words; ``focused``: the same share of the
-    words of the question's later asks (:func:`focus`), if it has any."""
+    words of the question's later asks (:func:`focus`), if it has any; ``rare``: the question's
+    content words (stems) that few papers of the corpus use, which name what is asked about as
+    much as a capitalized name does."""
     role_of = roles(text.sentences)
     cands = [(i, s) for i, s in text.evidence_candidates()]
     scored = []
+    asked: set[str] = set()
+    later: set[str] = set()
+    naming: set[str] = set()
     for i, s in cands:
         cos = float(vectors[i] @ qvec) if vectors is not None and qvec is not None else 0.0
         role = role_of[i]
         score = cos + LEXICAL_WEIGHT * lexical[i] + ROLE_BONUS[role]
         if focused is not None:
             score += FOCUS_WEIGHT * focused[i]
+            if focused[i] >= max(FOCUS_ASKED, max(focused)):
+                later.add(s)  # the sentence that best answers the later ask
         if _has_asked(s, role, want, question):
             score += ASKED_BONUS
+            if _has_asked(s, role, want - {"remedy"}, question):  # a name, a number, benchmarks (a remedy is any contribution)
+                asked.add(s)
+        if names_method(s, question):
+            naming.add(s)
         score += SPECIFIC_BONUS * min(3, len(_new_names(s, question)))
         if len(words(s)) < SHORT_WORDS:
             score -= SHORT_PENALTY
         scored.append((score, -i, s))
     scored.sort(reverse=True)
-    return Ranked([s for _, _, s in scored], [sc for sc, _, _ in scored], {text.sentences[i]: role_of[i] for i, _ in cands})
+    qnames = question_names(question)
+    names = names_in(" ".join([text.paper.title, *text.sentences]), qnames) if qnames else set()
+    return Ranked([s for _, _, s in scored], [sc for sc, _, _ in scored], {text.sentences[i]: role_of[i] for i, _ in cands},
+                  qnames, names, asked=asked, later=later, naming=naming, rare=set(rare or ()))
 
 
 # ---------------------------------------------------------------- the clause that says what a paper does
@@ -179,8 +256,14 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
 _LEAD_IN = r"(?:(?:in|with) this (?:paper|work|study|note)|here|to (?:this|that) end|to (?:address|tackle|solve|overcome|fill|bridge|remedy) " \
            r"(?:this|these|that|those|the)(?: \w+){0,3}|specifically|therefore|thus|hence|instead|finally|concretely|in particular|" \
            r"in contrast|motivated by (?:this|these)(?: \w+){0,2}|inspired by (?:this|these)(?: \w+){0,2}|based on (?:this|these)(?: \w+){0,2})"
-_WE_VERB = re.compile(r"^(?:[^.;:]{0,120}?,\s+)?(?:" + _LEAD_IN + r",?\s+)?we\s+((?:\w+ly\s+|also\s+|then\s+|further\s+|first\s+|additionally\s+){0,2})(\w+)\b", re.I)
-_THIS_VERB = re.compile(r"^(?:[^.;:]{0,120}?,\s+)?(?:" + _LEAD_IN + r",?\s+)?this (?:paper|work|study|note)\s+((?:\w+ly\s+|also\s+|further\s+){0,2})(\w+s)\b", re.I)
+# sentence-internal connectives: they tie a sentence to the one before it ("We then propose…"), so
+# they are dropped when the sentence becomes a clause about the paper
+_CONNECTIVE = r"(?:then|also|further|furthermore|moreover|first|firstly|second|secondly|third|thirdly|next|finally|lastly|" \
+              r"additionally|subsequently|now|thus|hence|therefore|consequently|accordingly)"
+_START = r"^(?:(?P<pre>[^.;:]{0,120}?),\s+)?(?:" + _LEAD_IN + r",?\s+)?(?:" + _CONNECTIVE + r",?\s+)?"
+_WE_VERB = re.compile(_START + r"we\s+(?P<adv>(?:\w+ly\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+)\b", re.I)
+_THIS_VERB = re.compile(_START + r"this (?:paper|work|study|note)\s+(?P<adv>(?:\w+ly\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+s)\b", re.I)
+_CONNECTIVE_WORD = re.compile(r"^" + _CONNECTIVE + r"$", re.I)
 _IRREGULAR = {"go": "goes", "do": "does", "have": "has", "are": "is", "were": "was"}
 _NOT_VERBS = frozenset({"the", "a", "an", "our", "this", "that", "these", "it", "its", "can", "will", "may", "must", "should", "would",
                         "could", "not"})
@@ -215,16 +298,44 @@ def lead_clause(sentence: str) -> str | None:
     which …"; "This paper studies Y" → "studies Y". None when the sentence does not start that way."""
     s = sentence.strip()
     m = _WE_VERB.match(s)
-    if m and m.group(2).lower() not in _NOT_VERBS:
-        adverbs, verb = m.group(1), m.group(2)
+    if m and m.group("verb").lower() not in _NOT_VERBS:
+        adverbs, verb = m.group("adv"), m.group("verb")
         if verb.lower().endswith("ed") or verb.lower().endswith("ing"):
             return None  # "we proposed", "we being": not the present tense this rewrite handles
         rest = s[m.end():]
-        return (adverbs.lower() + third_person(verb) + _pronouns(rest)).strip()
+        return _context(m.group("pre")) + (_adverbs(adverbs) + third_person(verb) + _pronouns(rest)).strip()
     m = _THIS_VERB.match(s)
     if m:
-        return (m.group(1).lower() + m.group(2) + _pronouns(s[m.end():])).strip()
+        return _context(m.group("pre")) + (_adverbs(m.group("adv")) + m.group("verb") + _pronouns(s[m.end():])).strip()
     return None
+
+
+_FRAME = re.compile(r"^(?:" + _LEAD_IN + r"|" + _CONNECTIVE + r"|however|yet|but|still|in addition|in (?:this|the present) "
+                    r"(?:project|article|paper|work)|to (?:the best of )?our (?:best )?knowledge|as a result|in practice|"
+                    r"in summary|overall|first of all|at a high level)$", re.I)
+MAX_CONTEXT_WORDS = 12
+
+
+def _context(pre: str | None) -> str:
+    """What a sentence says before its "we …" that carries a name or number ("Applying this methodology
+    to the ImageNet dataset, we create…"), as an aside after the paper's name: ", applying this
+    methodology to the ImageNet dataset, "; "" when it only frames ("In this paper", "To this end")."""
+    if not pre:
+        return ""
+    parts = [p.strip() for p in pre.split(",") if p.strip() and not _FRAME.match(p.strip())]
+    kept = ", ".join(parts)
+    if not kept or len(kept.split()) > MAX_CONTEXT_WORDS or not any(any(c.isalpha() for c in k) for k in key_tokens(" " + kept)):
+        return ""
+    if len(kept) > 1 and kept[1].islower():
+        kept = kept[0].lower() + kept[1:]
+    return ", " + _pronouns(kept) + ", "
+
+
+def _adverbs(text: str) -> str:
+    """The adverbs before the verb without the connectives ("then", "also", "further", "first"):
+    "first theoretically " → "theoretically "."""
+    kept = [w.lower() for w in text.split() if not _CONNECTIVE_WORD.match(w) and w.lower() != "additionally"]
+    return "".join(w + " " for w in kept)
 
 
 def shorten(clause: str, max_words: int = MAX_CLAUSE_WORDS) -> str:
@@ -233,15 +344,42 @@ def shorten(clause: str, max_words: int = MAX_CLAUSE_WORDS) -> str:
     toks = clause.split()
     if len(toks) <= max_words:
         return clause.rstrip(" .")
+    marks = [i for i, t in enumerate(toks) if _ENUM_MARK.match(t)]
+    if marks and MIN_CLAUSE_WORDS <= marks[0] < max_words:
+        return " ".join(toks[:marks[0]]).rstrip(",;: ") + " …"  # never cut inside an enumeration: before its first item
+    if len(marks) > 1 and marks[0] < MIN_CLAUSE_WORDS and MIN_CLAUSE_WORDS <= marks[1] <= max_words:
+        return " ".join(toks[:marks[1]]).rstrip(",;: ") + " …"  # … or after its first item, when that is all there is room for
+    rest = " ".join(toks[max_words:])
+    named = _NAME_PHRASE.search(rest)
+    if named and len(named.group(0).split()) <= MAX_NAME_WORDS:
+        # the clause names the paper's method past the cut ("…, introducing Metric Mix, or Metrix"):
+        # the name is what a reader asks for, so it is kept after a shorter head
+        phrase = named.group(0).rstrip(",;: ")
+        tail = "" if not rest[named.end():].strip(" .,;:") else " …"
+        return _cut(toks, max(MIN_CLAUSE_WORDS, max_words - len(phrase.split()))) + " … " + phrase + tail
+    return _cut(toks, max_words) + " …"
+
+
+def _cut(toks: list[str], max_words: int) -> str:
+    """The first words of ``toks``, at most ``max_words``, ending at a natural boundary when there is one."""
     cut = None
-    for i in range(max_words, MIN_CLAUSE_WORDS - 1, -1):
+    for i in range(min(max_words, len(toks)), MIN_CLAUSE_WORDS - 1, -1):
         tok = toks[i - 1]
         nxt = toks[i].lower() if i < len(toks) else ""
         if tok.endswith((",", ";", ":")) or nxt in ("which", "that", "where", "while", "whereas", "and", "by", "with", "to", "for", "using"):
             cut = i
             break
-    kept = " ".join(toks[:cut or max_words]).rstrip(",;: ")
-    return kept + " …"
+    return " ".join(toks[:cut or max_words]).rstrip(",;: ")
+
+
+MAX_NAME_WORDS = 8  # a name phrase kept past a clause's cut: "introducing Metric Mix, or Metrix"
+# a method named in a clause: "called X", "introducing X, or Y", "… sensitivity (FORCE)"
+_NAME_PHRASE = re.compile(r"\b(?:called|dubbed|named|termed|coined|introducing|proposing|namely)\s+(?:the\s+|a\s+|an\s+)?"
+                          r"[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*(?:,?\s+or\s+[A-Z][\w-]*)?(?:\s+\([A-Z][\w-]*\))?"
+                          r"|(?:\b[A-Z][\w-]*\s+){0,5}\((?=[\w-]*[A-Z][\w-]*[A-Z])[\w-]+\)")
+
+
+_ENUM_MARK = re.compile(r"^\((?:\d{1,2}|i{1,3}|iv|v|vi{1,3}|[a-h])\)[:,]?$|^(?:\d{1,2}|i{1,3}|iv|v|[a-h])\)[:,]?$", re.I)
 
 
 def clause_terms(clause: str) -> set[str]:

@@ -109,6 +109,11 @@ def words(text: str) -> list[str]:
     return out
 
 
+def tokens(text: str) -> list[str]:
+    """Word tokens as written (case kept; hyphenated words whole): "GPT-3 beats FORCE" → GPT-3, beats, FORCE."""
+    return _WORD.findall(text or "")
+
+
 def question_terms(question: str) -> set[str]:
     """The content words of a question that say what it is about."""
     return {_stem(w) for w in words(question) if w not in STOPWORDS and w not in QUESTION_WORDS and (len(w) > 1 or w.isdigit())}

@@ -456,7 +456,7 @@ def test_sentence_roles_and_the_opening_clause():
              "Experiments show it outperforms magnitude pruning by 3% on ImageNet."]
     assert roles(sents) == ["background", "other", "contribution", "result"]
     assert lead_clause(sents[2]) == "proposes SNIP-2, which prunes before training."
-    assert lead_clause("Motivated by this, we first study how our networks fail.") == "first studies how their networks fail."
+    assert lead_clause("Motivated by this, we first study how our networks fail.") == "studies how their networks fail."
     assert lead_clause("This paper analyzes the loss landscape.") == "analyzes the loss landscape."
     assert lead_clause("Our results show gains.") is None and lead_clause("We proposed it earlier.") is None
     long = "proposes a method " + " ".join(f"w{i}," for i in range(40))
