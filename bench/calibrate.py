@@ -1,12 +1,18 @@
-"""Calibration of the answer step's relevance thresholds and source margin.
+"""Calibration of the answer step: the decline model, the relevance thresholds and the source margins.
 
-    python -m bench.calibrate eval/dev_questions.jsonl eval/blind_a_tune.jsonl ... [--out FILE]
+    python -m bench.calibrate eval/dev_questions.jsonl eval/blind_a_tune.jsonl ... [--out FILE] [--reuse]
 
 For every question: the top-k hits, each hit's closeness / coverage / relevance and whether it is
-gold. Then a grid over (refuse threshold, answer threshold, source margin) prints, per setting, the
-refusal rate on unanswerable questions, the false refusal rate on answerable ones, and the recall
-and precision of cited sources against the gold papers present in the top k. Only tune files should
-be passed here: a figure measured on a file used for choosing is a tuning figure.
+gold, and the decline model's features (:meth:`rag.relevance.Scored.features`). Then:
+
+1. the decline model (a logistic regression, :func:`fit_logistic`) is fitted on all questions, and
+   its honest estimate is printed: refusal and false refusal of a 5-fold cross-validation (repeated
+   over shuffles) in which each fold's weights *and* decline threshold come from the other folds,
+   plus leave-one-file-out figures (a file's questions judged by a model fitted on the others);
+2. a grid over (refuse floor, decline threshold, source margins) prints refusal, false refusal and
+   the recall and precision of cited sources against the gold papers present in the top k.
+
+Only tune files may be passed here: a figure measured on a file used for choosing is a tuning figure.
 """
 
 from __future__ import annotations
@@ -30,23 +36,71 @@ def features(pipe, path: Path) -> list[dict]:
     for q in load_questions(path):
         hits = pipe.retrieve(q.question, pipe.settings.retrieval.k)
         gold = {normalize_title(t) for t in q.gold_titles}
-        if not hits:
-            out.append({"id": q.id, "type": q.type, "gold": len(gold), "hits": []})
-            continue
-        sc = score_hits(parts.embedder, parts.texts, parts.stats, q.question, question_terms(q.question), hits)
-        qterms = sorted(question_terms(q.question), key=lambda t: -parts.stats.idf(t))
-        out.append({"id": q.id, "type": q.type, "gold": len(gold), "file": path.name, "qterms": qterms,
-                    "several": "several" in intents(q.question),
-                    "idf": [parts.stats.idf(t) for t in qterms],
-                    "hits": [{"gold": normalize_title(h.paper.title) in gold, "closeness": c, "coverage": v, "id": h.paper.id,
-                              "dense": h.dense, "keyword": h.keyword, "score": h.score,
-                              "has": [t in tx.terms for t in qterms]}
-                             for h, c, v, tx in zip(hits, sc.closeness, sc.coverage, sc.texts, strict=True)]})
+        row = {"id": q.id, "type": q.type, "gold": len(gold), "file": path.name, "several": "several" in intents(q.question), "hits": []}
+        if hits:
+            sc = score_hits(parts.embedder, parts.texts, parts.stats, q.question, question_terms(q.question), hits)
+            row["features"] = sc.features()
+            row["hits"] = [{"gold": normalize_title(h.paper.title) in gold, "closeness": c, "coverage": v, "id": h.paper.id}
+                           for h, c, v in zip(hits, sc.closeness, sc.coverage, strict=True)]
+        out.append(row)
     return out
 
 
-def evaluate(rows: list[dict], refuse: float, answer: float, margin: float, depth: int = 3, weight: float = 0.4,
-             several_margin: float | None = None) -> dict:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression with balanced class weights, by Newton's method on
+    standardised features; returns (weights, bias) for the raw features."""
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    z = np.hstack([(x - mu) / sd, np.ones((len(x), 1))])
+    sw = np.where(y, len(y) / (2 * max(1, y.sum())), len(y) / (2 * max(1, (~y).sum())))
+    w = np.zeros(z.shape[1])
+    reg = np.full(z.shape[1], l2)
+    reg[-1] = 0.0  # the bias is not penalised
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(z @ w)))
+        grad = z.T @ (sw * (p - y)) + reg * w
+        hess = (z * (sw * p * (1 - p))[:, None]).T @ z + np.diag(reg)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    weights = w[:-1] / sd
+    return weights, float(w[-1] - (weights * mu).sum())
+
+
+def decline_threshold(logits: np.ndarray, y: np.ndarray, false_refusal: float) -> float:
+    """The lowest decline threshold whose false refusal on answerable questions stays within ``false_refusal``."""
+    ans = np.sort(logits[~y])[::-1]
+    k = int(np.floor(false_refusal * len(ans)))
+    return float(ans[k]) + 1e-6 if k < len(ans) else float("-inf")
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, files: np.ndarray, false_refusal: float, reps: int = 5) -> dict:
+    """Refusal / false refusal of held-out folds, each judged by weights and a threshold fitted without them."""
+    rng = np.random.default_rng(0)
+    tot = np.zeros(4)
+    for _ in range(reps):
+        fold = np.empty(len(y), dtype=int)
+        for cls in (True, False):  # stratified
+            idx = rng.permutation(np.flatnonzero(y == cls))
+            fold[idx] = np.arange(len(idx)) % 5
+        for f in range(5):
+            te, tr = fold == f, fold != f
+            w, b = fit_logistic(x[tr], y[tr])
+            t = decline_threshold(x[tr] @ w + b, y[tr], false_refusal)
+            d = x[te] @ w + b >= t
+            tot += [d[y[te]].sum(), y[te].sum(), d[~y[te]].sum(), (~y[te]).sum()]
+    per_file = {}
+    for name in sorted(set(files)):
+        te, tr = files == name, files != name
+        w, b = fit_logistic(x[tr], y[tr])
+        d = x[te] @ w + b >= decline_threshold(x[tr] @ w + b, y[tr], false_refusal)
+        per_file[name] = (float(d[y[te]].mean()) if y[te].any() else None, float(d[~y[te]].mean()) if (~y[te]).any() else None)
+    return {"refusal": tot[0] / tot[1], "false_refusal": tot[2] / tot[3], "per_file": per_file}
+
+
+def evaluate(rows: list[dict], refuse: float, weights: np.ndarray, bias: float, decline_at: float, margin: float,
+             several_margin: float, answer: float = 0.0, cite_absolute: float = np.inf, depth: int = 3, weight: float = 0.4) -> dict:
+    """Refusal, false refusal and cited-source recall / precision of a setting (as rag.relevance.decide)."""
     unans = [r for r in rows if r["type"] == "unanswerable"]
     ans = [r for r in rows if r["type"] != "unanswerable"]
 
@@ -58,24 +112,25 @@ def evaluate(rows: list[dict], refuse: float, answer: float, margin: float, dept
         if best < refuse:
             return "not_covered", []
         rel = [x["closeness"] + weight * x["coverage"] for x in h]
-        m = several_margin if several_margin is not None and r.get("several") else margin
-        chosen = [i for i, v in enumerate(rel) if v >= max(refuse, max(rel) - m)]
-        return ("related" if best < answer else "answered"), chosen
+        m = several_margin if r.get("several") else margin
+        chosen = [i for i, v in enumerate(rel) if v >= max(refuse, min(max(rel) - m, cite_absolute))][:5]
+        declined = float(np.dot(weights, r["features"]) + bias) >= decline_at
+        return ("related" if declined or best < answer else "answered"), chosen
 
-    refused = sum(decide(r)[0] != "answered" for r in unans) / max(1, len(unans))
-    not_covered = sum(decide(r)[0] == "not_covered" for r in unans) / max(1, len(unans))
-    false = [r for r in ans if decide(r)[0] != "answered"]
+    out = {r["id"]: decide(r) for r in rows}
+    refused = sum(out[r["id"]][0] != "answered" for r in unans) / max(1, len(unans))
+    false = [r for r in ans if out[r["id"]][0] != "answered"]
     rec, prec = [], []
     for r in ans:
-        out, chosen = decide(r)
-        if out != "answered":
+        outcome, chosen = out[r["id"]]
+        if outcome != "answered":
             continue
         present = [i for i, x in enumerate(r["hits"]) if x["gold"]]
         if present:
             rec.append(len(set(present) & set(chosen)) / len(present))
         if chosen:
             prec.append(sum(r["hits"][i]["gold"] for i in chosen) / len(chosen))
-    return {"refusal": refused, "refused_outright": not_covered, "false_refusal": len(false) / max(1, len(ans)),
+    return {"refusal": refused, "false_refusal": len(false) / max(1, len(ans)),
             "cite_recall": float(np.mean(rec)) if rec else 0.0, "cite_precision": float(np.mean(prec)) if prec else 0.0,
             "false_ids": [r["id"] for r in false]}
 
@@ -85,6 +140,7 @@ def main() -> None:
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=Path("/tmp/calibration.json"))
     ap.add_argument("--reuse", action="store_true", help="read the features from --out instead of computing them")
+    ap.add_argument("--false-refusal", type=float, default=0.08, help="false refusal the decline threshold may cost on the tune files")
     args = ap.parse_args()
     if args.reuse:
         rows = json.loads(args.out.read_text())
@@ -95,18 +151,35 @@ def main() -> None:
         pipe = Pipeline(Settings())
         rows = [r for f in args.files for r in features(pipe, f)]
         args.out.write_text(json.dumps(rows))
-    best = []
-    for refuse in np.arange(0.40, 0.70, 0.02):
-        for answer in np.arange(refuse, 0.75, 0.02):
-            for margin in (0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.2):
-                m = evaluate(rows, refuse, answer, margin)
-                best.append((round(float(refuse), 2), round(float(answer), 2), margin, m))
-    ok = [b for b in best if b[3]["refusal"] >= 0.9]
-    ok.sort(key=lambda b: (b[3]["false_refusal"], -(b[3]["cite_recall"] + b[3]["cite_precision"])))
-    print("refuse answer margin | refusal outright false_refusal cite_recall cite_precision")
-    for refuse, answer, margin, m in ok[:25]:
-        print(f"{refuse:.2f} {answer:.2f} {margin:.2f} | {m['refusal']:.3f} {m['refused_outright']:.3f} {m['false_refusal']:.3f} "
-              f"{m['cite_recall']:.3f} {m['cite_precision']:.3f}")
+    rows = [r for r in rows if r["hits"]]
+    x = np.array([r["features"] for r in rows], dtype=float)
+    y = np.array([r["type"] == "unanswerable" for r in rows])
+    files = np.array([r["file"] for r in rows])
+    print(f"{len(rows)} questions, {int(y.sum())} unanswerable")
+    old = evaluate(rows, 0.58, np.zeros(x.shape[1]), 0.0, np.inf, 0.08, 0.30, answer=0.68)
+    print(f"relevance thresholds alone (refuse 0.58, answer 0.68; tuned on the first 221): refusal {old['refusal']:.3f} "
+          f"false refusal {old['false_refusal']:.3f} cite recall {old['cite_recall']:.3f} precision {old['cite_precision']:.3f}")
+    base = np.array([[f[0] + 0.4 * f[1]] for f in x])
+    for target in (0.05, 0.08, 0.10, 0.12, 0.15):
+        cv = cross_validate(base, y, files, target)
+        print(f"relevance alone, CV at tune false refusal {target:.2f}: refusal {cv['refusal']:.3f} false refusal {cv['false_refusal']:.3f}")
+    for target in (0.05, 0.08, 0.10, 0.12, 0.15):
+        cv = cross_validate(x, y, files, target)
+        print(f"CV at tune false refusal {target:.2f}: refusal {cv['refusal']:.3f} false refusal {cv['false_refusal']:.3f}")
+    cv = cross_validate(x, y, files, args.false_refusal)
+    for name, (r, f) in cv["per_file"].items():
+        print(f"  leave out {name}: refusal {r if r is None else round(r, 3)} false refusal {f if f is None else round(f, 3)}")
+    weights, bias = fit_logistic(x, y)
+    at = decline_threshold(x @ weights + bias, y, args.false_refusal)
+    print("DECLINE_WEIGHTS =", tuple(round(float(w), 3) for w in weights), " DECLINE_BIAS =", round(bias, 3), " DECLINE_AT =", round(at, 3))
+    print("refuse margin several absolute | refusal false_refusal cite_recall cite_precision")
+    for refuse in (0.4, 0.5, 0.55):
+        for margin in (0.06, 0.08, 0.10, 0.12):
+            for several in (0.2, 0.3, 0.4):
+                for absolute in (np.inf, 1.0, 0.9, 0.85, 0.8):
+                    m = evaluate(rows, refuse, weights, bias, at, margin, several, cite_absolute=absolute)
+                    print(f"{refuse:.2f} {margin:.2f} {several:.2f} {absolute:.2f} | {m['refusal']:.3f} {m['false_refusal']:.3f} "
+                          f"{m['cite_recall']:.3f} {m['cite_precision']:.3f}")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from .prompts import answer_messages, as_data, evidence_block, render
 from .relevance import (
     ANSWER_THRESHOLD,
     ANSWERED,
+    DECLINE_AT,
     NOT_COVERED,
     REFUSE_THRESHOLD,
     RELATED,
@@ -232,7 +233,7 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     margin = getattr(parts.settings, "source_margin", None)
     if margin is None:
         margin = SEVERAL_MARGIN if "several" in want else SOURCE_MARGIN
-    d = decide(sc, refuse, answer_at, margin)
+    d = decide(sc, refuse, answer_at, margin, decline_at=DECLINE_AT if getattr(parts.settings, "refuse_threshold", None) is None else None)
     if d.outcome != ANSWERED:
         return Plan(question, sc.qvec, hits, d.relevance, d.outcome, [], [sc.pool[i] for i in d.chosen] if d.outcome == RELATED else [],
                     want, qterms)
