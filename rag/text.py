@@ -36,8 +36,9 @@ _LATEX_SYMBOLS = {
     "Omega": "Ω", "infty": "∞", "cdot": "·", "pm": "±", "rightarrow": "→", "to": "→", "leftarrow": "←", "in": "∈",
     "sqrt": "√", "sum": "Σ", "prod": "Π", "partial": "∂", "nabla": "∇", "log": "log", "exp": "exp", "min": "min",
     "max": "max", "ldots": "…", "dots": "…", "cdots": "…", "%": "%", "&": "&", "#": "#", "_": "_",
+    "|": "‖", "{": "", "}": "", ",": " ", ";": " ", "!": "",  # norm bars, escaped braces, math spacing
 }
-_LATEX_CMD = re.compile(r"\\([A-Za-z]+|[%&#_])\s?")
+_LATEX_CMD = re.compile(r"\\([A-Za-z]+|[%&#_|{},;!])\s?")
 _LATEX_WRAP = re.compile(r"\\(?:textit|textbf|textsc|emph|texttt|textrm|mathrm|mathbf|mathcal|mathbb|mathit|mathsf|boldsymbol|"
                          r"operatorname|text|tilde|hat|bar|widetilde|widehat|overline|vec)\s*\{([^{}]*)\}")
 _GLUED = re.compile(r"([a-z]{2}\)?)\.([A-Z][a-z]+)\b")  # "needed.However" → "needed. However"

@@ -135,6 +135,8 @@ def test_stream_sentences_attach_trailing_markers():
 
 def test_source_text_loses_reference_markers_and_latex():
     assert clean_source_text(r"We use \textit{SAM} [12] with 5\% noise.") == "We use SAM with 5% noise."
+    # norm bars, escaped braces and math spacing (seen in a shown answer: "an \|·\|_1 regularized program")
+    assert clean_source_text(r"an $\|\cdot\|_1$ regularized program over $\{1,\,2\}$") == "an ‖·‖_1 regularized program over 1, 2"
 
 
 def test_injection_sentences_are_recognized():
