@@ -80,9 +80,8 @@ ANSWERED, RELATED, NOT_COVERED = "answered", "related", "not_covered"
 
 
 def lexical(sentence: str, qterms: set[str], stats: TermStats) -> float:
-    """IDF-weighted share of the question's content words that ``sentence`` contains."""
-    total = sum(stats.idf(t) for t in qterms)
-    return sum(stats.idf(t) for t in set(content_terms(sentence)) & qterms) / total if total > 0 else 0.0
+    """IDF-weighted share of the question's content words that ``sentence`` contains (``TermStats.coverage`` of one sentence)."""
+    return stats.coverage(qterms, set(content_terms(sentence)))
 
 
 @dataclass
