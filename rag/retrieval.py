@@ -385,8 +385,7 @@ class Retriever:
             sel = [m.order[m.indptr[r]:m.indptr[r + 1]] for r in rows]
             if not sel or not sum(map(len, sel)):
                 return np.zeros((0, self.embedder.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
-            owners = np.repeat(np.asarray(rows, dtype=np.int64), [len(x) for x in sel])
-            return m.vecs[np.concatenate(sel)], owners
+            return m.vecs[np.concatenate(sel)], np.repeat(np.asarray(rows, dtype=np.int64), [len(x) for x in sel])
         vecs, owners = [], []
         ids = [chunk_id(pid, self.by_id[pid].content_hash, n) for pid in paper_ids if pid in self.by_id
                for n in range(self.paper_chunks.get(pid) or 8)]  # count unknown: probe ids, absent ones are skipped
