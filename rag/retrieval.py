@@ -34,6 +34,12 @@ Filters (:mod:`rag.filters`) are applied to both retrievers: to Chroma as a ``wh
 chunk metadata and to the keyword scores as a mask over the same eligible paper set, so a filter
 selects the same papers in every mode.
 
+On a store larger than the reference sample (up to ``MEMORY_CHUNKS_MAX`` chunks), every chunk vector
+and text is read into memory in the background after the retriever opens (:class:`ChunkMatrix`), so
+exact dense scores of keyword candidates and the passages of the hits need no Chroma ``get``; until
+it is there they are fetched as before, with the same results. Chroma's dense search runs on a worker
+thread while the reference scores and BM25 are computed.
+
 Query embedding runs with ``query_threads`` torch threads (1 by default): a single short query is
 too small to gain from a second thread, and on a shared 2-core machine a second thread mostly
 waits for the other processes (p50 latency is several times worse under load).
@@ -61,6 +67,7 @@ RRF_K = 60  # reciprocal rank fusion constant of the "rrf" baseline (Cormack et 
 REFERENCE_PAPERS = 2000  # papers whose chunk vectors are kept in memory as the dense reference sample
 CHUNKS_PER_PAPER = 3  # dense candidates: this many chunks are asked of Chroma per wanted paper
 QUERY_CACHE = 256  # query vectors kept (LRU)
+MEMORY_CHUNKS_MAX = 300_000  # a store of up to this many chunks keeps every chunk vector in memory (see ChunkMatrix)
 
 
 def _defaults() -> dict:
@@ -206,6 +213,66 @@ def top_indices(scores: np.ndarray, n: int) -> np.ndarray:
     return sel[np.lexsort((sel, -scores[sel]))]
 
 
+class ChunkMatrix:
+    """Every current chunk of a store in memory, grouped by paper: what
+    :meth:`Retriever._fetch_chunk_vectors` would fetch from Chroma for a paper, in the same rows and
+    the same order (the store's own), and the chunk texts, without the round trips (on a
+    100,000-chunk store a ``get`` of a few papers' vectors cost 2-3 ms a search, of 15 chunk texts
+    3-4 ms). ``vecs`` and ``texts`` hold the rows in the store's order, ``ns`` each row's chunk
+    number; ``order[indptr[r]:indptr[r + 1]]`` are paper row ``r``'s rows. Only chunks whose id is
+    one that the fetch would ask for (the paper's current content hash, ``n`` below its chunk count)
+    are found here."""
+
+    def __init__(self, vecs: np.ndarray, owners: np.ndarray, ns: np.ndarray, texts: list[str | None], n_papers: int):
+        self.vecs, self.ns, self.texts = vecs, ns, texts
+        keep = np.flatnonzero(owners >= 0)
+        self.order = keep[np.argsort(owners[keep], kind="stable")]  # by paper, the store's order within one
+        self.indptr = np.searchsorted(owners[self.order], np.arange(n_papers + 1))
+
+    def of(self, row: int) -> np.ndarray:
+        """The chunk vectors of paper row ``row`` (a copy; no rows: shape (0, dim))."""
+        return self.vecs[self.order[self.indptr[row]:self.indptr[row + 1]]]
+
+    def text(self, row: int, n: int) -> tuple[bool, str | None]:
+        """(found, text) of chunk ``n`` of paper row ``row``."""
+        for i in self.order[self.indptr[row]:self.indptr[row + 1]].tolist():
+            if self.ns[i] == n:
+                return True, self.texts[i]
+        return False, None
+
+    @classmethod
+    def load(cls, store: Store, papers: list[Paper], paper_chunks: dict[str, int], page: int = 10_000) -> ChunkMatrix | None:
+        """Read every chunk vector and text of ``store`` (pages of ``page``); None when it holds none."""
+        from .store import pages
+
+        row = {p.id: (i, p.content_hash, paper_chunks.get(p.id) or 8) for i, p in enumerate(papers)}
+        vecs: np.ndarray | None = None
+        owners: list[int] = []
+        ns: list[int] = []
+        texts: list[str | None] = []
+        for got in pages(store.chunks, ["embeddings", "documents"], page=page):
+            emb = got["embeddings"]
+            if emb is None or not len(got["ids"]):
+                continue
+            block = np.asarray(emb, dtype=np.float32)
+            if vecs is None:
+                vecs = np.empty((max(store.chunk_count(), len(block)), block.shape[1]), dtype=np.float32)
+            if len(owners) + len(block) > len(vecs):  # the store grew while it was read
+                vecs = np.concatenate([vecs, np.empty((len(owners) + len(block) - len(vecs), vecs.shape[1]), dtype=np.float32)])
+            vecs[len(owners):len(owners) + len(block)] = block
+            texts += got["documents"] or [None] * len(block)
+            for cid in got["ids"]:
+                pid, _, rest = cid.partition(":")
+                h, _, n = rest.partition(":")
+                r = row.get(pid)
+                ok = r is not None and h == r[1] and n.isdecimal() and str(int(n)) == n and int(n) < r[2]
+                owners.append(r[0] if ok else -1)
+                ns.append(int(n) if ok else -1)
+        if vecs is None:
+            return None
+        return cls(vecs[:len(owners)], np.asarray(owners, dtype=np.int64), np.asarray(ns, dtype=np.int32), texts, len(papers))
+
+
 def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
     """Reciprocal rank fusion: each id's sum over the rankings of ``1 / (k + rank)``."""
     out: dict[str, float] = {}
@@ -245,10 +312,33 @@ class Retriever:
         self.keyword = KeywordIndex(self.papers) if self.papers else None
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._kw_memo: tuple[np.ndarray, int, list[int]] | None = None  # see _keyword_top
+        self._pool = None  # worker threads, see _workers
+        self.overlap = True  # see _dense_and_reference
         self.n_chunks = store.chunk_count()
         self.topic_members: Callable[[], dict[int, frozenset[str]]] | None = None  # set by the pipeline (rag.topics)
         self.reranker = None  # a rag.rerank.Reranker, set by the pipeline when rerank_model is on
+        self.chunk_matrix: ChunkMatrix | None = None
+        self._matrix_thread: threading.Thread | None = None
         self._load_reference()
+        # a store larger than the reference sample: every chunk vector is read into memory in the
+        # background (searches fetch from Chroma until it is there; the results are the same)
+        if not self.ref_full and 0 < self.n_chunks <= MEMORY_CHUNKS_MAX:
+            self._matrix_thread = threading.Thread(target=self._load_chunk_matrix, name="rag-chunk-vectors", daemon=True)
+            self._matrix_thread.start()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the background read of the chunk vectors (if any) is done; True when it is."""
+        if self._matrix_thread is not None:
+            self._matrix_thread.join(timeout)
+            return not self._matrix_thread.is_alive()
+        return True
+
+    def _load_chunk_matrix(self) -> None:
+        try:
+            self.chunk_matrix = ChunkMatrix.load(self.store, self.papers, self.paper_chunks)
+        except Exception:  # noqa: BLE001 - an optimization only: searches keep fetching from the store
+            self.chunk_matrix = None
 
     # ------------------------------------------------------------------ reference sample
 
@@ -289,6 +379,13 @@ class Retriever:
                              batch: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, paper rows) of every chunk of the given papers, looked up by chunk id
         (see :func:`rag.store.chunk_id`)."""
+        m = self.chunk_matrix
+        if m is not None and chunk_ids is None:  # in memory: the same rows, no round trip
+            rows = [self.row[pid] for pid in dict.fromkeys(paper_ids) if pid in self.by_id]
+            sel = [m.order[m.indptr[r]:m.indptr[r + 1]] for r in rows]
+            if not sel or not sum(map(len, sel)):
+                return np.zeros((0, self.embedder.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
+            return m.vecs[np.concatenate(sel)], np.repeat(np.asarray(rows, dtype=np.int64), [len(x) for x in sel])
         vecs, owners = [], []
         ids = [chunk_id(pid, self.by_id[pid].content_hash, n) for pid in paper_ids if pid in self.by_id
                for n in range(self.paper_chunks.get(pid) or 8)]  # count unknown: probe ids, absent ones are skipped
@@ -392,14 +489,20 @@ class Retriever:
             pairs = self.store.query_chunks(qvec.tolist(), min(CHUNKS_PER_PAPER * n, total), where)
         scores: dict[str, float] = {}
         chunks: dict[str, list[tuple[str, float]]] = {}
+        by_id = self.by_id
         for cid, dist in pairs:
-            pid = _paper_of(cid)
-            if pid not in self.by_id or (allowed is not None and pid not in allowed):
+            pid = cid.partition(":")[0]  # _paper_of, inlined: this loop runs for 150 chunks twice a search
+            if pid not in by_id or (allowed is not None and pid not in allowed):
                 continue
             s = 1.0 - float(dist)
-            chunks.setdefault(pid, []).append((cid, s))
-            if s > scores.get(pid, -2.0):
+            got = chunks.get(pid)
+            if got is None:
+                chunks[pid] = [(cid, s)]
                 scores[pid] = s
+            else:
+                got.append((cid, s))
+                if s > scores[pid]:
+                    scores[pid] = s
         best = sorted(scores, key=scores.__getitem__, reverse=True)[:n]
         return DenseResult({p: scores[p] for p in best}, {p: chunks[p] for p in best})
 
@@ -465,13 +568,20 @@ class Retriever:
 
         qvec = d = ref = None
         cache: dict[str, np.ndarray] = {}  # chunk vectors fetched from Chroma during this search
+        kw = nterms = kw_stats = None
+
+        def keyword_side() -> None:
+            nonlocal kw, nterms, kw_stats
+            kw, nterms, kw_stats = self.keyword_scores(query, allowed)
+            if mode == "hybrid":
+                self._keyword_top(kw, n)  # kept for fuse
+
         if mode in ("hybrid", "dense", "rrf"):
             qvec = self.embed_query(strip_boilerplate(query) if mode != "rrf" else query)
-            d = self.dense(qvec, f, allowed, n)
-            ref = self._reference_scores(qvec)
-        kw = nterms = kw_stats = None
-        if mode in ("hybrid", "keyword", "rrf"):
-            kw, nterms, kw_stats = self.keyword_scores(query, allowed)
+            # on a large store the keyword side runs while Chroma searches the dense side
+            d, ref = self._dense_and_reference(qvec, f, allowed, n, keyword_side if mode != "dense" else None)
+        elif mode == "keyword":
+            keyword_side()
 
         if mode == "dense":
             fused = dict(d.scores)
@@ -486,13 +596,53 @@ class Retriever:
             q2 = self.feedback_query(qvec, self._ranked(fused)[:self.prf_papers], cache) if fused else None
             if q2 is not None:  # second pass: the dense side again, with the feedback query
                 qvec = q2
-                d = self.dense(qvec, f, allowed, n)
-                ref = self._reference_scores(qvec)
+                d, ref = self._dense_and_reference(qvec, f, allowed, n)
                 fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats, cache, need)
             if self.reranker is not None and fused:  # a second model reorders the best candidates
                 fused = self.reranker.rerank(strip_boilerplate(query), self._ranked(fused), fused)
         order = self._ranked(fused)[:k]
         return self._hits(query, order, fused, d, kw, qvec, ref, cache)
+
+    def _dense_and_reference(self, qvec: np.ndarray, f: Filters, allowed: set[str] | None, n: int,
+                             meanwhile: Callable[[], None] | None = None) -> tuple[DenseResult, np.ndarray]:
+        """:meth:`dense` and :meth:`_reference_scores` of one query vector, and ``meanwhile()`` run.
+        When the dense side asks Chroma (a large store), Chroma's search runs on a worker thread (it
+        releases the GIL) while this thread computes the reference scores and runs ``meanwhile``."""
+        if self.ref_full or not self.overlap:
+            d = self.dense(qvec, f, allowed, n)
+            if meanwhile is not None:
+                meanwhile()
+            return d, self._reference_scores(qvec)
+        job = self._workers().submit(self.dense, qvec, f, allowed, n)
+        try:
+            ref = self._reference_scores(qvec)
+            if meanwhile is not None:
+                meanwhile()
+        finally:
+            d = job.result()
+        return d, ref
+
+    def _workers(self):
+        """The retriever's worker threads (made on first use)."""
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-dense")
+        return self._pool
+
+    def _keyword_top(self, kw: np.ndarray, n: int) -> list[int]:
+        """``[i for i in top_indices(kw, n) if kw[i] > 0]``, selected among the papers with a positive
+        score only, and kept for the next call with the same ``kw`` (the feedback pass fuses the same
+        keyword scores again)."""
+        memo = self._kw_memo
+        if memo is not None and memo[0] is kw and memo[1] == n:
+            return memo[2]
+        pos = np.flatnonzero(kw > 0)
+        out = pos[top_indices(kw[pos], n)].tolist()
+        self._kw_memo = (kw, n, out)
+        return out
 
     @staticmethod
     def _ranked(scores: dict[str, float]) -> list[str]:
@@ -507,7 +657,7 @@ class Retriever:
         chunk vectors are not in memory is fetched from the store only when its upper bound (the
         lowest dense score of the dense candidates: the dense search passed it over) could put it
         among them; the others are left out. On a large store this saves most fetches."""
-        kw_order = [int(i) for i in top_indices(kw, n) if kw[i] > 0]
+        kw_order = self._keyword_top(kw, n)
         cands = list(d.scores) + [self.papers[i].id for i in kw_order if self.papers[i].id not in d.scores]
         dense = dict(d.scores)
         ref = self._reference_scores(qvec) if ref is None else ref
@@ -561,7 +711,24 @@ class Retriever:
     def _chunk_texts(self, chunk_ids: list[str]) -> dict[str, str]:
         if not chunk_ids:
             return {}
-        return self.store.chunk_texts(chunk_ids)
+        m = self.chunk_matrix
+        if m is None:
+            return self.store.chunk_texts(chunk_ids)
+        out, ask = {}, []
+        for cid in chunk_ids:  # from memory when the chunk is a current one (see ChunkMatrix)
+            pid, _, rest = cid.partition(":")
+            h, _, n = rest.partition(":")
+            r = self.row.get(pid)
+            found = False
+            if r is not None and h == self.papers[r].content_hash and n.isdecimal() and str(int(n)) == n:
+                found, t = m.text(r, int(n))
+                if found and t:
+                    out[cid] = t
+            if not found:
+                ask.append(cid)
+        if ask:
+            out.update(self.store.chunk_texts(ask))
+        return out
 
     def best_passages(self, query: str, p: Paper) -> list[str]:
         """For a paper found by keywords only: its two abstract sentences sharing most query words."""
