@@ -52,8 +52,10 @@ from .text import content_terms
 # the other retrieved papers'): CV 0.659 at 0.080, LOFO 0.600 at 0.098 (at target 0.10: LOFO 0.695 at 0.102); on all
 # the tune files 0.705 at 0.080 (before 0.587 at 0.077 on the files without blind_d). A near miss lands on a flat list
 # of papers on the neighbouring topic; the paper that answers a lookup stands out. The blind_d tune files, run
-# untouched before being added here: unanswerable declined 0.20 by the former model, 0.70 by this one fitted without
-# them (its lookups falsely refused 0.00 -> 0.05, its topic questions 0.00 -> 0.20).
+# untouched before being added here: unanswerable declined 0.20 by the former model and 0.45 by the candidate of
+# that moment (margin to the second paper + segment coverage; topic questions falsely refused 0.30); the margin to
+# the mean was chosen after that run: fitted without them it declines 0.70 (lookups falsely refused 0.00 -> 0.05,
+# topic questions 0.00 -> 0.20), not an untouched figure.
 # No setting reaches refusal 0.9 at false refusal 0.1. Still falsely refused most: short lookups of tune_questions
 # (0.23) and user_questions (0.21); multi-paper topic questions have a small margin by nature.
 # The signs: closer and better-covered questions are answered; at equal coverage, a question whose words one sentence
@@ -86,6 +88,7 @@ DECLINE_WEIGHTS = (-6.779, -6.984, 9.492, -14.412)
 DECLINE_BIAS = 5.87
 DECLINE_AT = 0.962  # a question whose decline log-odds reach this is not answered (false refusal 0.080 on the tune files)
 MARGIN_DEPTH = 5  # the margin is taken over the first 5 hits (the default k it was fitted at), whatever k is
+MARGIN_ALONE = 0.22  # a lone hit (filters, k=1) stands out from nothing: the tune files' mean margin, neither side
 CANDIDATE_SENTENCES = 4  # sentences per paper embedded for relevance (best by word overlap, plus the first)
 
 ANSWERED, RELATED, NOT_COVERED = "answered", "related", "not_covered"
@@ -194,7 +197,7 @@ class Scored:
             return None
         rel = sorted(self.relevance[:MARGIN_DEPTH], reverse=True)
         return {"closeness": max(self.closeness[:RELEVANCE_DEPTH]), "coverage": max(self.coverage[:RELEVANCE_DEPTH]),
-                "sentence_coverage": self.sentence_cov, "margin": rel[0] - float(np.mean(rel[1:])) if len(rel) > 1 else 0.0}
+                "sentence_coverage": self.sentence_cov, "margin": rel[0] - float(np.mean(rel[1:])) if len(rel) > 1 else MARGIN_ALONE}
 
 
 def decline_logit(features: list[float], weights: tuple[float, ...] = DECLINE_WEIGHTS, bias: float = DECLINE_BIAS) -> float:

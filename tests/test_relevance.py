@@ -10,6 +10,7 @@ from rag.relevance import (
     DECLINE_AT,
     DECLINE_FEATURES,
     DECLINE_WEIGHTS,
+    MARGIN_ALONE,
     NOT_COVERED,
     RELATED,
     Scored,
@@ -65,7 +66,7 @@ def test_margin_is_how_far_the_best_paper_stands_out_from_the_rest():
     vals = sc.feature_values()
     assert vals["margin"] == pytest.approx(1.0 - (0.8 + 0.58) / 2)
     assert sc.features() == [vals[n] for n in DECLINE_FEATURES]
-    assert _scored([0.8], [0.5], 0.4).feature_values()["margin"] == 0.0
+    assert _scored([0.8], [0.5], 0.4).feature_values()["margin"] == MARGIN_ALONE  # a lone hit: the mean margin
     # at equal closeness and coverage, a flat list of near papers is declined where a standout one is answered
     flat = _scored([0.62, 0.6, 0.6, 0.6, 0.6], [0.6, 0.6, 0.6, 0.6, 0.6], 0.5)
     standout = _scored([0.62, 0.4, 0.4, 0.4, 0.4], [0.6, 0.3, 0.3, 0.3, 0.3], 0.5)
