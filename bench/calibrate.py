@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.relevance import DECLINE_FEATURES
+
 
 def features(pipe, path: Path) -> list[dict]:
     from rag.evaluate import load_questions
@@ -40,6 +42,7 @@ def features(pipe, path: Path) -> list[dict]:
         if hits:
             sc = score_hits(parts.embedder, parts.texts, parts.stats, q.question, question_terms(q.question), hits)
             row["features"] = sc.features()
+            row["values"] = sc.feature_values()
             row["hits"] = [{"gold": normalize_title(h.paper.title) in gold, "closeness": c, "coverage": v, "id": h.paper.id}
                            for h, c, v in zip(hits, sc.closeness, sc.coverage, strict=True)]
         out.append(row)
@@ -90,12 +93,15 @@ def cross_validate(x: np.ndarray, y: np.ndarray, files: np.ndarray, false_refusa
             d = x[te] @ w + b >= t
             tot += [d[y[te]].sum(), y[te].sum(), d[~y[te]].sum(), (~y[te]).sum()]
     per_file = {}
+    pooled = np.zeros(len(y), dtype=bool)
     for name in sorted(set(files)):
         te, tr = files == name, files != name
         w, b = fit_logistic(x[tr], y[tr])
         d = x[te] @ w + b >= decline_threshold(x[tr] @ w + b, y[tr], false_refusal)
+        pooled[te] = d
         per_file[name] = (float(d[y[te]].mean()) if y[te].any() else None, float(d[~y[te]].mean()) if (~y[te]).any() else None)
-    return {"refusal": tot[0] / tot[1], "false_refusal": tot[2] / tot[3], "per_file": per_file}
+    return {"refusal": tot[0] / tot[1], "false_refusal": tot[2] / tot[3], "per_file": per_file,
+            "lofo_refusal": float(pooled[y].mean()), "lofo_false_refusal": float(pooled[~y].mean())}
 
 
 def evaluate(rows: list[dict], refuse: float, weights: np.ndarray, bias: float, decline_at: float, margin: float,
@@ -140,6 +146,8 @@ def main() -> None:
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=Path("/tmp/calibration.json"))
     ap.add_argument("--reuse", action="store_true", help="read the features from --out instead of computing them")
+    ap.add_argument("--features", default=",".join(DECLINE_FEATURES),
+                    help="comma-separated names of rag.relevance.Scored.feature_values to fit the model on")
     ap.add_argument("--false-refusal", type=float, default=0.08, help="false refusal the decline threshold may cost on the tune files")
     args = ap.parse_args()
     if args.reuse:
@@ -152,20 +160,23 @@ def main() -> None:
         rows = [r for f in args.files for r in features(pipe, f)]
         args.out.write_text(json.dumps(rows))
     rows = [r for r in rows if r["hits"]]
-    x = np.array([r["features"] for r in rows], dtype=float)
+    names = args.features.split(",")
+    x = np.array([[r["values"][n] for n in names] for r in rows], dtype=float)
+    base = np.array([[r["values"][n] for n in ("closeness", "coverage", "sentence_coverage")] for r in rows], dtype=float)
     y = np.array([r["type"] == "unanswerable" for r in rows])
     files = np.array([r["file"] for r in rows])
     print(f"{len(rows)} questions, {int(y.sum())} unanswerable")
+    for r in rows:
+        r["features"] = [r["values"][n] for n in names]
     old = evaluate(rows, 0.58, np.zeros(x.shape[1]), 0.0, np.inf, 0.08, 0.30, answer=0.68)
     print(f"relevance thresholds alone (refuse 0.58, answer 0.68; tuned on the first 221): refusal {old['refusal']:.3f} "
           f"false refusal {old['false_refusal']:.3f} cite recall {old['cite_recall']:.3f} precision {old['cite_precision']:.3f}")
-    base = np.array([[f[0] + 0.4 * f[1]] for f in x])
-    for target in (0.05, 0.08, 0.10, 0.12, 0.15):
-        cv = cross_validate(base, y, files, target)
-        print(f"relevance alone, CV at tune false refusal {target:.2f}: refusal {cv['refusal']:.3f} false refusal {cv['false_refusal']:.3f}")
-    for target in (0.05, 0.08, 0.10, 0.12, 0.15):
-        cv = cross_validate(x, y, files, target)
-        print(f"CV at tune false refusal {target:.2f}: refusal {cv['refusal']:.3f} false refusal {cv['false_refusal']:.3f}")
+    for label, feats in (("relevance alone", np.array([[f[0] + 0.4 * f[1]] for f in base])),
+                         ("closeness, coverage, sentence_coverage", base), (", ".join(names), x)):
+        for target in (0.05, 0.08, 0.10, 0.12, 0.15):
+            cv = cross_validate(feats, y, files, target)
+            print(f"{label}, at tune false refusal {target:.2f}: 5-fold CV refusal {cv['refusal']:.3f} false refusal "
+                  f"{cv['false_refusal']:.3f}; leave-one-file-out {cv['lofo_refusal']:.3f} / {cv['lofo_false_refusal']:.3f}")
     cv = cross_validate(x, y, files, args.false_refusal)
     for name, (r, f) in cv["per_file"].items():
         print(f"  leave out {name}: refusal {r if r is None else round(r, 3)} false refusal {f if f is None else round(f, 3)}")
