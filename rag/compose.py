@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .evidence import METADATA_INTENTS, Ranked, continues, defines, lead_clause, shorten
+from .evidence import METADATA_INTENTS, Ranked, continues, defines, lead_clause, shorten, unframed
 from .models import Hit
 from .support import PaperText, PaperTexts, check_support, parse_markers, strip_markers, with_markers
 from .text import content_terms, key_tokens, words
@@ -28,7 +28,7 @@ MAX_ANSWER_SENTENCES = 8
 MIN_CONTENT = 2  # a sentence needs at least this many content words to state anything
 MIN_NEW_TERMS = 2  # ... and this many the question does not already say
 STATED_SHARE = 0.6  # an evidence sentence whose content words the answer mostly states is not quoted again
-SKIPPED_ROLES = frozenset({"background", "other"})  # never quoted as evidence: they answer nothing about this paper
+SKIPPED_ROLES = frozenset({"background", "other", "availability"})  # never quoted as evidence: they answer nothing asked
 LEAD_CANDIDATES = 3  # best-ranked sentences searched for one that can open the answer
 NAMED_LEAD_CANDIDATES = 6  # ... and how far down a sentence with a name the question asks about is looked for
 ONE_PAPER_SENTENCES = 8  # ranked sentences of the paper asked about considered as evidence
@@ -144,7 +144,7 @@ def opening(sources: list[Source], want: set[str]) -> list[Line]:
         best = src.ranked.best(1)
         if not best:
             return [Line(_sentence(named(src.paper, src.n)), [src.n], {})]
-        return [Line(_sentence(f"In {named(src.paper, src.n)}: {best[0].rstrip('.')}"), [src.n], {src.n: best[0]})]
+        return [Line(_sentence(f"In {named(src.paper, src.n)}: {unframed(best[0]).rstrip('.')}"), [src.n], {src.n: best[0]})]
     max_clause = 18 if len(sources) >= 3 else 24
     items = []
     for src in sources:

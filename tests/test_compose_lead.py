@@ -202,3 +202,39 @@ def test_what_a_sentence_says_before_we_is_kept_when_it_names_something():
     assert lead_clause("While many methods aim to address these problems individually, in this work, we explore them "
                        "through a unified framework.") == "explores them through a unified framework."
     assert said("“X” [1]", lead_clause("However, to this end, we propose an objective.")) == "“X” [1] proposes an objective."
+
+
+def test_several_is_asked_for_papers_not_a_plural_inside_a_singular_ask():
+    """"which papers…", "methods for…" ask for several papers (the wider citing margin); a plural noun inside a
+    question about one thing does not ("which class of algorithms…", "which defense models the attack…")."""
+    for q in ("which papers use hyperbolic spaces for representations?", "methods for continual learning",
+              "Which methods reduce the cost of attention?", "recent approaches to graph oversmoothing",
+              "deep network architectures for 3D point cloud data", "work on spiking neural networks",
+              "any paper about federated learning?"):
+        assert "several" in intents(q), q
+    for q in ("Which defense models the synonym-swap attack space as a convex hull for adversarial training?",
+              "Which class of training algorithms provably needs quadratically more examples than CNNs?",
+              "Which measure was proposed to quantify generalization preferences of sequence-to-sequence models?",
+              "scoring candidate architectures from one minibatch without any training",
+              "what is FORCE pruning at initialization?"):
+        assert "several" not in intents(q), q
+
+
+def test_a_sentence_shown_on_its_own_loses_its_connective_and_availability_is_not_evidence():
+    from rag.evidence import unframed
+    assert unframed("Instead, the nonlinear Hawkes process allows a flexible influence pattern.") \
+        == "The nonlinear Hawkes process allows a flexible influence pattern."
+    assert unframed("However, it fails.") == "However, it fails."  # too little left to stand alone
+    assert unframed("The model is small.") == "The model is small."
+    evo = Paper(id=paper_id("EvoPress"), title="EvoPress: Towards Optimal Dynamic Model Compression via Evolutionary Search",
+                abstract="We observe that error monotonicity does not hold for LLMs. To address this, we propose a new general "
+                "evolutionary framework for dynamic LLM compression called EvoPress. We show that these guarantees lead to "
+                "highly competitive practical performance for dynamic compression of Llama models. Our code is available at "
+                "https://github.com/IST-DASLab/EvoPress.")
+    q = "Which assumption about layer-wise errors was shown not to hold for LLMs?"
+    src = source(1, evo, q, favour="Our code")  # the most word overlap goes to the code sentence: still never quoted
+    assert src.ranked.roles["Our code is available at https://github.com/IST-DASLab/EvoPress."] == "availability"
+    ev = evidence_lines([src], opening([src], intents(q)), intents(q))
+    assert ev and not any("github" in line.text for line in ev)
+    asked = "where is the code of EvoPress available?"
+    assert source(1, evo, asked).ranked.roles["Our code is available at https://github.com/IST-DASLab/EvoPress."] != "availability"
