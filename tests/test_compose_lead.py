@@ -250,3 +250,16 @@ def test_a_title_that_opens_with_a_name_is_cited_by_that_name():
     q = "Which MAML variant updates only the feature extractor in the inner loop?"
     line = opening([source(1, boil, q)], intents(q))[0]
     assert line.text.startswith("BOIL (ICLR 2021) [1] proposes BOIL"), line.text
+
+
+def test_the_eval_recheck_splits_a_multi_paper_opening_by_paper_with_names_or_titles():
+    """``rag eval`` re-checks each paper's clause of a multi-paper opening against that paper alone: the split must find
+    every paper, cited by quoted title or by name, and leave out the "N papers address this:" count."""
+    from rag.evaluate import _OPENING_COUNT, _OPENING_ITEM
+    t = ("3 papers address this: IsarStep (ICLR 2021) [1] presents a benchmark and studies reasoning; INT (ICLR 2021) [2] "
+         "introduces INT, a benchmark; and “Deep symbolic regression: Recovering expressions” (ICLR 2021) [3] proposes a framework …")
+    parts = _OPENING_ITEM.split(_OPENING_COUNT.sub("", t))
+    assert [p.split(" (")[0] for p in parts] == ["IsarStep", "INT", "“Deep symbolic regression: Recovering expressions”"]
+    two = "2 papers address this: MMQA [1] presents a dataset over text, tables and images and “Reasoning Paths” [2] proposes PDC."
+    assert _OPENING_ITEM.split(_OPENING_COUNT.sub("", two)) == ["MMQA [1] presents a dataset over text, tables and images",
+                                                                "“Reasoning Paths” [2] proposes PDC."]
