@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .evidence import METADATA_INTENTS, Ranked, continues, defines, lead_clause, shorten
+from .evidence import METADATA_INTENTS, Ranked, continues, defines, lead_clause, shorten, unframed
 from .models import Hit
 from .support import PaperText, PaperTexts, check_support, parse_markers, strip_markers, with_markers
 from .text import content_terms, key_tokens, words
@@ -28,7 +28,7 @@ MAX_ANSWER_SENTENCES = 8
 MIN_CONTENT = 2  # a sentence needs at least this many content words to state anything
 MIN_NEW_TERMS = 2  # ... and this many the question does not already say
 STATED_SHARE = 0.6  # an evidence sentence whose content words the answer mostly states is not quoted again
-SKIPPED_ROLES = frozenset({"background", "other"})  # never quoted as evidence: they answer nothing about this paper
+SKIPPED_ROLES = frozenset({"background", "other", "availability"})  # never quoted as evidence: they answer nothing asked
 LEAD_CANDIDATES = 3  # best-ranked sentences searched for one that can open the answer
 NAMED_LEAD_CANDIDATES = 6  # ... and how far down a sentence with a name the question asks about is looked for
 ONE_PAPER_SENTENCES = 8  # ranked sentences of the paper asked about considered as evidence
@@ -80,10 +80,19 @@ def where(p) -> str:
     return " ".join(str(x) for x in (p.venue, p.year) if x)
 
 
+def short_name(p) -> str | None:
+    """The name a title gives its method before a colon ("BOIL: Towards Representation Change…" → "BOIL"), or None."""
+    head, colon, rest = p.title.partition(":")
+    head = head.strip()
+    return head if colon and rest.strip() and len(head.split()) == 1 and any(c.isalpha() for c in head) else None
+
+
 def named(p, n: int) -> str:
-    """The paper as the subject of a sentence: “Title” (ICLR 2021) [n]."""
+    """The paper as the subject of a sentence: “Title” (ICLR 2021) [n], or its name when the title opens with one
+    ("BOIL (ICLR 2021) [n]"; the full title is in the sources)."""
     at = where(p)
-    return f"“{p.title}”" + (f" ({at})" if at else "") + f" [{n}]"
+    name = short_name(p)
+    return (name if name else f"“{p.title}”") + (f" ({at})" if at else "") + f" [{n}]"
 
 
 def said(subject: str, clause: str) -> str:
@@ -144,7 +153,7 @@ def opening(sources: list[Source], want: set[str]) -> list[Line]:
         best = src.ranked.best(1)
         if not best:
             return [Line(_sentence(named(src.paper, src.n)), [src.n], {})]
-        return [Line(_sentence(f"In {named(src.paper, src.n)}: {best[0].rstrip('.')}"), [src.n], {src.n: best[0]})]
+        return [Line(_sentence(f"In {named(src.paper, src.n)}: {unframed(best[0]).rstrip('.')}"), [src.n], {src.n: best[0]})]
     max_clause = 18 if len(sources) >= 3 else 24
     items = []
     for src in sources:
@@ -233,7 +242,7 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         chosen = [s for s in src.text.sentences if s in picked[src.n]]
         if not chosen:
             continue
-        prefix = "" if len(sources) == 1 else f"“{src.paper.title}”: "
+        prefix = "" if len(sources) == 1 else f"{short_name(src.paper) or '“' + src.paper.title + '”'}: "
         for j, s in enumerate(chosen):  # one line a sentence, so the answer streams sentence by sentence
             out.append(Line(with_markers(s if j or not prefix else prefix + s, [src.n]), [src.n], {src.n: s}, paragraph=1, joins=j > 0))
     return out

@@ -163,6 +163,11 @@ def _shown_sentences(a) -> list:
     return [x for x in a.sentences if x.supported]
 
 
+_OPENING_COUNT = re.compile(r"^\d+ papers address this:\s*")
+# where the next paper's clause starts in a multi-paper opening: before its name ("“Title” (ICLR 2021) [2]" or "BOIL [3]")
+_OPENING_ITEM = re.compile(r"(?:;\s+(?:and\s+)?|\s+and\s+)(?=(?:“[^”]+”|[^\s;“]+)(?: \([^)]*\))? \[\d+\])")
+
+
 def recheck(parts, a) -> int:
     """Shown sentences that fail the support check when checked again on their own, each against the
     papers its markers cite (an independent count of "unsupported sentences shown")."""
@@ -179,7 +184,8 @@ def recheck(parts, a) -> int:
             continue
         pieces = [(sent.text, papers)]
         if sent.origin == "evidence" and len(papers) > 1:  # a multi-paper opening: each paper's clause against that paper
-            pieces = [(seg, [by_n[n] for n in parse_markers(seg) if n in by_n]) for seg in re.split(r"(?=“)", sent.text)
+            body = _OPENING_COUNT.sub("", sent.text)
+            pieces = [(seg, [by_n[n] for n in parse_markers(seg) if n in by_n]) for seg in _OPENING_ITEM.split(body)
                       if parse_markers(seg)]
         for text, cited in pieces:
             texts = parts.texts.get_many(cited)

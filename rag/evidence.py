@@ -29,6 +29,7 @@ from .text import STOPWORDS, content_terms, key_tokens, tokens, words
 
 # ---------------------------------------------------------------- what the question asks for
 
+_SEVERAL_NOUNS = r"(?:works|approaches|methods|techniques|models|algorithms|architectures|frameworks)\b"
 _INTENTS = {
     "authors": re.compile(r"\b(?:who|authors?|wrote|written|writers?|co-?authors?)\b", re.I),
     "type": re.compile(r"\b(?:oral|spotlight|poster|presentation type|presented as)\b", re.I),
@@ -44,8 +45,15 @@ _INTENTS = {
                          r"reduction|ratio|count)s?\b|\b(?:speed-?up|percent)\b", re.I),
     "evaluated": re.compile(r"\b(?:evaluated|tested|benchmarked|validated|experiments?|results?) (?:on|in|with|across)\b|\b(?:on|in) (?:which|what) "
                             r"(?:\w+\s+)?(?:benchmarks?|datasets?|tasks?|domains?|environments?|games?)\b", re.I),
-    "several": re.compile(r"\b(?:papers|works|studies|articles|approaches|methods|techniques|models|algorithms)\b|\b(?:work|research|"
-                          r"literature) (?:on|about|in|that|which|regarding|using)\b|\bany (?:paper|work)s?\b", re.I),
+    # asks for papers: "papers"/"studies" anywhere; a plural method noun that heads what is asked for ("which methods…",
+    # "recent approaches to…", "methods for X"), not one inside a singular ask ("which class of algorithms…", "which
+    # defense models the attack…", "…of sequence-to-sequence models?")
+    "several": re.compile(r"\b(?:papers|studies|articles|literature)\b|\b(?:work|research|literature) (?:on|about|in|that|which|regarding|using)\b"
+                          r"|\bany (?:paper|work)s?\b|(?:\b(?:which|what|any|some|recent|prior|existing|list|compare|are there)\s+)"
+                          r"(?:(?!(?:of|for|in|on|to|with|that|the|a|an|is|was|does|do)\b)[\w-]+\s+){0,3}?"
+                          rf"{_SEVERAL_NOUNS}(?!\s+(?:the|a|an|its|their|this|these|each|it)\b)"
+                          r"|^\s*(?:[\w-]+\s+){0,4}?" rf"{_SEVERAL_NOUNS}" r"(?:\s+(?:on|about|for|that|which|using|to|in|against)\b|\s*[?.]?\s*$)",
+                          re.I),
     "remedy": re.compile(r"\bhow (?:to|can|could|do|does|should)\b|\b(?:fix|avoid|mitigate|prevent|overcome|remedy|solve|address|reduce|cure)\b", re.I),
 }
 METADATA_INTENTS = frozenset({"authors", "type", "venue", "when"})
@@ -69,12 +77,18 @@ _RESULT = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:\w+ly\s+|also\s+|furthe
                      r"obtain|report|confirm|reveal|verify)|\b(?:outperform\w*|surpass\w*|state[- ]of[- ]the[- ]art|significantly|"
                      r"achiev\w+|improv\w+ (?:over|upon|by)|reduc\w+ (?:the )?\w+ by|speed-?ups?)\b|\d(?:\.\d+)?\s*(?:%|x\b|×|times\b|fold\b)",
                      re.I)
+# "Code is available at https://…", "We release our models": where to get it, not what the paper found
+_AVAILABILITY = re.compile(r"https?://|\bgithub\b|\b(?:code|codes|implementation|source|models?|data(?:sets?)?|benchmark|library|toolkit)\b"
+                           r"[^.]{0,60}?\b(?:is|are|will be|has been|have been)\s+(?:made\s+)?(?:publicly\s+|freely\s+|open(?:ly)?\s+)?"
+                           r"(?:available|released|open[- ]sourced?)(?:\s+(?:at|from|on|online|here|via|upon|for|to|publicly)\b|\s*[.:;,]|\s*$)|^\s*(?:we|our)\b[^.]{0,30}\b(?:release|open[- ]source)\b"
+                           r"[^.]{0,30}\b(?:code|implementation|models?)\b", re.I)
+_ASKS_CODE = re.compile(r"\b(?:code|github|implementation|open[- ]source|released?|download|url|link)\b", re.I)
 _EVALUATION = re.compile(r"\b(?:evaluat\w*|test(?:s|ed)?|experiments?|benchmarks?|datasets?|validat\w*)\b", re.I)
 _NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name|term)|called|dubbed|named|termed|coined)\b", re.I)
 
 # weights of the sentence ranking (calibrated on the tune question files; see README "Answers")
 LEXICAL_WEIGHT = 0.3
-ROLE_BONUS = {"contribution": 0.06, "result": 0.05, "plain": 0.0, "background": -0.12, "other": -0.25}
+ROLE_BONUS = {"contribution": 0.06, "result": 0.05, "plain": 0.0, "background": -0.12, "other": -0.25, "availability": -0.25}
 ASKED_BONUS = 0.10  # the sentence has what the question asks for: a number, a name, a remedy
 SPECIFIC_BONUS = 0.03  # per name or number the question does not already say (specifics answer; up to 3 count)
 FOCUS_WEIGHT = 0.25  # a compound question: the words of its later asks ("…, and which two formulations are used?")
@@ -220,7 +234,8 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     words of the question's later asks (:func:`focus`), if it has any; ``rare``: the question's
     content words (stems) that few papers of the corpus use, which name what is asked about as
     much as a capitalized name does."""
-    role_of = roles(text.sentences)
+    role_of = [("availability" if _AVAILABILITY.search(s) and not _ASKS_CODE.search(question) else r)
+               for s, r in zip(text.sentences, roles(text.sentences), strict=True)]
     cands = [(i, s) for i, s in text.evidence_candidates()]
     scored = []
     asked: set[str] = set()
@@ -314,6 +329,17 @@ _FRAME = re.compile(r"^(?:" + _LEAD_IN + r"|" + _CONNECTIVE + r"|however|yet|but
                     r"(?:project|article|paper|work)|to (?:the best of )?our (?:best )?knowledge|as a result|in practice|"
                     r"in summary|overall|first of all|at a high level)$", re.I)
 MAX_CONTEXT_WORDS = 12
+_FRAME_START = re.compile(r"^(?:" + _LEAD_IN + r"|" + _CONNECTIVE + r"|however|yet|but|still|in addition|as a result|in practice|"
+                          r"surprisingly|interestingly|notably|importantly|crucially|in summary|overall|first of all),\s+", re.I)
+
+
+def unframed(sentence: str) -> str:
+    """``sentence`` without a connective that ties it to the one before ("Instead, the nonlinear Hawkes
+    process allows…" → "The nonlinear Hawkes process allows…"), for a sentence shown on its own."""
+    rest = _FRAME_START.sub("", sentence, count=1)
+    return rest[:1].upper() + rest[1:] if rest != sentence and len(words(rest)) >= 4 else sentence
+
+
 
 
 def _context(pre: str | None) -> str:

@@ -202,3 +202,64 @@ def test_what_a_sentence_says_before_we_is_kept_when_it_names_something():
     assert lead_clause("While many methods aim to address these problems individually, in this work, we explore them "
                        "through a unified framework.") == "explores them through a unified framework."
     assert said("“X” [1]", lead_clause("However, to this end, we propose an objective.")) == "“X” [1] proposes an objective."
+
+
+def test_several_is_asked_for_papers_not_a_plural_inside_a_singular_ask():
+    """"which papers…", "methods for…" ask for several papers (the wider citing margin); a plural noun inside a
+    question about one thing does not ("which class of algorithms…", "which defense models the attack…")."""
+    for q in ("which papers use hyperbolic spaces for representations?", "methods for continual learning",
+              "Which methods reduce the cost of attention?", "recent approaches to graph oversmoothing",
+              "deep network architectures for 3D point cloud data", "work on spiking neural networks",
+              "any paper about federated learning?"):
+        assert "several" in intents(q), q
+    for q in ("Which defense models the synonym-swap attack space as a convex hull for adversarial training?",
+              "Which class of training algorithms provably needs quadratically more examples than CNNs?",
+              "Which measure was proposed to quantify generalization preferences of sequence-to-sequence models?",
+              "scoring candidate architectures from one minibatch without any training",
+              "what is FORCE pruning at initialization?"):
+        assert "several" not in intents(q), q
+
+
+def test_a_sentence_shown_on_its_own_loses_its_connective_and_availability_is_not_evidence():
+    from rag.evidence import unframed
+    assert unframed("Instead, the nonlinear Hawkes process allows a flexible influence pattern.") \
+        == "The nonlinear Hawkes process allows a flexible influence pattern."
+    assert unframed("However, it fails.") == "However, it fails."  # too little left to stand alone
+    assert unframed("The model is small.") == "The model is small."
+    evo = Paper(id=paper_id("EvoPress"), title="EvoPress: Towards Optimal Dynamic Model Compression via Evolutionary Search",
+                abstract="We observe that error monotonicity does not hold for LLMs. To address this, we propose a new general "
+                "evolutionary framework for dynamic LLM compression called EvoPress. We show that these guarantees lead to "
+                "highly competitive practical performance for dynamic compression of Llama models. Our code is available at "
+                "https://github.com/IST-DASLab/EvoPress.")
+    q = "Which assumption about layer-wise errors was shown not to hold for LLMs?"
+    src = source(1, evo, q, favour="Our code")  # the most word overlap goes to the code sentence: still never quoted
+    assert src.ranked.roles["Our code is available at https://github.com/IST-DASLab/EvoPress."] == "availability"
+    ev = evidence_lines([src], opening([src], intents(q)), intents(q))
+    assert ev and not any("github" in line.text for line in ev)
+    asked = "where is the code of EvoPress available?"
+    assert source(1, evo, asked).ranked.roles["Our code is available at https://github.com/IST-DASLab/EvoPress."] != "availability"
+
+
+def test_a_title_that_opens_with_a_name_is_cited_by_that_name():
+    from rag.compose import named, short_name
+    boil = Paper(id=paper_id("BOIL"), title="BOIL: Towards Representation Change for Few-shot Learning", venue="ICLR", year=2021,
+                 abstract="We propose BOIL, which updates only the body of the model in the inner loop.")
+    assert short_name(boil) == "BOIL" and named(boil, 1) == "BOIL (ICLR 2021) [1]"
+    assert short_name(FORCE) is None and named(FORCE, 2).startswith("“Progressive Skeletonization: Trimming")  # two words: not a name
+    assert short_name(MARK) is None
+    q = "Which MAML variant updates only the feature extractor in the inner loop?"
+    line = opening([source(1, boil, q)], intents(q))[0]
+    assert line.text.startswith("BOIL (ICLR 2021) [1] proposes BOIL"), line.text
+
+
+def test_the_eval_recheck_splits_a_multi_paper_opening_by_paper_with_names_or_titles():
+    """``rag eval`` re-checks each paper's clause of a multi-paper opening against that paper alone: the split must find
+    every paper, cited by quoted title or by name, and leave out the "N papers address this:" count."""
+    from rag.evaluate import _OPENING_COUNT, _OPENING_ITEM
+    t = ("3 papers address this: IsarStep (ICLR 2021) [1] presents a benchmark and studies reasoning; INT (ICLR 2021) [2] "
+         "introduces INT, a benchmark; and “Deep symbolic regression: Recovering expressions” (ICLR 2021) [3] proposes a framework …")
+    parts = _OPENING_ITEM.split(_OPENING_COUNT.sub("", t))
+    assert [p.split(" (")[0] for p in parts] == ["IsarStep", "INT", "“Deep symbolic regression: Recovering expressions”"]
+    two = "2 papers address this: MMQA [1] presents a dataset over text, tables and images and “Reasoning Paths” [2] proposes PDC."
+    assert _OPENING_ITEM.split(_OPENING_COUNT.sub("", two)) == ["MMQA [1] presents a dataset over text, tables and images",
+                                                                "“Reasoning Paths” [2] proposes PDC."]
