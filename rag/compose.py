@@ -80,19 +80,10 @@ def where(p) -> str:
     return " ".join(str(x) for x in (p.venue, p.year) if x)
 
 
-def short_name(p) -> str | None:
-    """The name a title gives its method before a colon ("BOIL: Towards Representation Change…" → "BOIL"), or None."""
-    head, colon, rest = p.title.partition(":")
-    head = head.strip()
-    return head if colon and rest.strip() and len(head.split()) == 1 and any(c.isalpha() for c in head) else None
-
-
 def named(p, n: int) -> str:
-    """The paper as the subject of a sentence: “Title” (ICLR 2021) [n], or its name when the title opens with one
-    ("BOIL (ICLR 2021) [n]"; the full title is in the sources)."""
+    """The paper as the subject of a sentence: “Title” (ICLR 2021) [n]."""
     at = where(p)
-    name = short_name(p)
-    return (name if name else f"“{p.title}”") + (f" ({at})" if at else "") + f" [{n}]"
+    return f"“{p.title}”" + (f" ({at})" if at else "") + f" [{n}]"
 
 
 def said(subject: str, clause: str) -> str:
@@ -242,7 +233,7 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         chosen = [s for s in src.text.sentences if s in picked[src.n]]
         if not chosen:
             continue
-        prefix = "" if len(sources) == 1 else f"{short_name(src.paper) or '“' + src.paper.title + '”'}: "
+        prefix = "" if len(sources) == 1 else f"“{src.paper.title}”: "
         for j, s in enumerate(chosen):  # one line a sentence, so the answer streams sentence by sentence
             out.append(Line(with_markers(s if j or not prefix else prefix + s, [src.n]), [src.n], {src.n: s}, paragraph=1, joins=j > 0))
     return out

@@ -240,18 +240,6 @@ def test_a_sentence_shown_on_its_own_loses_its_connective_and_availability_is_no
     assert source(1, evo, asked).ranked.roles["Our code is available at https://github.com/IST-DASLab/EvoPress."] != "availability"
 
 
-def test_a_title_that_opens_with_a_name_is_cited_by_that_name():
-    from rag.compose import named, short_name
-    boil = Paper(id=paper_id("BOIL"), title="BOIL: Towards Representation Change for Few-shot Learning", venue="ICLR", year=2021,
-                 abstract="We propose BOIL, which updates only the body of the model in the inner loop.")
-    assert short_name(boil) == "BOIL" and named(boil, 1) == "BOIL (ICLR 2021) [1]"
-    assert short_name(FORCE) is None and named(FORCE, 2).startswith("“Progressive Skeletonization: Trimming")  # two words: not a name
-    assert short_name(MARK) is None
-    q = "Which MAML variant updates only the feature extractor in the inner loop?"
-    line = opening([source(1, boil, q)], intents(q))[0]
-    assert line.text.startswith("BOIL (ICLR 2021) [1] proposes BOIL"), line.text
-
-
 def test_the_eval_recheck_splits_a_multi_paper_opening_by_paper_with_names_or_titles():
     """``rag eval`` re-checks each paper's clause of a multi-paper opening against that paper alone: the split must find
     every paper, cited by quoted title or by name, and leave out the "N papers address this:" count."""

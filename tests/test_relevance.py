@@ -43,17 +43,14 @@ def test_sentence_coverage_is_the_best_single_unit_not_the_whole_abstract():
 
 
 def test_decline_logit_signs_follow_the_calibration_comment():
-    assert len(DECLINE_WEIGHTS) == len(DECLINE_FEATURES) == 4
-    assert DECLINE_FEATURES[3] == "margin"
-    base = [0.6, 0.6, 0.5, 0.1]
-    closer = [0.7, 0.6, 0.5, 0.1]
-    covered = [0.6, 0.7, 0.5, 0.1]
-    one_sentence = [0.6, 0.6, 0.6, 0.1]
-    standout = [0.6, 0.6, 0.5, 0.2]  # the best paper stands out from the rest of the retrieved ones
+    assert len(DECLINE_WEIGHTS) == len(DECLINE_FEATURES) == 3
+    base = [0.6, 0.6, 0.5]
+    closer = [0.7, 0.6, 0.5]
+    covered = [0.6, 0.7, 0.5]
+    one_sentence = [0.6, 0.6, 0.6]
     assert decline_logit(closer) < decline_logit(base)
     assert decline_logit(covered) < decline_logit(base)
     assert decline_logit(one_sentence) > decline_logit(base)
-    assert decline_logit(standout) < decline_logit(base)
 
 
 def _scored(closeness, coverage, sentence_cov):
@@ -67,10 +64,12 @@ def test_margin_is_how_far_the_best_paper_stands_out_from_the_rest():
     assert vals["margin"] == pytest.approx(1.0 - (0.8 + 0.58) / 2)
     assert sc.features() == [vals[n] for n in DECLINE_FEATURES]
     assert _scored([0.8], [0.5], 0.4).feature_values()["margin"] == MARGIN_ALONE  # a lone hit: the mean margin
-    # at equal closeness and coverage, a flat list of near papers is declined where a standout one is answered
-    flat = _scored([0.62, 0.6, 0.6, 0.6, 0.6], [0.6, 0.6, 0.6, 0.6, 0.6], 0.5)
-    standout = _scored([0.62, 0.4, 0.4, 0.4, 0.4], [0.6, 0.3, 0.3, 0.3, 0.3], 0.5)
-    assert decline_logit(flat.features()) >= DECLINE_AT > decline_logit(standout.features())
+    # the four-feature model measured in the calibration comment declines a flat list where a standout paper is answered
+    four = (-6.779, -6.984, 9.492, -14.412)
+    names = ("closeness", "coverage", "sentence_coverage", "margin")
+    flat = _scored([0.62, 0.6, 0.6, 0.6, 0.6], [0.6, 0.6, 0.6, 0.6, 0.6], 0.5).feature_values()
+    standout = _scored([0.62, 0.4, 0.4, 0.4, 0.4], [0.6, 0.3, 0.3, 0.3, 0.3], 0.5).feature_values()
+    assert decline_logit([flat[n] for n in names], four, 5.87) >= 0.962 > decline_logit([standout[n] for n in names], four, 5.87)
 
 
 def test_decide_declines_by_the_model_and_keeps_the_relevance_floor():
