@@ -164,8 +164,9 @@ def _shown_sentences(a) -> list:
 
 
 _OPENING_COUNT = re.compile(r"^\d+ papers address this:\s*")
-# where the next paper's clause starts in a multi-paper opening: before its name ("“Title” (ICLR 2021) [2]" or "BOIL [3]")
-_OPENING_ITEM = re.compile(r"(?:;\s+(?:and\s+)?|\s+and\s+)(?=(?:“[^”]+”|[^\s;“]+)(?: \([^)]*\))? \[\d+\])")
+# where the next paper's clause starts in a multi-paper opening: before its quoted title and marker ("; and “Title”
+# (ICLR 2021) [2]"), not at a quote inside a clause or an "and" inside a title
+_OPENING_ITEM = re.compile(r"(?:;\s+(?:and\s+)?|\s+and\s+)(?=“[^”]+”(?: \([^)]*\))? \[\d+\])")
 
 
 def recheck(parts, a) -> int:

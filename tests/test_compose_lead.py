@@ -240,14 +240,17 @@ def test_a_sentence_shown_on_its_own_loses_its_connective_and_availability_is_no
     assert source(1, evo, asked).ranked.roles["Our code is available at https://github.com/IST-DASLab/EvoPress."] != "availability"
 
 
-def test_the_eval_recheck_splits_a_multi_paper_opening_by_paper_with_names_or_titles():
+def test_the_eval_recheck_splits_a_multi_paper_opening_by_paper():
     """``rag eval`` re-checks each paper's clause of a multi-paper opening against that paper alone: the split must find
-    every paper, cited by quoted title or by name, and leave out the "N papers address this:" count."""
+    every paper, not split inside a title ("… over Tables and Text") and leave out the "N papers address this:" count."""
     from rag.evaluate import _OPENING_COUNT, _OPENING_ITEM
-    t = ("3 papers address this: IsarStep (ICLR 2021) [1] presents a benchmark and studies reasoning; INT (ICLR 2021) [2] "
-         "introduces INT, a benchmark; and “Deep symbolic regression: Recovering expressions” (ICLR 2021) [3] proposes a framework …")
+    t = ("3 papers address this: “IsarStep: a Benchmark” (ICLR 2021) [1] presents a benchmark and studies reasoning; “INT” "
+         "(ICLR 2021) [2] introduces INT, a “hard” benchmark; and “Deep symbolic regression: Recovering expressions” (ICLR 2021) [3] "
+         "proposes a framework …")
     parts = _OPENING_ITEM.split(_OPENING_COUNT.sub("", t))
-    assert [p.split(" (")[0] for p in parts] == ["IsarStep", "INT", "“Deep symbolic regression: Recovering expressions”"]
-    two = "2 papers address this: MMQA [1] presents a dataset over text, tables and images and “Reasoning Paths” [2] proposes PDC."
-    assert _OPENING_ITEM.split(_OPENING_COUNT.sub("", two)) == ["MMQA [1] presents a dataset over text, tables and images",
-                                                                "“Reasoning Paths” [2] proposes PDC."]
+    assert [p.split(" (")[0] for p in parts] == ["“IsarStep: a Benchmark”", "“INT”", "“Deep symbolic regression: Recovering expressions”"]
+    two = ("2 papers address this: “GraPPa” [1] presents a model over text, tables and images and “Open Question Answering over "
+           "Tables and Text” (ICLR 2021) [2] considers open QA.")
+    assert _OPENING_ITEM.split(_OPENING_COUNT.sub("", two)) == [
+        "“GraPPa” [1] presents a model over text, tables and images",
+        "“Open Question Answering over Tables and Text” (ICLR 2021) [2] considers open QA."]
