@@ -340,8 +340,6 @@ def unframed(sentence: str) -> str:
     return rest[:1].upper() + rest[1:] if rest != sentence and len(words(rest)) >= 4 else sentence
 
 
-
-
 def _context(pre: str | None) -> str:
     """What a sentence says before its "we …" that carries a name or number ("Applying this methodology
     to the ImageNet dataset, we create…"), as an aside after the paper's name: ", applying this
