@@ -60,7 +60,7 @@ from .embed import Embedder
 from .errors import ConfigError
 from .filters import Filters, parse_filters, to_chroma_where
 from .models import Hit, Paper
-from .store import Store, chunk_id, paper_of_chunk
+from .store import Store, chunk_id, paper_of_chunk, parse_chunk_id
 
 MODES = ("hybrid", "dense", "keyword", "rrf")
 RRF_K = 60  # reciprocal rank fusion constant of the "rrf" baseline (Cormack et al. 2009)
@@ -229,13 +229,13 @@ class ChunkMatrix:
         self.order = keep[np.argsort(owners[keep], kind="stable")]  # by paper, the store's order within one
         self.indptr = np.searchsorted(owners[self.order], np.arange(n_papers + 1))
 
-    def of(self, row: int) -> np.ndarray:
-        """The chunk vectors of paper row ``row`` (a copy; no rows: shape (0, dim))."""
-        return self.vecs[self.order[self.indptr[row]:self.indptr[row + 1]]]
+    def rows(self, row: int) -> np.ndarray:
+        """The rows (into ``vecs``, ``texts``, ``ns``) of paper row ``row``'s chunks, in the store's order."""
+        return self.order[self.indptr[row]:self.indptr[row + 1]]
 
     def text(self, row: int, n: int) -> tuple[bool, str | None]:
         """(found, text) of chunk ``n`` of paper row ``row``."""
-        for i in self.order[self.indptr[row]:self.indptr[row + 1]].tolist():
+        for i in self.rows(row).tolist():
             if self.ns[i] == n:
                 return True, self.texts[i]
         return False, None
@@ -262,12 +262,11 @@ class ChunkMatrix:
             vecs[len(owners):len(owners) + len(block)] = block
             texts += got["documents"] or [None] * len(block)
             for cid in got["ids"]:
-                pid, _, rest = cid.partition(":")
-                h, _, n = rest.partition(":")
-                r = row.get(pid)
-                ok = r is not None and h == r[1] and n.isdecimal() and str(int(n)) == n and int(n) < r[2]
-                owners.append(r[0] if ok else -1)
-                ns.append(int(n) if ok else -1)
+                parsed = parse_chunk_id(cid)
+                r = row.get(parsed[0]) if parsed else None
+                ok = parsed is not None and r is not None and parsed[1] == r[1] and parsed[2] < r[2]
+                owners.append(r[0] if ok and r else -1)
+                ns.append(parsed[2] if ok and parsed else -1)
         if vecs is None:
             return None
         return cls(vecs[:len(owners)], np.asarray(owners, dtype=np.int64), np.asarray(ns, dtype=np.int32), texts, len(papers))
@@ -314,7 +313,6 @@ class Retriever:
         self._lock = threading.Lock()
         self._kw_memo: tuple[np.ndarray, int, list[int]] | None = None  # see _keyword_top
         self._pool = None  # worker threads, see _workers
-        self.overlap = True  # see _dense_and_reference
         self.n_chunks = store.chunk_count()
         self.topic_members: Callable[[], dict[int, frozenset[str]]] | None = None  # set by the pipeline (rag.topics)
         self.reranker = None  # a rag.rerank.Reranker, set by the pipeline when rerank_model is on
@@ -382,7 +380,7 @@ class Retriever:
         m = self.chunk_matrix
         if m is not None and chunk_ids is None:  # in memory: the same rows, no round trip
             rows = [self.row[pid] for pid in dict.fromkeys(paper_ids) if pid in self.by_id]
-            sel = [m.order[m.indptr[r]:m.indptr[r + 1]] for r in rows]
+            sel = [m.rows(r) for r in rows]
             if not sel or not sum(map(len, sel)):
                 return np.zeros((0, self.embedder.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
             return m.vecs[np.concatenate(sel)], np.repeat(np.asarray(rows, dtype=np.int64), [len(x) for x in sel])
@@ -608,7 +606,7 @@ class Retriever:
         """:meth:`dense` and :meth:`_reference_scores` of one query vector, and ``meanwhile()`` run.
         When the dense side asks Chroma (a large store), Chroma's search runs on a worker thread (it
         releases the GIL) while this thread computes the reference scores and runs ``meanwhile``."""
-        if self.ref_full or not self.overlap:
+        if self.ref_full:
             d = self.dense(qvec, f, allowed, n)
             if meanwhile is not None:
                 meanwhile()
@@ -716,12 +714,11 @@ class Retriever:
             return self.store.chunk_texts(chunk_ids)
         out, ask = {}, []
         for cid in chunk_ids:  # from memory when the chunk is a current one (see ChunkMatrix)
-            pid, _, rest = cid.partition(":")
-            h, _, n = rest.partition(":")
-            r = self.row.get(pid)
+            parsed = parse_chunk_id(cid)
+            r = self.row.get(parsed[0]) if parsed else None
             found = False
-            if r is not None and h == self.papers[r].content_hash and n.isdecimal() and str(int(n)) == n:
-                found, t = m.text(r, int(n))
+            if parsed is not None and r is not None and parsed[1] == self.papers[r].content_hash:
+                found, t = m.text(r, parsed[2])
                 if found and t:
                     out[cid] = t
             if not found:

@@ -80,6 +80,13 @@ def chunk_id(paper_id: str, content_hash: str, n: int) -> str:
     return f"{paper_id}:{content_hash}:{n}"
 
 
+def parse_chunk_id(cid: str) -> tuple[str, str, int] | None:
+    """(paper id, content hash, n) of a chunk id written by :func:`chunk_id`, or None when it is not one."""
+    pid, _, rest = cid.partition(":")
+    h, _, n = rest.partition(":")
+    return (pid, h, int(n)) if n.isdecimal() and str(int(n)) == n else None
+
+
 def paper_of_chunk(cid: str) -> str:
     """The paper id of a chunk id (see :func:`chunk_id`)."""
     return cid.partition(":")[0]
