@@ -316,7 +316,19 @@ RULES = {
                                 # ("we study the inductive bias and propose OMPNet to discover …" keeps the whole sentence)
     "data_list_anchor": 1,      # data span: a task or data list right before the first named data set starts the span
                                 # ("over classical control tasks, gridworld tasks and Atari games", not "Atari games")
+    # sixth round (issue 16): candidates measured by leave-one-file-out over the three tuning files (bench/cell_cv.py)
+    "problem_opening": 0.35,    # problem: weight of the position prior (1 - relative position): the problem is posed early
+    "problem_first": 0.1,       # problem: the abstract's first sentence
+    "problem_before_contribution": 0.2,  # problem: the sentence right before the first contribution
+    "vague_contribution": 0.0,  # method: a contribution sentence that names nothing hands this much to the own-work sentence after it
+    "specific_terms": 0.0,      # problem and method: technical terms (hyphenated compounds, acronym definitions, capitalized terms), up to 2
+    "data_on_names": 0.0,       # data: "on / across / using <Name>" with a name holding a digit or an inner capital (Matterport3D, NAS-Bench-201)
+    "own_result": 0.0,          # result: the finding is about the paper's own method ("our approach outperforms", "<reused name> achieves")
+    "problem_links_contribution": 0.0,  # problem: share of the first contribution sentence's content words the sentence names (the topic both speak of)
 }
+SIXTH_ROUND_RULES = ("problem_opening", "problem_first", "problem_before_contribution", "vague_contribution", "specific_terms",
+                     "data_on_names", "own_result", "problem_links_contribution")
+SIXTH_ROUND_DEFAULTS = {"problem_links_contribution": 0.5, "vague_contribution": 0.5, "specific_terms": 0.4, "data_on_names": 0.5, "own_result": 0.4}
 
 _METHOD_VERB = re.compile(_WE + r"\s+(?:\w+\s+)?(?:generali[sz]e[sd]?|derive[sd]?|appl(?:y|ies|ied)|extend(?:s|ed)?|combine[sd]?|adapt(?:s|ed)?|"
                           r"leverage[sd]?|train[s]?|reformulate[sd]?|cast[s]?|construct[s]?|implement(?:s|ed)?)\b", _I)
@@ -347,6 +359,7 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
         score += 0.5 * min(2, tasks) + 0.2 * pos - 0.3 * bool(_PROBLEM.search(s) and not sets and pos < 0.3)
         score -= 0.5 * (role in _NOT_OWN)  # the data the field or other work uses
         score += RULES["listed_settings"] * bool(_SETTINGS_LIST.search(s))
+        score += RULES["data_on_names"] * min(2, len(_ON_NAME.findall(s)))
         return max(0.0, score)
     intro = bool(_INTRO.search(s)) or bool(_NAMED.search(s))
     report = bool(_REPORT.search(s))
@@ -356,7 +369,8 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
     if column == "problem":
         # the title's words count less in a contribution sentence: it repeats them to name the method
         score = 0.35 * min(3, len(_PROBLEM.findall(s))) + (0.4 if _PROBLEM_VERB.search(s) else 0.0) + (0.4 if intro else 0.8) * overlap
-        score += 0.35 * (1 - pos) + (0.1 if i == 0 else 0.0) + 0.6 * s.rstrip().endswith("?")  # a question posed is the problem
+        score += RULES["problem_opening"] * (1 - pos) + (RULES["problem_first"] if i == 0 else 0.0) + 0.6 * s.rstrip().endswith("?")  # a question posed is the problem
+        score += RULES["specific_terms"] * min(2, specific_terms(s)) / 2
         score += 0.2 * bool(_TURN.match(s))  # "However, …": the turn from what is known to what is missing
         asks = _PROBLEM_VERB.search(s)
         proposes = _intro(s)
@@ -379,6 +393,7 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
         score += 0.5 * any(f"({a})" in s for a in (reused or ()))  # where the reused name is defined
         score += 0.2 * bool(_METHOD_WORDS.search(s)) - 0.5 * (report and not intro) - 0.3 * bool(_DATA_STRONG.search(s) and not intro)
         score += 0.3 * (1 - pos) - 0.6 * bool(re.match(r"^\W*(?:\w+\s+){0,3}?(?:also|further|then|additionally|moreover|finally)\b", s, _I))
+        score += RULES["specific_terms"] * min(2, specific_terms(s)) / 2
         return max(0.0, score)
     if column == "result":
         strong = bool(_STRONG_RESULT.search(s))
@@ -387,8 +402,40 @@ def score_sentence(column: str, sentence: str, i: int, n: int, title: str | None
         score += 0.3 * pos - 0.4 * (intro and not report and not strong and not _NUMBER_UNIT.search(s)) - 0.5 * s.rstrip().endswith("?")
         score -= 0.8 * (role in _NOT_OWN)
         score += RULES["compared_result"] * bool(_COMPARED.search(s))
+        score += RULES["own_result"] * bool(role not in _NOT_OWN and (_OWN_SUBJECT.search(s) or any(a in s for a in (reused or ()))))
         return max(0.0, score)
     raise ConfigError(f"unknown column {column!r}")
+
+
+_HYPHENATED = re.compile(r"\b[A-Za-z][a-z]+(?:-[A-Za-z0-9]+)+\b")
+_COMMON_HYPHENATED = {"state-of-the-art", "so-called", "well-known", "real-world", "end-to-end", "large-scale", "small-scale",
+                      "long-term", "short-term", "high-quality", "low-cost", "easy-to-use", "off-the-shelf", "trade-off",
+                      "trade-offs", "fine-tuning", "fine-tuned", "pre-trained", "pre-training", "self-supervised", "well-studied",
+                      "non-trivial", "re-training", "one-shot", "few-shot", "zero-shot", "in-depth", "up-to-date", "built-in"}
+_ACRONYM_DEF = re.compile(r"\b[A-Za-z][\w-]+(?:\s+[\w-]+){0,5}\s+\([A-Z][A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*\)")
+_CAP_TERM = re.compile(r"(?<!^)(?<![.!?:]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+\b")
+
+
+def specific_terms(sentence: str) -> int:
+    """How many technical terms the sentence names: hyphenated compounds other than common ones ("over-squashing",
+    "language-agnostic"), defined acronyms ("mean squared error (MSE)") and capitalized multi-word names ("Neural
+    Tangent Kernels", "Integrated Gradients")."""
+    hyph = {w.lower() for w in _HYPHENATED.findall(sentence)} - _COMMON_HYPHENATED
+    return len(hyph) + len(_ACRONYM_DEF.findall(sentence)) + len(_CAP_TERM.findall(sentence))
+
+
+_ON_NAME = re.compile(r"\b(?:on|across|using|in|from|with)\s+(?:the\s+)?(?=[A-Z])([A-Za-z]*(?:\d|[a-z][A-Z])[\w-]*|[A-Z][A-Za-z]*-[\w-]+)")
+_OWN_SUBJECT = re.compile(r"\b(?:our|the proposed)\s+(?:[\w-]+\s+){0,2}?(?:method|approach|model|framework|algorithm|system|technique|"
+                          r"network|estimator|scheme|procedure|architecture)s?\b", _I)
+_DETAIL = re.compile(r"^\W*(?:(?:specifically|concretely|in particular|instead of [^,]{3,60}|in contrast to [^,]{3,60}|"
+                     r"different from [^,]{3,60}|unlike [^,]{3,60})\s*,\s*)?(?:our|the proposed|the key idea|this|it|we)\b", _I)
+
+
+def vague_named(sentence: str, title: str, reused: set[str] | None) -> bool:
+    """Whether a contribution sentence names what it contributes (a name, a defined term, the title's leading name)."""
+    name = _title_name(title or "")
+    return bool(_NAMED.search(sentence) or _names(sentence) or specific_terms(sentence)
+                or (name and name.lower() in sentence.lower()) or any(a in sentence for a in (reused or ())))
 
 
 def reused_names(sentences: list[str]) -> set[str]:
@@ -611,8 +658,19 @@ def extract_cell(column: str, text: PaperText, used: set[str] | None = None, of:
         if column == "problem" and i > first_contribution:  # the problem is posed before the contribution and findings
             sc -= 0.5
         if column == "problem" and i == first_contribution - 1:  # … usually right before it
-            sc += 0.2
+            sc += RULES["problem_before_contribution"]
+        if column == "problem" and RULES["problem_links_contribution"] and i < first_contribution < len(sents) and sc > 0:
+            fc = set(content_terms(sents[first_contribution]))
+            sc += RULES["problem_links_contribution"] * len(fc & set(content_terms(s))) / max(1, len(fc))
         rule_scores.append(sc)
+    if column == "method" and RULES["vague_contribution"]:  # "we propose a new model." names nothing: the next sentence says what it is
+        for i in range(len(sents) - 1):
+            if _intro(sents[i]) and not vague_named(sents[i], text.paper.title, reused) and _DETAIL.search(sents[i + 1]) \
+                    and kinds[i + 1] not in _NOT_OWN and rule_scores[i] > 0:
+                rule_scores[i] -= RULES["vague_contribution"]
+                rule_scores[i + 1] += RULES["vague_contribution"]
+                break
+    for s, sc in zip(sents, rule_scores, strict=True):
         if sc > best_score:
             best, best_score = s, sc
     if column == "problem" and best_score < MIN_SCORE[column] and sents:  # every abstract poses something: its opening
