@@ -38,7 +38,9 @@ On a store larger than the reference sample (up to ``MEMORY_CHUNKS_MAX`` chunks)
 and text is read into memory in the background after the retriever opens (:class:`ChunkMatrix`), so
 exact dense scores of keyword candidates and the passages of the hits need no Chroma ``get``; until
 it is there they are fetched as before, with the same results. Chroma's dense search runs on a worker
-thread while the reference scores and BM25 are computed.
+thread while the reference scores and BM25 are computed. With the chunks in memory, the feedback pass
+does not search Chroma again: it scores every chunk of the papers the first search returned and of the
+keyword candidates exactly in memory (:meth:`Retriever.feedback_dense`).
 
 Query embedding runs with ``query_threads`` torch threads (1 by default): a single short query is
 too small to gain from a second thread, and on a shared 2-core machine a second thread mostly
