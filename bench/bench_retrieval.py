@@ -316,7 +316,7 @@ def main() -> None:
 
     parts += ["", "Paths: *hybrid* = `Retriever.search(q, k)` (embed, Chroma dense search over 3×50 chunks with ids and "
               "distances only, BM25 over every paper, corpus-standardized fusion, passages of the k hits; on a store "
-              "larger than the reference sample, chunk vectors and texts from memory and BM25 while Chroma searches); "
+              "larger than the reference sample, chunk vectors and texts from memory, BM25 while Chroma searches, and the feedback pass scored in memory instead of a second Chroma search); "
               "*hybrid, query vector cached* = the same with the query's vector already cached (the retriever's own cost); "
               "*dense mode* / *keyword mode* = one retriever; *query embedding* = the model alone "
               "(with the retriever's `query_threads`, and with 2 threads)."]

@@ -38,7 +38,9 @@ On a store larger than the reference sample (up to ``MEMORY_CHUNKS_MAX`` chunks)
 and text is read into memory in the background after the retriever opens (:class:`ChunkMatrix`), so
 exact dense scores of keyword candidates and the passages of the hits need no Chroma ``get``; until
 it is there they are fetched as before, with the same results. Chroma's dense search runs on a worker
-thread while the reference scores and BM25 are computed.
+thread while the reference scores and BM25 are computed. With the chunks in memory, the feedback pass
+does not search Chroma again: it scores every chunk of the papers the first search returned and of the
+keyword candidates exactly in memory (:meth:`Retriever.feedback_dense`).
 
 Query embedding runs with ``query_threads`` torch threads (1 by default): a single short query is
 too small to gain from a second thread, and on a shared 2-core machine a second thread mostly
@@ -160,6 +162,7 @@ class DenseResult:
 
     scores: dict[str, float]
     chunks: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    pool: list[str] | None = None  # every chunk id Chroma returned (see Retriever.feedback_dense)
 
 
 _paper_of = paper_of_chunk
@@ -213,21 +216,39 @@ def top_indices(scores: np.ndarray, n: int) -> np.ndarray:
     return sel[np.lexsort((sel, -scores[sel]))]
 
 
+def positive_top(scores: np.ndarray, n: int) -> list[int]:
+    """``[i for i in top_indices(scores, n) if scores[i] > 0]``, selected without a partition of every
+    positive score: on a large corpus most papers share some query term, and that partition cost
+    ~0.5 ms a search. The ``n``-th largest of an evenly spaced sample of the scores is a threshold
+    that at least ``n`` scores reach, so the top ``n`` (ties included: the same stable order) lie
+    among the scores at or above it."""
+    if n > 0 and len(scores) > 64 * n:
+        sample = scores[::len(scores) // (32 * n)]
+        t = np.partition(sample, len(sample) - n)[len(sample) - n]
+        if t > 0:
+            cand = np.flatnonzero(scores >= t)
+            return cand[top_indices(scores[cand], n)].tolist()
+    pos = np.flatnonzero(scores > 0)
+    return pos[top_indices(scores[pos], n)].tolist()
+
+
 class ChunkMatrix:
     """Every current chunk of a store in memory, grouped by paper: what
     :meth:`Retriever._fetch_chunk_vectors` would fetch from Chroma for a paper, in the same rows and
     the same order (the store's own), and the chunk texts, without the round trips (on a
     100,000-chunk store a ``get`` of a few papers' vectors cost 2-3 ms a search, of 15 chunk texts
     3-4 ms). ``vecs`` and ``texts`` hold the rows in the store's order, ``ns`` each row's chunk
-    number; ``order[indptr[r]:indptr[r + 1]]`` are paper row ``r``'s rows. Only chunks whose id is
-    one that the fetch would ask for (the paper's current content hash, ``n`` below its chunk count)
-    are found here."""
+    number, ``ids`` each row's chunk id; ``order[indptr[r]:indptr[r + 1]]`` are paper row ``r``'s rows,
+    ``paper_row`` maps a chunk id to its paper row. Only chunks whose id is one that the fetch would
+    ask for (the paper's current content hash, ``n`` below its chunk count) are found here."""
 
-    def __init__(self, vecs: np.ndarray, owners: np.ndarray, ns: np.ndarray, texts: list[str | None], n_papers: int):
-        self.vecs, self.ns, self.texts = vecs, ns, texts
+    def __init__(self, vecs: np.ndarray, owners: np.ndarray, ns: np.ndarray, texts: list[str | None], n_papers: int,
+                 ids: list[str]):
+        self.vecs, self.ns, self.texts, self.ids = vecs, ns, texts, ids
         keep = np.flatnonzero(owners >= 0)
         self.order = keep[np.argsort(owners[keep], kind="stable")]  # by paper, the store's order within one
         self.indptr = np.searchsorted(owners[self.order], np.arange(n_papers + 1))
+        self.paper_row = dict(zip([ids[i] for i in keep.tolist()], owners[keep].tolist(), strict=True))
 
     def rows(self, row: int) -> np.ndarray:
         """The rows (into ``vecs``, ``texts``, ``ns``) of paper row ``row``'s chunks, in the store's order."""
@@ -250,6 +271,7 @@ class ChunkMatrix:
         owners: list[int] = []
         ns: list[int] = []
         texts: list[str | None] = []
+        ids: list[str] = []
         for got in pages(store.chunks, ["embeddings", "documents"], page=page):
             emb = got["embeddings"]
             if emb is None or not len(got["ids"]):
@@ -261,6 +283,7 @@ class ChunkMatrix:
                 vecs = np.concatenate([vecs, np.empty((len(owners) + len(block) - len(vecs), vecs.shape[1]), dtype=np.float32)])
             vecs[len(owners):len(owners) + len(block)] = block
             texts += got["documents"] or [None] * len(block)
+            ids += got["ids"]
             for cid in got["ids"]:
                 parsed = parse_chunk_id(cid)
                 r = row.get(parsed[0]) if parsed else None
@@ -269,7 +292,7 @@ class ChunkMatrix:
                 ns.append(parsed[2] if ok and parsed else -1)
         if vecs is None:
             return None
-        return cls(vecs[:len(owners)], np.asarray(owners, dtype=np.int64), np.asarray(ns, dtype=np.int32), texts, len(papers))
+        return cls(vecs[:len(owners)], np.asarray(owners, dtype=np.int64), np.asarray(ns, dtype=np.int32), texts, len(papers), ids)
 
 
 def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
@@ -408,6 +431,10 @@ class Retriever:
                 vecs.append(self.ref_means[pos])
             elif pid in cache:
                 vecs.append(_unit(cache[pid].mean(axis=0)))
+            elif self.chunk_matrix is not None and pid in self.row and len(rows := self.chunk_matrix.rows(self.row[pid])):
+                # in memory: the mean of the same chunk vectors as the cache path (the papers collection
+                # holds Chroma's own normalization of it: equal to ~1e-7, not bit for bit)
+                vecs.append(_unit(self.chunk_matrix.vecs[rows].mean(axis=0)))
             else:
                 missing.append(pid)
         if missing:
@@ -485,6 +512,13 @@ class Retriever:
         else:
             where = to_chroma_where(f, sorted(allowed) if allowed is not None and f.needs_ids else None)
             pairs = self.store.query_chunks(qvec.tolist(), min(CHUNKS_PER_PAPER * n, total), where)
+            d = self._merged(pairs, allowed, n)
+            d.pool = [cid for cid, _ in pairs]
+            return d
+        return self._merged(pairs, allowed, n)
+
+    def _merged(self, pairs: list[tuple[str, float]], allowed: set[str] | None, n: int) -> DenseResult:
+        """(chunk id, cosine distance) pairs, nearest first, merged into the best ``n`` papers."""
         scores: dict[str, float] = {}
         chunks: dict[str, list[tuple[str, float]]] = {}
         by_id = self.by_id
@@ -503,6 +537,50 @@ class Retriever:
                     scores[pid] = s
         best = sorted(scores, key=scores.__getitem__, reverse=True)[:n]
         return DenseResult({p: scores[p] for p in best}, {p: chunks[p] for p in best})
+
+    def feedback_dense(self, qvec: np.ndarray, d: DenseResult, kw: np.ndarray | None, allowed: set[str] | None,
+                       n: int) -> DenseResult | None:
+        """The feedback pass's dense side without a second Chroma search (None when it cannot be
+        done in memory: no :class:`ChunkMatrix` yet, or a first pass not searched through Chroma or
+        holding a chunk that is not in memory).
+
+        The feedback query is the first query moved toward its best papers, so its nearest chunks
+        lie among the first query's: the chunks of every paper that the first Chroma search returned
+        (all of them, not only the returned ones) and of the keyword candidates are scored exactly
+        against ``qvec`` in memory, and the best ``3n`` are merged as in :meth:`dense`. A chunk
+        outside that pool that a second HNSW search would have returned is missed (measured on the
+        tune files, bench/RESULTS.md "Issue 13 (5)"); the pool's chunks get exact cosines instead of
+        HNSW's approximate neighbours. Saves one Chroma round trip (~2-4 ms on 100,000 chunks)."""
+        m = self.chunk_matrix
+        if m is None or d.pool is None:
+            return None
+        in_memory, papers = m.paper_row, self.papers
+        want: dict[int, None] = {}  # paper rows whose chunks are scored, first-search order
+        for cid in d.pool:
+            r = in_memory.get(cid)
+            if r is None:  # not a current chunk of a known paper
+                pid = cid.partition(":")[0]
+                if pid not in self.by_id or (allowed is not None and pid not in allowed):
+                    continue  # dense() skips these too
+                return None  # a chunk of another version of the paper: not in memory
+            if allowed is None or papers[r].id in allowed:
+                want[r] = None
+        if kw is not None and len(kw):
+            want.update(dict.fromkeys(self._keyword_top(kw, n)))  # positive scores only: inside the filter
+        if not want:
+            return None
+        prow = np.fromiter(want, dtype=np.int64, count=len(want))
+        starts, lens = m.indptr[prow], m.indptr[prow + 1] - m.indptr[prow]
+        total = int(lens.sum())
+        if not total:
+            return None
+        # every chunk row of those papers (ChunkMatrix.rows of each, concatenated)
+        rows = m.order[np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)]
+        sims = _matvec(m.vecs[rows], qvec)
+        top = np.argsort(-sims, kind="stable")[:CHUNKS_PER_PAPER * n]
+        ids = m.ids
+        pairs = [(ids[i], 1.0 - s) for i, s in zip(rows[top].tolist(), sims[top].tolist(), strict=True)]
+        return self._merged(pairs, allowed, n)
 
     def dense_scores_for(self, qvec: np.ndarray, paper_ids: list[str], ref: np.ndarray | None = None,
                          cache: dict[str, np.ndarray] | None = None) -> dict[str, float]:
@@ -526,9 +604,12 @@ class Retriever:
             vecs, owners = self._fetch_chunk_vectors(fetch)
             for r in sorted(set(owners.tolist())):
                 cache[self.papers[r].id] = vecs[owners == r]
-        for pid in missing:
-            if pid in cache and len(cache[pid]):
-                out[pid] = float(np.max(_matvec(cache[pid], qvec)))
+        have = [pid for pid in missing if pid in cache and len(cache[pid])]
+        if have:  # one product for all of them, then each paper's best chunk (the same per-row dot products)
+            mats = [cache[pid] for pid in have]
+            starts = np.cumsum([0] + [len(x) for x in mats[:-1]])
+            best = np.maximum.reduceat(_matvec(np.concatenate(mats), qvec), starts)
+            out.update(zip(have, best.tolist(), strict=True))
         return out
 
     def keyword_scores(self, query: str, allowed: set[str] | None) -> tuple[np.ndarray, int, tuple[float, float]]:
@@ -594,7 +675,11 @@ class Retriever:
             q2 = self.feedback_query(qvec, self._ranked(fused)[:self.prf_papers], cache) if fused else None
             if q2 is not None:  # second pass: the dense side again, with the feedback query
                 qvec = q2
-                d, ref = self._dense_and_reference(qvec, f, allowed, n)
+                d2 = self.feedback_dense(qvec, d, kw, allowed, n)  # in memory on a large store
+                if d2 is None:
+                    d, ref = self._dense_and_reference(qvec, f, allowed, n)
+                else:
+                    d, ref = d2, self._reference_scores(qvec)
                 fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats, cache, need)
             if self.reranker is not None and fused:  # a second model reorders the best candidates
                 fused = self.reranker.rerank(strip_boilerplate(query), self._ranked(fused), fused)
@@ -637,8 +722,7 @@ class Retriever:
         memo = self._kw_memo
         if memo is not None and memo[0] is kw and memo[1] == n:
             return memo[2]
-        pos = np.flatnonzero(kw > 0)
-        out = pos[top_indices(kw[pos], n)].tolist()
+        out = positive_top(kw, n)
         self._kw_memo = (kw, n, out)
         return out
 

@@ -80,7 +80,62 @@ def test_chunk_vectors_and_texts_in_memory_match_the_store(small_index, small_pa
     calls = []
     real_top = r._keyword_top
     r._keyword_top = lambda kw, n: calls.append(id(kw)) or real_top(kw, n)
-    after = {q: [(h.paper.id, round(h.score, 9), h.passages, h.dense) for h in r.search(q, 3)] for q in queries}
-    assert after == before
+    r.feedback_dense = lambda *a, **kw: None  # the feedback pass searches Chroma again, as before
+    after = {q: [(h.paper.id, h.score, h.passages, h.dense) for h in r.search(q, 3)] for q in queries}
+    # the same papers, passages and scores; the feedback papers' mean vectors now come from the chunk
+    # vectors in memory instead of the papers collection (Chroma's own normalization: equal to ~1e-7)
+    assert {q: [h[0] for h in v] for q, v in after.items()} == {q: [h[0] for h in v] for q, v in before.items()}
+    assert {q: [h[2] for h in v] for q, v in after.items()} == {q: [h[2] for h in v] for q, v in before.items()}
+    for q in queries:
+        assert np.allclose([h[1] for h in after[q]], [h[1] for h in before[q]], atol=1e-5)
+        assert np.allclose([h[3] for h in after[q]], [h[3] for h in before[q]], atol=1e-5)
     assert calls  # fuse asked for the keyword selection ...
     assert r._kw_memo is not None  # ... and it is kept for the feedback pass of the same search
+
+
+def test_feedback_pass_in_memory_equals_a_second_chroma_search(small_index, small_papers):
+    """With every chunk in memory, the feedback pass scores the chunks of the first Chroma search's
+    papers and of the keyword candidates in memory instead of searching Chroma again: one Chroma
+    query per search instead of two, and the same papers, passages and (to float precision) scores
+    as the second search; with a first-pass chunk that is not in memory, it searches Chroma again."""
+    from rag.pipeline import Pipeline
+    from rag.retrieval import ChunkMatrix
+    from tests.conftest import HashEmbedder
+
+    r = Pipeline(small_index, embedder=HashEmbedder()).retriever
+    r.candidates = 5  # few dense candidates: the first search returns a part of the store
+    r._load_reference(max_papers=4)
+    r.chunk_matrix = ChunkMatrix.load(r.store, r.papers, r.paper_chunks)
+    queries = [" ".join(p.abstract.split()[5:17]) for p in small_papers[:12]] + ["neural network training", "graph learning benchmark"]
+    searches = []
+    real_query = r.store.query_chunks
+    r.store.query_chunks = lambda *a, **kw: searches.append(1) or real_query(*a, **kw)
+
+    def run(**fl):
+        return {q: [(h.paper.id, h.score, h.passages[:1]) for h in r.search(q, 3, **fl)] for q in queries}
+
+    in_memory = [run(), run(year=2022)]
+    assert len(searches) == 2 * len(queries)
+    real_feedback = r.feedback_dense
+    r.feedback_dense = lambda *a, **kw: None
+    searches.clear()
+    chroma = [run(), run(year=2022)]
+    assert len(searches) == 2 * 2 * len(queries)
+    for new, old in zip(in_memory, chroma, strict=True):
+        for q in queries:
+            assert [h[0] for h in new[q]] == [h[0] for h in old[q]], q
+            assert [h[2] for h in new[q]] == [h[2] for h in old[q]], q
+            assert np.allclose([h[1] for h in new[q]], [h[1] for h in old[q]], atol=1e-4), q
+    r.prf_weight = 0.0  # the feedback pass does change results (else this comparison would prove nothing)
+    assert any([h[0] for h in v] != [h[0] for h in chroma[0][q]] for q, v in run().items())
+
+    r.prf_weight = 0.6
+    q = r.embed_query(queries[0])
+    d = r.dense(q, r.filters(), None, 5)
+    assert d.pool and real_feedback(q, d, None, None, 5) is not None
+    pid = d.pool[0].partition(":")[0]
+    d.pool[0] = f"{pid}:stale:0"  # a chunk of another version of the paper: not in memory
+    assert real_feedback(q, d, None, None, 5) is None
+    r.chunk_matrix = None
+    d = r.dense(q, r.filters(), None, 5)
+    assert real_feedback(q, d, None, None, 5) is None
