@@ -46,7 +46,9 @@ from .relevance import (
     ANSWER_THRESHOLD,
     ANSWERED,
     DECLINE_AT,
+    MAX_SOURCES,
     NOT_COVERED,
+    ONE_THING_SOURCES,
     REFUSE_THRESHOLD,
     RELATED,
     SEVERAL_MARGIN,
@@ -233,7 +235,7 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     margin = getattr(parts.settings, "source_margin", None)
     if margin is None:
         margin = SEVERAL_MARGIN if "several" in want else SOURCE_MARGIN
-    d = decide(sc, refuse, answer_at, margin, decline_at=DECLINE_AT if getattr(parts.settings, "refuse_threshold", None) is None else None)
+    d = decide(sc, refuse, answer_at, margin, MAX_SOURCES if "several" in want else ONE_THING_SOURCES, decline_at=DECLINE_AT if getattr(parts.settings, "refuse_threshold", None) is None else None)
     if d.outcome != ANSWERED:
         return Plan(question, sc.qvec, hits, d.relevance, d.outcome, [], [sc.pool[i] for i in d.chosen] if d.outcome == RELATED else [],
                     want, qterms)

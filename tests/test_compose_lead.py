@@ -210,12 +210,16 @@ def test_several_is_asked_for_papers_not_a_plural_inside_a_singular_ask():
     for q in ("which papers use hyperbolic spaces for representations?", "methods for continual learning",
               "Which methods reduce the cost of attention?", "recent approaches to graph oversmoothing",
               "deep network architectures for 3D point cloud data", "work on spiking neural networks",
-              "any paper about federated learning?"):
+              "any paper about federated learning?",
+              # a topic typed as a short phrase, or "how do people…"
+              "binary neural networks", "learning from 3D point clouds", "how do people protect models from being stolen?"):
         assert "several" in intents(q), q
     for q in ("Which defense models the synonym-swap attack space as a convex hull for adversarial training?",
               "Which class of training algorithms provably needs quadratically more examples than CNNs?",
               "Which measure was proposed to quantify generalization preferences of sequence-to-sequence models?",
-              "scoring candidate architectures from one minibatch without any training",
+              # a phrase that describes one paper (more than TOPIC_PHRASE_TERMS content words), a metadata ask
+              "deterministic sampler that speeds up score-based generation without retraining",
+              "authors of sharpness-aware minimization",
               "what is FORCE pruning at initialization?"):
         assert "several" not in intents(q), q
 
