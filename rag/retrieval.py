@@ -668,10 +668,10 @@ class Retriever:
         if mode == "dense":
             fused = dict(d.scores)
         elif mode == "rrf":
-            kw_ids = [self.papers[i].id for i in top_indices(kw, n) if kw[i] > 0]
+            kw_ids = [self.papers[i].id for i in positive_top(kw, n)]
             fused = rrf([self._ranked(d.scores), kw_ids])
         elif mode == "keyword":
-            fused = {self.papers[i].id: float(kw[i]) for i in top_indices(kw, n) if kw[i] > 0}
+            fused = {self.papers[i].id: float(kw[i]) for i in positive_top(kw, n)}
         else:
             need = max(k, self.prf_papers, self.reranker.candidates if self.reranker is not None else 0)
             fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats, cache, need)
