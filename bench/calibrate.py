@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.relevance import DECLINE_FEATURES
+from rag.relevance import DECLINE_FEATURES, MAX_SOURCES, ONE_THING_SOURCES
 
 
 def features(pipe, path: Path) -> list[dict]:
@@ -119,7 +119,8 @@ def evaluate(rows: list[dict], refuse: float, weights: np.ndarray, bias: float, 
             return "not_covered", []
         rel = [x["closeness"] + weight * x["coverage"] for x in h]
         m = several_margin if r.get("several") else margin
-        chosen = [i for i, v in enumerate(rel) if v >= max(refuse, min(max(rel) - m, cite_absolute))][:5]
+        cap = MAX_SOURCES if r.get("several") else ONE_THING_SOURCES  # as rag.answering.plan passes to decide
+        chosen = [i for i, v in enumerate(rel) if v >= max(refuse, min(max(rel) - m, cite_absolute))][:cap]
         declined = float(np.dot(weights, r["features"]) + bias) >= decline_at
         return ("related" if declined or best < answer else "answered"), chosen
 

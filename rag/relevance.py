@@ -23,11 +23,12 @@ Outcomes:
   not decline it (:func:`decline_logit` below ``DECLINE_AT``); the cited sources are the
   retrieved papers whose own relevance is within ``SOURCE_MARGIN`` of the best one or reaches
   ``CITE_ABSOLUTE`` (and above the refusal threshold): every relevant paper of a multi-paper
-  question, not the tangential ones;
+  question, not the tangential ones; at most ``MAX_SOURCES``, or ``ONE_THING_SOURCES`` for a
+  question about one thing (the ``max_sources`` that :func:`rag.answering.plan` passes);
 - ``related``: relevance at least ``REFUSE_THRESHOLD`` but declined by the model (or below
   ``ANSWER_THRESHOLD``): the corpus has papers on the
   topic, but none of their abstracts clearly states what was asked; they are shown as related
-  papers, never quoted as the answer;
+  papers (chosen and capped as the cited sources are), never quoted as the answer;
 - ``not_covered``: below ``REFUSE_THRESHOLD``; nothing is cited.
 
 The thresholds and the model's weights are fitted on the tune question files (``python -m bench.calibrate``).

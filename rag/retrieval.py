@@ -40,7 +40,9 @@ exact dense scores of keyword candidates and the passages of the hits need no Ch
 it is there they are fetched as before, with the same results. Chroma's dense search runs on a worker
 thread while the reference scores and BM25 are computed. With the chunks in memory, the feedback pass
 does not search Chroma again: it scores every chunk of the papers the first search returned and of the
-keyword candidates exactly in memory (:meth:`Retriever.feedback_dense`).
+keyword candidates exactly in memory (:meth:`Retriever.feedback_dense`). That pass is not the same
+search: a chunk outside that pool that Chroma's second search would return is missed, so a hybrid
+search run before the background read is done can rank differently from the same search after it.
 
 Query embedding runs with ``query_threads`` torch threads (1 by default): a single short query is
 too small to gain from a second thread, and on a shared 2-core machine a second thread mostly
@@ -343,7 +345,8 @@ class Retriever:
         self._matrix_thread: threading.Thread | None = None
         self._load_reference()
         # a store larger than the reference sample: every chunk vector is read into memory in the
-        # background (searches fetch from Chroma until it is there; the results are the same)
+        # background (searches fetch from Chroma until it is there, with the same results, except the
+        # feedback pass: see feedback_dense)
         if not self.ref_full and 0 < self.n_chunks <= MEMORY_CHUNKS_MAX:
             self._matrix_thread = threading.Thread(target=self._load_chunk_matrix, name="rag-chunk-vectors", daemon=True)
             self._matrix_thread.start()
@@ -665,10 +668,10 @@ class Retriever:
         if mode == "dense":
             fused = dict(d.scores)
         elif mode == "rrf":
-            kw_ids = [self.papers[i].id for i in top_indices(kw, n) if kw[i] > 0]
+            kw_ids = [self.papers[i].id for i in positive_top(kw, n)]
             fused = rrf([self._ranked(d.scores), kw_ids])
         elif mode == "keyword":
-            fused = {self.papers[i].id: float(kw[i]) for i in top_indices(kw, n) if kw[i] > 0}
+            fused = {self.papers[i].id: float(kw[i]) for i in positive_top(kw, n)}
         else:
             need = max(k, self.prf_papers, self.reranker.candidates if self.reranker is not None else 0)
             fused = self.fuse(qvec, d, kw, nterms, n, ref, kw_stats, cache, need)

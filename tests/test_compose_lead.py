@@ -224,6 +224,18 @@ def test_several_is_asked_for_papers_not_a_plural_inside_a_singular_ask():
         assert "several" not in intents(q), q
 
 
+def test_a_question_in_quotes_markup_or_with_a_full_width_mark_is_not_a_topic_phrase():
+    """A yes/no question behind a quote or markdown, or ended by a full-width question mark (CJK input), is a
+    question, not a topic typed as a phrase (rag.evidence.topic_phrase)."""
+    from rag.evidence import topic_phrase
+
+    for q in ('"Is BERT better than ELMo"', "**Is** dropout useful", "- does dropout help", "「Is BERT good」",
+              "BERT是什么？", "BERTとは何ですか？"):
+        assert not topic_phrase(q), q
+        assert "several" not in intents(q), q
+    assert topic_phrase('"binary neural networks"') and topic_phrase("**binary neural networks**")
+
+
 def test_a_sentence_shown_on_its_own_loses_its_connective_and_availability_is_not_evidence():
     from rag.evidence import unframed
     assert unframed("Instead, the nonlinear Hawkes process allows a flexible influence pattern.") \

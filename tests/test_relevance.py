@@ -111,3 +111,20 @@ def test_paraphrase_is_answered_with_its_paper_on_the_real_index(pipeline, quest
     ans = pipeline.answer(question, backend="extractive")
     assert ans.outcome == ANSWERED
     assert title in [c.paper.title for c in ans.citations]
+
+
+def test_calibration_cites_as_many_papers_as_decide():
+    """bench.calibrate.evaluate simulates rag.relevance.decide: a question about one thing cites at most
+    ONE_THING_SOURCES papers, one that asks for papers at most MAX_SOURCES (three close hits, one gold)."""
+    from bench.calibrate import evaluate
+    from rag.relevance import MAX_SOURCES, ONE_THING_SOURCES
+
+    hits = [{"closeness": 0.9 - 0.01 * i, "coverage": 0.5, "gold": i == 0} for i in range(MAX_SOURCES + 1)]
+
+    def precision(several: bool) -> float:
+        row = {"id": "q", "type": "lookup", "several": several, "hits": hits, "features": [0.0] * len(DECLINE_FEATURES)}
+        m = evaluate([row], 0.1, np.zeros(len(DECLINE_FEATURES)), 0.0, 1.0, margin=1.0, several_margin=1.0)
+        return m["cite_precision"]
+
+    assert precision(False) == pytest.approx(1 / ONE_THING_SOURCES)
+    assert precision(True) == pytest.approx(1 / MAX_SOURCES)

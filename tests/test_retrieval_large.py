@@ -17,6 +17,27 @@ def test_top_indices_is_the_stable_argsort_prefix():
     assert top_indices(np.zeros(5, dtype=np.float32), 0).tolist() == []
 
 
+def test_positive_top_is_the_positive_part_of_top_indices():
+    """positive_top (the keyword top-n from a sampled threshold on a large score array) selects exactly
+    what top_indices does among the positive scores: ties, mostly-zero arrays, n past the positives."""
+    from rag.retrieval import positive_top, top_indices
+
+    rng = np.random.default_rng(0)
+    for t in range(400):
+        size, n = int(rng.integers(1, 20_000)), int(rng.integers(0, 60))
+        kind = t % 4
+        if kind == 0:
+            s = rng.random(size)
+        elif kind == 1:  # mostly zero, a few tied positives
+            s = np.where(rng.random(size) < 0.9, 0, rng.integers(1, 4, size))
+        elif kind == 2:
+            s = rng.integers(0, 3, size)
+        else:
+            s = np.where(rng.random(size) < 0.5, 0, rng.random(size))
+        s = s.astype(np.float32)
+        assert positive_top(s, n) == [int(i) for i in top_indices(s, n) if s[i] > 0], (size, n, kind)
+
+
 def test_pruned_fusion_gives_the_same_top_as_full_fusion(small_index, small_papers):
     """On a store whose dense reference sample holds a few papers (as on a large store), search
     with the pruned fusion returns the same papers and scores as fusion over every candidate, and
