@@ -90,6 +90,14 @@ def test_decide_declines_by_the_model_and_keeps_the_relevance_floor():
     assert decide(Scored([object()], [], np.zeros(3), set(), [0.75], [0.9]), 0.5, 0.6).outcome == ANSWERED
 
 
+def test_the_source_cap_limits_cited_papers_in_retrieval_order_not_related_ones():
+    flat = _scored([0.62, 0.6, 0.6, 0.6], [0.6, 0.6, 0.6, 0.6], 0.5)  # four papers within any margin
+    answered = decide(flat, margin=1.0, max_sources=2, decline_at=None)
+    assert answered.outcome == ANSWERED and answered.chosen == [0, 1]
+    related = decide(flat, margin=1.0, max_sources=2, decline_at=-100.0)  # declined: the related list is not capped
+    assert related.outcome == RELATED and related.chosen == [0, 1, 2, 3]
+
+
 # tune-file questions (blind_c_tune bc-t034, bc-t005: answered with a nearby topic's papers before the decline
 # model; user_questions u002, u010: short paraphrases)
 NEAR_MISSES = ["Which paper introduced the WILDS benchmark of in-the-wild distribution shifts?",
