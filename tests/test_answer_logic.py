@@ -364,17 +364,18 @@ def test_three_outcomes_and_sources_by_relevance_margin():
 
 
 def test_a_question_about_one_thing_cites_at_most_two_papers(settings_factory):
-    """Within the citing margin (here: any margin), a one-thing question cites the best paper and one runner-up;
+    """Within the citing margin (here: any margin), a one-thing question cites at most ONE_THING_SOURCES papers;
     a question that asks for papers cites them all."""
     from rag.relevance import ONE_THING_SOURCES
 
     s = settings_factory(backend="extractive", refuse_threshold=0.0, source_margin=10.0)
-    pool = hits((SAM, 10.0, 0.9), (DDIM, 9.0, 0.8), (OTHER, 8.0, 0.7))
+    farm = paper("Farm Yield Forecasting", "We forecast farm yields from satellite images with gradient boosting.")
+    pool = hits((SAM, 10.0, 0.9), (DDIM, 9.0, 0.8), (OTHER, 8.0, 0.7), (farm, 7.0, 0.6))
     one = A.plan(FakePipeline(s, pool), Q, pool)
-    assert one.outcome == "answered" and len(one.sources) == ONE_THING_SOURCES == 2
-    assert one.sources[0].paper.id == SAM.id
+    assert one.outcome == "answered" and len(one.sources) == ONE_THING_SOURCES == 3
+    assert [src.paper.id for src in one.sources] == [SAM.id, DDIM.id, OTHER.id]  # the first ones retrieved
     several = A.plan(FakePipeline(s, pool), "Which papers seek parameters with uniformly low loss?", pool)
-    assert len(several.sources) == 3
+    assert len(several.sources) == 4
 
 
 def test_related_outcome_names_papers_and_quotes_nothing(settings_factory):
