@@ -152,7 +152,10 @@ def opening(sources: list[Source], want: set[str]) -> list[Line]:
         if clause:
             items.append((src.n, said(named(src.paper, src.n), shorten(clause, max_clause)), shorten(clause, max_clause), sent))
         else:
-            best = src.ranked.best(1)
+            # no "we propose…" clause: the paper's best sentence that is not background, other people's work or a code
+            # link ("Spiking neural networks (SNNs) are…" says nothing of what the paper does); else its best one
+            best = [s for s in src.ranked.best(ONE_PAPER_SENTENCES) if src.ranked.roles.get(s) not in SKIPPED_ROLES][:1] \
+                or src.ranked.best(1)
             if best:
                 items.append((src.n, f"{named(src.paper, src.n)} ({shorten(best[0].rstrip('.'), max_clause)})",
                               shorten(best[0].rstrip("."), max_clause), best[0]))
@@ -317,14 +320,16 @@ def _supported(texts: PaperTexts, text: str, srcs: list[Source]) -> bool:
 def check_lines(texts: PaperTexts, sources: list[Source], lines: list[Line]) -> list[Line]:
     """The code-built lines that pass the support check against the sources they cite; a
     multi-paper opening is checked clause by clause, each against its own paper, and keeps the
-    clauses that pass. (They are built from the papers' own sentences, so a failure means a
-    rewrite went wrong; it is never shown.)"""
+    clauses that pass; a paper whose clause fails (a shortened clause can lose what made it
+    supported) stays in it by its title alone. (They are built from the papers' own sentences, so a
+    failure means a rewrite went wrong; it is never shown.)"""
     by_n = {s.n: s for s in sources}
     out = []
     for line in lines:
         if line.clauses:
-            kept = [(n, shown, clause, sent) for n, (shown, clause, sent) in line.clauses.items()
-                    if n in by_n and (not clause or _supported(texts, clause, [by_n[n]]))]
+            kept = [(n, shown, clause, sent) if not clause or _supported(texts, clause, [by_n[n]])
+                    else (n, named(by_n[n].paper, n), "", None)
+                    for n, (shown, clause, sent) in line.clauses.items() if n in by_n]
             if kept:
                 out.append(several(kept))
             continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.compose import Source, evidence_lines, opening
+from rag.compose import Source, evidence_lines, named, opening
 from rag.evidence import continues, defines, intents, lead_clause, question_names, rank_sentences, shorten
 from rag.models import Hit, Paper, paper_id
 from rag.support import paper_text
@@ -270,3 +270,39 @@ def test_the_eval_recheck_splits_a_multi_paper_opening_by_paper():
     assert _OPENING_ITEM.split(_OPENING_COUNT.sub("", two)) == [
         "“GraPPa” [1] presents a model over text, tables and images",
         "“Open Question Answering over Tables and Text” (ICLR 2021) [2] considers open QA."]
+
+
+SNN = Paper(id=paper_id("Spiking Networks at Scale"), title="Spiking Networks at Scale", venue="ICLR", year=2021,
+            abstract="Spiking neural networks (SNNs) are a biologically plausible alternative to deep networks for learning. "
+            "Training them at depth has remained hard for learning systems. "
+            "Here, deep spiking models trained with surrogate gradients match conventional networks.")
+
+
+def test_a_paper_without_a_contribution_clause_is_not_introduced_by_its_background():
+    """In a multi-paper opening, a paper with no "we propose…" sentence gets its best sentence that is not background
+    (ranked first here by word overlap), not "Spiking neural networks (SNNs) are a … alternative…"."""
+    q = "Which papers study spiking neural networks for learning?"
+    snn = source(2, SNN, q, favour="Spiking neural networks")
+    assert snn.lead() == (None, None) and snn.ranked.roles[snn.ranked.sentences[0]] == "background"
+    line = opening([source(1, TANGO, q), snn], intents(q))[0]
+    assert "(Here, deep spiking models trained with surrogate gradients match conventional networks)" in line.text
+    assert "biologically plausible" not in line.text
+
+
+def test_a_clause_that_fails_the_check_leaves_its_paper_in_the_opening_by_title():
+    """A shortened clause can lose what made it supported: the clause is not shown, the paper stays named (and cited)
+    in the multi-paper opening instead of disappearing from the answer."""
+    from rag.compose import check_lines, several
+    from rag.support import PaperTexts
+
+    from .conftest import HashEmbedder
+
+    q = "Which papers study pruning at initialization?"
+    srcs = [source(1, FORCE, q), source(2, MARK, q)]
+    good = "proposes an objective to find a skeletonized network with maximum foresight connection sensitivity (FORCE)"
+    bad = "teaches quantum kittens to sing opera under water"
+    line = several([(1, f"{named(FORCE, 1)} {good}", good, srcs[0].ranked.sentences[0]),
+                    (2, f"{named(MARK, 2)} {bad}", bad, srcs[1].ranked.sentences[0])])
+    [out] = check_lines(PaperTexts(HashEmbedder()), srcs, [line])
+    assert out.cites == [1, 2] and "FORCE" in out.text and "kittens" not in out.text
+    assert out.text.startswith("2 papers address this:") and named(MARK, 2) in out.text
