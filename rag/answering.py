@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .compose import MAX_ANSWER_SENTENCES, Checker, Line, Source, check_lines, evidence_lines, opening
+from .compose import MAX_ANSWER_SENTENCES, Checker, Line, Source, check_lines, evidence_lines, keeps_specifics, opening, polish_lead, restates
 from .embed import Embedder
 from .errors import ConfigError, GeneratorError
 from .evidence import METADATA_INTENTS, focus, intents, rank_sentences
@@ -418,6 +418,14 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         dropped = 0
         try:
             for raw in sentences_from_stream(stream):
+                if lead_only:  # the opening sentence: no preamble, about the paper rather than "we"; not a bare title
+                    polished = polish_lead(raw, p.sources[0])
+                    if polished is None:
+                        dropped += 1
+                        if dropped >= GIVE_UP_AFTER:
+                            break
+                        continue
+                    raw = polished
                 got = checker.check(raw, only=[p.sources[0].n] if lead_only else None)
                 if got is None:
                     if checker.repeats >= 2:
@@ -446,14 +454,27 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
             used = "extractive"
             model_lines = []
             asm.reset()
+        elif lead_only and model_lines:
+            # the opening about the model's paper alone is what its sentence would replace: not if the rewrite loses
+            # a name, a number or most of its words (keeps_specifics); after a multi-paper opening, a lead that restates it adds nothing
+            alone = [ln for ln in opened if not set(ln.cites) - {p.sources[0].n}]
+            others = [ln for ln in opened if ln not in alone]
+            if alone and not keeps_specifics(model_lines[0], alone[0], p.sources[0].paper):
+                fallback = f"the {gen.name} model's sentence left out names or words of the opening it would replace; extractive answer"
+            elif others and restates(model_lines[0], others):
+                fallback = f"the {gen.name} model's sentence only restated the opening; extractive answer"
+            if fallback:
+                used, model_lines = "extractive", []
     if not model_lines:
         head = opened
         evidence = evidence_lines(p.sources, opened, p.want, qterms=p.qterms)
     elif task == "lead":
         # one paper: the model's sentence opens the answer in place of the code-built one; several:
         # it follows the opening that names them all
-        head = model_lines if len(p.sources) == 1 else opened + model_lines
-        evidence = evidence_lines(p.sources, opened + model_lines, p.want, qterms=p.qterms)
+        # (an opening that is about the model's paper alone is what the model's sentence rewrites: replaced, not repeated)
+        head = model_lines if len(p.sources) == 1 else \
+            [ln for ln in opened if set(ln.cites) - {p.sources[0].n}] + model_lines
+        evidence = evidence_lines(p.sources, head, p.want, qterms=p.qterms)
     else:
         head = []  # already shown as it streamed
         evidence = evidence_lines(p.sources, model_lines, p.want, qterms=p.qterms) if settings.answer_quotes else []

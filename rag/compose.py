@@ -275,7 +275,8 @@ class Checker:
         """``raw`` checked; None for a fragment that states nothing (not worth reporting)."""
         by_n = {s.n: s for s in self.sources}
         claimed = [by_n[n] for n in parse_markers(raw) if n in by_n and (only is None or n in only)]
-        clean = strip_markers(raw).strip(" -*•:\"'“”")
+        clean = strip_markers(raw).strip(" -*•:\"'")
+        clean = clean if clean.startswith("“") and "”" in clean else clean.strip("“”")  # keep a quoted title's quotes
         clean = re.sub(r"^\d+[.)]\s*", "", clean).strip()
         terms = set(content_terms(clean))
         if len(terms) < MIN_CONTENT:
@@ -307,6 +308,54 @@ class Checker:
                            clean=_sentence(_cap(clean)))
         return Checked(with_markers(_cap(clean), [s.n for s in keep]), [s.n for s in keep], score,
                        rests_on={s.n: self._best_unit(s, vec) for s in keep})
+
+
+_PREAMBLE = re.compile(r"^(?:(?:the |my |an? )?(?:answer|rewritten sentence|rewrite)(?: to (?:the|your) question)?(?: is)?\s*[:\-–]\s*"
+                       r"|(?:sure|here is[^:]{0,40}|certainly)[,!.:]\s*)+", re.I)
+_WE = re.compile(r"\b(?:we|our|us)\b", re.I)
+
+
+def polish_lead(raw: str, src: Source) -> str | None:
+    """A local model's lead sentence made fit to open an answer, before it is checked: the "The answer
+    to the question is:" preamble dropped; a sentence that speaks as the authors ("In this paper, we design
+    X") turned into one about the paper ("“Title” [n] designs X", the rewrite the code-built opening uses);
+    a leading connective dropped. None when it says nothing beyond the paper's title (a title fragment
+    such as "Benchmark for High-level Mathematical Reasoning [1]." is not an answer)."""
+    marks = parse_markers(raw)
+    text = _PREAMBLE.sub("", strip_markers(raw).strip(" -*•\"'“”")).strip()
+    if not text:
+        return None
+    if len(set(content_terms(text)) - set(content_terms(src.paper.title))) < MIN_NEW_TERMS:
+        return None
+    clause = lead_clause(text)
+    if clause and not _WE.search(clause):
+        return _sentence(said(named(src.paper, src.n), clause.rstrip(".")))
+    text = unframed(_cap(text))
+    return with_markers(_cap(text), marks) if marks else text
+
+
+def restates(line: Line, shown: list[Line], at: float = 0.8) -> bool:
+    """Whether ``line`` says little beyond ``shown``: at least ``at`` of its content words are already there."""
+    terms = set(content_terms(strip_markers(line.text)))
+    have = {t for ln in shown for t in content_terms(strip_markers(ln.text))}
+    return bool(terms) and len(terms & have) >= at * len(terms)
+
+
+KEEP_TERMS = 0.7  # share of the replaced opening's own content words a model's rewrite must keep
+
+
+def keeps_specifics(line: Line, replaced: Line, paper) -> bool:
+    """Whether ``line`` keeps what ``replaced`` says (apart from the paper's title and venue, which its citation
+    gives): every name and number, and ``KEEP_TERMS`` of its other content words. A rewrite that drops them (a
+    135M model turns "description length as a measure" into "a crucial example of Solomonoff's theory") answers
+    less than the sentence it replaces."""
+    given = key_tokens(f"{paper.title} {where(paper)}")
+    old, new = strip_markers(replaced.text), strip_markers(line.text)
+    if not key_tokens(old) - given <= key_tokens(new) | given:
+        return False
+    title = set(content_terms(f"{paper.title} {where(paper)}"))
+    terms = set(content_terms(old)) - title
+    return not terms or len(terms & (set(content_terms(new)) | title)) >= KEEP_TERMS * len(terms)
 
 
 def _supported(texts: PaperTexts, text: str, srcs: list[Source]) -> bool:

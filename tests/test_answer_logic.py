@@ -495,10 +495,13 @@ def test_extractive_answer_opens_with_a_sentence_that_answers(settings_factory):
 
 def test_lead_task_model_sentence_opens_the_answer(settings_factory):
     s = settings_factory(backend="local", refuse_threshold=0.4, source_margin=0.3, answer_model_task="lead")
-    gen = ScriptedGenerator(["Sharpness-Aware Minimization seeks parameters in neighborhoods having uniformly low loss."])
+    gen = ScriptedGenerator(["The answer is: Sharpness-Aware Minimization (SAM) seeks parameters that lie in neighborhoods having "
+                             "uniformly low loss."])
     pieces, ans = run(FakePipeline(s, hits((SAM, 10.0, 0.8)), gen))
     assert ans.backend == "local" and ans.fallback is None
-    assert ans.text.startswith("Sharpness-Aware Minimization seeks parameters in neighborhoods having uniformly low loss [1].")
+    assert ans.text.startswith("Sharpness-Aware Minimization (SAM) seeks parameters that lie in neighborhoods having uniformly low "
+                               "loss [1].")  # the preamble dropped
+    assert ans.text.count("neighborhoods having uniformly low loss") == 1  # the code-built opening it replaces is not repeated
     assert ans.sentences[0].origin == "model" and "".join(pieces) == ans.text
     prompt = gen.messages[-1]["content"]
     assert Q in prompt and "<paper" not in prompt  # one sentence to rewrite, no numbered blocks to echo
@@ -506,6 +509,11 @@ def test_lead_task_model_sentence_opens_the_answer(settings_factory):
     _, fb = run(FakePipeline(s, hits((SAM, 10.0, 0.8)), bad))
     assert fb.backend == "extractive" and fb.unsupported and "1997" not in fb.text
     assert fb.text.startswith("“Sharpness-Aware Minimization")
+    # a supported rewrite that loses the name the opening gives (SAM) answers less: the code-built opening stays
+    lossy = ScriptedGenerator(["Sharpness-Aware Minimization seeks parameters in neighborhoods having uniformly low loss."])
+    _, kept = run(FakePipeline(s, hits((SAM, 10.0, 0.8)), lossy))
+    assert kept.backend == "extractive" and not kept.unsupported and "left out" in kept.fallback
+    assert kept.text.startswith("“Sharpness-Aware Minimization for Efficiently Improving Generalization” (ICLR 2021) [1] introduces")
 
 
 def test_markup_in_a_question_is_stripped(settings):

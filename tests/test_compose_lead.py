@@ -306,3 +306,29 @@ def test_a_clause_that_fails_the_check_leaves_its_paper_in_the_opening_by_title(
     [out] = check_lines(PaperTexts(HashEmbedder()), srcs, [line])
     assert out.cites == [1, 2] and "FORCE" in out.text and "kittens" not in out.text
     assert out.text.startswith("2 papers address this:") and named(MARK, 2) in out.text
+
+
+def test_a_model_lead_is_polished_before_it_is_checked():
+    """The local model's lead sentence: its preamble goes, "we propose" becomes the paper proposing (the rewrite the
+    code-built opening uses), a bare title is no answer."""
+    from rag.compose import polish_lead
+
+    src = source(1, FORCE, "what is FORCE pruning at initialization?")
+    assert polish_lead("The answer to the question is: FORCE keeps pruned networks trainable at 99.5% sparsity [1].", src) \
+        == "FORCE keeps pruned networks trainable at 99.5% sparsity [1]."
+    assert polish_lead("To this end, we propose an objective to find a skeletonized network (FORCE) [1].", src) == (
+        "“Progressive Skeletonization: Trimming more fat from a network at initialization” (ICLR 2021) [1] proposes an "
+        "objective to find a skeletonized network (FORCE).")
+    assert polish_lead("Progressive Skeletonization: Trimming more fat [1].", src) is None
+    assert polish_lead("However, random pruning beats these approaches beyond 95% sparsity [1].", src) \
+        == "Random pruning beats these approaches beyond 95% sparsity [1]."
+
+
+def test_a_line_that_restates_the_opening_is_recognised():
+    from rag.compose import Line, restates
+
+    opening_line = Line("“Uncertainty Sets” [1] presents an algorithm that modifies any classifier to output a predictive set "
+                        "containing the true label with a user-specified probability and “Cascades” [2] presents CP.", [1, 2], {})
+    echo = Line("The algorithm modifies any classifier to output a predictive set containing the true label [1].", [1], {})
+    new = Line("Coverage holds at 90% on ImageNet while sets stay small, about two labels on average [1].", [1], {})
+    assert restates(echo, [opening_line]) and not restates(new, [opening_line])
