@@ -34,7 +34,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .compose import MAX_ANSWER_SENTENCES, Checker, Line, Source, check_lines, evidence_lines, keeps_specifics, opening, polish_lead, restates
+from .compose import (
+    MAX_ANSWER_SENTENCES,
+    Checker,
+    Line,
+    Source,
+    check_lines,
+    evidence_lines,
+    keeps_specifics,
+    opening,
+    polish_lead,
+    restates,
+)
 from .embed import Embedder
 from .errors import ConfigError, GeneratorError
 from .evidence import METADATA_INTENTS, focus, intents, rank_sentences
