@@ -411,6 +411,9 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
     asm = Assembly(p.sources)
     checker = Checker(parts.texts, p.sources, p.qterms)
     opened = check_lines(parts.texts, p.sources, opening(p.sources, p.want))
+    # the opening lines about the first paper alone (what a model's lead rewrites) and the others (a multi-paper opening)
+    others = [ln for ln in opened if set(ln.cites) - {p.sources[0].n}]
+    alone = [ln for ln in opened if ln not in others]
     fallback, failed, used = None, False, gen.name
     task = getattr(settings, "answer_model_task", "auto")
     task = ("lead" if gen.name == "local" else "full") if task == "auto" else task
@@ -468,8 +471,6 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         elif lead_only and model_lines:
             # the opening about the model's paper alone is what its sentence would replace: not if the rewrite loses
             # a name, a number or most of its words (keeps_specifics); after a multi-paper opening, a lead that restates it adds nothing
-            alone = [ln for ln in opened if not set(ln.cites) - {p.sources[0].n}]
-            others = [ln for ln in opened if ln not in alone]
             if alone and not keeps_specifics(model_lines[0], alone[0], p.sources[0].paper):
                 fallback = f"the {gen.name} model's sentence left out names or words of the opening it would replace; extractive answer"
             elif others and restates(model_lines[0], others):
@@ -480,11 +481,9 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         head = opened
         evidence = evidence_lines(p.sources, opened, p.want, qterms=p.qterms)
     elif task == "lead":
-        # one paper: the model's sentence opens the answer in place of the code-built one; several:
-        # it follows the opening that names them all
-        # (an opening that is about the model's paper alone is what the model's sentence rewrites: replaced, not repeated)
-        head = model_lines if len(p.sources) == 1 else \
-            [ln for ln in opened if set(ln.cites) - {p.sources[0].n}] + model_lines
+        # the model's sentence opens the answer in place of the code-built opening about its paper (replaced, not
+        # repeated); a multi-paper opening that names them all stays before it
+        head = others + model_lines
         evidence = evidence_lines(p.sources, head, p.want, qterms=p.qterms)
     else:
         head = []  # already shown as it streamed

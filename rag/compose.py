@@ -114,6 +114,12 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+def unquoted(text: str) -> str:
+    """A model's sentence without the bullets and quotes around it; a quoted title it opens with keeps its quotes."""
+    text = text.strip(" -*•:\"'")
+    return text if text.startswith("“") and "”" in text else text.strip("“”")
+
+
 def asked_about(sources: list[Source], want: set[str]) -> list[Source]:
     """The sources the answer is about: a question that asks for one thing (not "which papers…")
     and names it (FORCE, Hanabi) is about the one source that uses most of its names, when exactly
@@ -275,9 +281,7 @@ class Checker:
         """``raw`` checked; None for a fragment that states nothing (not worth reporting)."""
         by_n = {s.n: s for s in self.sources}
         claimed = [by_n[n] for n in parse_markers(raw) if n in by_n and (only is None or n in only)]
-        clean = strip_markers(raw).strip(" -*•:\"'")
-        clean = clean if clean.startswith("“") and "”" in clean else clean.strip("“”")  # keep a quoted title's quotes
-        clean = re.sub(r"^\d+[.)]\s*", "", clean).strip()
+        clean = re.sub(r"^\d+[.)]\s*", "", unquoted(strip_markers(raw))).strip()
         terms = set(content_terms(clean))
         if len(terms) < MIN_CONTENT:
             return None
@@ -322,7 +326,7 @@ def polish_lead(raw: str, src: Source) -> str | None:
     a leading connective dropped. None when it says nothing beyond the paper's title (a title fragment
     such as "Benchmark for High-level Mathematical Reasoning [1]." is not an answer)."""
     marks = parse_markers(raw)
-    text = _PREAMBLE.sub("", strip_markers(raw).strip(" -*•\"'“”")).strip()
+    text = _PREAMBLE.sub("", unquoted(strip_markers(raw))).strip()
     if not text:
         return None
     if len(set(content_terms(text)) - set(content_terms(src.paper.title))) < MIN_NEW_TERMS:
@@ -349,11 +353,11 @@ def keeps_specifics(line: Line, replaced: Line, paper) -> bool:
     gives): every name and number, and ``KEEP_TERMS`` of its other content words. A rewrite that drops them (a
     135M model turns "description length as a measure" into "a crucial example of Solomonoff's theory") answers
     less than the sentence it replaces."""
-    given = key_tokens(f"{paper.title} {where(paper)}")
+    cited = f"{paper.title} {where(paper)}"
+    given, title = key_tokens(cited), set(content_terms(cited))
     old, new = strip_markers(replaced.text), strip_markers(line.text)
     if not key_tokens(old) - given <= key_tokens(new) | given:
         return False
-    title = set(content_terms(f"{paper.title} {where(paper)}"))
     terms = set(content_terms(old)) - title
     return not terms or len(terms & (set(content_terms(new)) | title)) >= KEEP_TERMS * len(terms)
 
