@@ -41,6 +41,7 @@ _LATEX_SYMBOLS = {
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+|[%&#_|{},;!])\s?")
 _LATEX_WRAP = re.compile(r"\\(?:textit|textbf|textsc|emph|texttt|textrm|mathrm|mathbf|mathcal|mathbb|mathit|mathsf|boldsymbol|"
                          r"operatorname|text|tilde|hat|bar|widetilde|widehat|overline|vec)\s*\{([^{}]*)\}")
+_OLD_FONT = re.compile(r"\{\\?(?:em|bf|it|sc|tt|rm|sl|sf)\s+([^{}]*)\}")  # "{\em x}" and "{em x}" (its backslash lost) → x
 _GLUED = re.compile(r"([a-z]{2}\)?)\.([A-Z][a-z]+)\b")  # "needed.However" → "needed. However"
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Eqs|Sec|No|approx|resp|w\.r\.t)\.$", re.IGNORECASE)
 
@@ -72,6 +73,7 @@ def clean_source_text(text: str) -> str:
     ("needed.However" → "needed. However"), whitespace collapsed."""
     text = _ANY_BRACKET_NUM.sub("", text or "")
     text = re.sub(r"\{\\color\{[^{}]*\}([^{}]*)\}", r"\1", text)
+    text = _OLD_FONT.sub(r"\1", text)
     for _ in range(3):  # nested wrappers: \textbf{\emph{x}}
         text = _LATEX_WRAP.sub(r"\1", text)
     text = text.replace("\\$", "$").replace("$", "").replace("``", "\"").replace("''", "\"")

@@ -137,6 +137,9 @@ def test_source_text_loses_reference_markers_and_latex():
     assert clean_source_text(r"We use \textit{SAM} [12] with 5\% noise.") == "We use SAM with 5% noise."
     # norm bars, escaped braces and math spacing (seen in a shown answer: "an \|·\|_1 regularized program")
     assert clean_source_text(r"an $\|\cdot\|_1$ regularized program over $\{1,\,2\}$") == "an ‖·‖_1 regularized program over 1, 2"
+    # old font switches, with and without their backslash (both in the shipped corpus: "open QA over em both tabular")
+    assert clean_source_text(r"we propose {\em Causal Anonymous Walks (CAWs)} to induce") == "we propose Causal Anonymous Walks (CAWs) to induce"
+    assert clean_source_text("open QA over {em both} tabular and textual data") == "open QA over both tabular and textual data"
 
 
 def test_injection_sentences_are_recognized():
