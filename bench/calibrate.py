@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.relevance import DECLINE_FEATURES, MAX_SOURCES, ONE_THING_SOURCES
+from rag.relevance import ALIGNED_FEATURES, MAX_SOURCES, ONE_THING_SOURCES
 
 
 def features(pipe, path: Path) -> list[dict]:
@@ -38,9 +38,10 @@ def features(pipe, path: Path) -> list[dict]:
     for q in load_questions(path):
         hits = pipe.retrieve(q.question, pipe.settings.retrieval.k)
         gold = {normalize_title(t) for t in q.gold_titles}
-        row = {"id": q.id, "type": q.type, "gold": len(gold), "file": path.name, "several": "several" in intents(q.question), "hits": []}
+        several = "several" in intents(q.question)
+        row = {"id": q.id, "type": q.type, "gold": len(gold), "file": path.name, "several": several, "hits": []}
         if hits:
-            sc = score_hits(parts.embedder, parts.texts, parts.stats, q.question, question_terms(q.question), hits)
+            sc = score_hits(parts.embedder, parts.texts, parts.stats, q.question, question_terms(q.question), hits, several)
             row["features"] = sc.features()
             row["values"] = sc.feature_values()
             row["hits"] = [{"gold": normalize_title(h.paper.title) in gold, "closeness": c, "coverage": v, "id": h.paper.id}
@@ -147,7 +148,7 @@ def main() -> None:
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=Path("/tmp/calibration.json"))
     ap.add_argument("--reuse", action="store_true", help="read the features from --out instead of computing them")
-    ap.add_argument("--features", default=",".join(DECLINE_FEATURES),
+    ap.add_argument("--features", default=",".join(ALIGNED_FEATURES),
                     help="comma-separated names of rag.relevance.Scored.feature_values to fit the model on")
     ap.add_argument("--false-refusal", type=float, default=0.08, help="false refusal the decline threshold may cost on the tune files")
     args = ap.parse_args()
@@ -183,7 +184,7 @@ def main() -> None:
         print(f"  leave out {name}: refusal {r if r is None else round(r, 3)} false refusal {f if f is None else round(f, 3)}")
     weights, bias = fit_logistic(x, y)
     at = decline_threshold(x @ weights + bias, y, args.false_refusal)
-    print("DECLINE_WEIGHTS =", tuple(round(float(w), 3) for w in weights), " DECLINE_BIAS =", round(bias, 3), " DECLINE_AT =", round(at, 3))
+    print("weights of", names, "=", tuple(round(float(w), 3) for w in weights), " bias =", round(bias, 3), " decline at =", round(at, 3))
     print("refuse margin several absolute | refusal false_refusal cite_recall cite_precision")
     for refuse in (0.4, 0.5, 0.55):
         for margin in (0.06, 0.08, 0.10, 0.12):

@@ -56,7 +56,6 @@ from .prompts import answer_messages, as_data, evidence_block, render
 from .relevance import (
     ANSWER_THRESHOLD,
     ANSWERED,
-    DECLINE_AT,
     MAX_SOURCES,
     NOT_COVERED,
     ONE_THING_SOURCES,
@@ -241,12 +240,12 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     want = intents(question)
     if not hits:
         return Plan(question, None, hits, 0.0, NOT_COVERED, [], want=want, qterms=qterms)
-    sc = score_hits(parts.embedder, parts.texts, parts.stats, question, qterms, hits)
+    sc = score_hits(parts.embedder, parts.texts, parts.stats, question, qterms, hits, several="several" in want)
     refuse, answer_at = thresholds(parts.settings)
     margin = getattr(parts.settings, "source_margin", None)
     if margin is None:
         margin = SEVERAL_MARGIN if "several" in want else SOURCE_MARGIN
-    d = decide(sc, refuse, answer_at, margin, MAX_SOURCES if "several" in want else ONE_THING_SOURCES, decline_at=DECLINE_AT if getattr(parts.settings, "refuse_threshold", None) is None else None)
+    d = decide(sc, refuse, answer_at, margin, MAX_SOURCES if "several" in want else ONE_THING_SOURCES, decline=getattr(parts.settings, "refuse_threshold", None) is None)
     if d.outcome != ANSWERED:
         return Plan(question, sc.qvec, hits, d.relevance, d.outcome, [], [sc.pool[i] for i in d.chosen] if d.outcome == RELATED else [],
                     want, qterms)

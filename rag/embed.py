@@ -71,6 +71,45 @@ def resolve_model_path(name: str) -> str:
     )
 
 
+WORD_CACHE = 20_000  # texts whose word vectors an embedder keeps (a paper's ~10 sentences each: ~2,000 papers)
+
+
+def join_pieces(pieces: list[str], token_vecs: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Words and their vectors from a WordPiece model's per-token output: ``[CLS]``/``[SEP]``/``[PAD]``
+    dropped, "##" continuation pieces averaged into the word they continue, vectors L2-normalized."""
+    words: list[str] = []
+    groups: list[list[np.ndarray]] = []
+    for piece, vec in zip(pieces, token_vecs, strict=False):
+        if piece in ("[CLS]", "[SEP]", "[PAD]"):
+            continue
+        if piece.startswith("##") and words:
+            words[-1] += piece[2:]
+            groups[-1].append(vec)
+        else:
+            words.append(piece)
+            groups.append([vec])
+    if not groups:
+        return [], np.zeros((0, token_vecs.shape[-1]), dtype=np.float32)
+    mat = np.asarray([np.mean(g, axis=0) for g in groups], dtype=np.float32)
+    return words, mat / (np.linalg.norm(mat, axis=1, keepdims=True) + 1e-9)
+
+
+class WordCache:
+    """Texts' word vectors, the most recent ``WORD_CACHE`` kept (a paper's sentences recur across questions)."""
+
+    def __init__(self, size: int = WORD_CACHE):
+        self.size = size
+        self.items: dict[str, tuple[list[str], np.ndarray]] = {}
+
+    def get(self, texts: list[str], compute: Callable[[list[str]], list[tuple[list[str], np.ndarray]]]):
+        todo = list(dict.fromkeys(t for t in texts if t not in self.items))
+        if todo:
+            self.items.update(zip(todo, compute(todo), strict=True))
+            while len(self.items) > self.size:
+                self.items.pop(next(iter(self.items)))
+        return [self.items[t] for t in texts]
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, loaded from a local folder."""
 
@@ -86,6 +125,7 @@ class SentenceTransformerEmbedder:
         self.dim = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
         self.tokenizer = self.model.tokenizer
+        self._words = WordCache()
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -93,6 +133,22 @@ class SentenceTransformerEmbedder:
         vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)
         return vecs.astype(np.float32, copy=False)
+
+    def word_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Each text's words (word pieces joined back, as the tokenizer lowercases them) with their
+        contextual vectors: the mean of their pieces' last-layer token embeddings, L2-normalized
+        (:func:`join_pieces`). For aligning a question's words with a paper's
+        (:func:`rag.relevance.alignment`); recently seen texts come from a cache."""
+        return self._words.get(texts, self._word_vectors)
+
+    def _word_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        embs = self.model.encode(texts, batch_size=self.batch_size, output_value="token_embeddings",
+                                 convert_to_numpy=False, show_progress_bar=False)
+        out = []
+        for text, emb in zip(texts, embs, strict=True):
+            ids = self.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"]
+            out.append(join_pieces(self.tokenizer.convert_ids_to_tokens(ids), emb.float().cpu().numpy()))
+        return out
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False, verbose=False))

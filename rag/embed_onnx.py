@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .embed import PACKAGED_MODELS, resolve_model_path
+from .embed import PACKAGED_MODELS, WordCache, join_pieces, resolve_model_path
 from .errors import ConfigError
 
 RECIPE = 1  # bump when the export recipe changes: cached exports of another recipe are redone
@@ -284,6 +284,7 @@ class OnnxEmbedder:
         self._encoder.no_padding()
         self._encoder.enable_truncation(max_length=self.max_tokens)
         self._pad_id = pad_id
+        self._words = WordCache()
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         """L2-normalized float32 vectors, in the order of ``texts``; runs in batches of similar length."""
@@ -294,18 +295,40 @@ class OnnxEmbedder:
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
-            width = max(len(encs[i].ids) for i in idx)
-            ids = np.full((len(idx), width), self._pad_id, dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            types = np.zeros((len(idx), width), dtype=np.int64)
-            for r, i in enumerate(idx):
-                e = encs[i]
-                n = len(e.ids)
-                ids[r, :n], mask[r, :n], types[r, :n] = e.ids, e.attention_mask, e.type_ids
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            hidden = self.session.run(None, {k: feed[k] for k in self.inputs})[0]
-            out[idx] = _mean_pool(hidden, mask)
+            batch = [encs[i] for i in idx]
+            mask = np.zeros((len(idx), max(len(e.ids) for e in batch)), dtype=np.int64)
+            for r, e in enumerate(batch):
+                mask[r, :len(e.ids)] = e.attention_mask
+            out[idx] = _mean_pool(self._hidden(batch), mask)
         return out
+
+    def word_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        """As :meth:`rag.embed.SentenceTransformerEmbedder.word_vectors`: each text's words with their
+        contextual vectors (the model's last hidden states, pieces of a word averaged)."""
+        return self._words.get(texts, self._word_vectors)
+
+    def _word_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        encs = self._encoder.encode_batch(list(texts))
+        out: list[tuple[list[str], np.ndarray]] = [([], np.zeros((0, self.dim), dtype=np.float32))] * len(texts)
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b:b + self.batch_size]
+            hidden = self._hidden([encs[i] for i in idx])
+            for r, i in enumerate(idx):
+                out[i] = join_pieces(encs[i].tokens, hidden[r, :len(encs[i].ids)])
+        return out
+
+    def _hidden(self, encs: list) -> np.ndarray:
+        """The model's last hidden states for a batch of encodings, padded to the longest."""
+        width = max(len(e.ids) for e in encs)
+        ids = np.full((len(encs), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(encs), width), dtype=np.int64)
+        types = np.zeros((len(encs), width), dtype=np.int64)
+        for r, e in enumerate(encs):
+            n = len(e.ids)
+            ids[r, :n], mask[r, :n], types[r, :n] = e.ids, e.attention_mask, e.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return self.session.run(None, {k: feed[k] for k in self.inputs})[0]
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)

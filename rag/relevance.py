@@ -10,17 +10,19 @@ question is neither close to nor covered by any of them.
 
 Relevance alone does not tell a near miss from a paraphrase (on the blind held-out half it declined
 only 0.45 of the questions the corpus does not answer): a question about "optical flow" lands on
-video papers that are as close to it as the right paper is to a reworded lookup. :func:`decline_logit`
-is a small logistic model over three features of the top ``RELEVANCE_DEPTH`` hits: the best
-closeness, the best coverage and the best coverage by a single sentence or title (see the
-calibration comment for what each weighs, what was measured and dropped, and why the margin by which
-the most relevant paper stands out, measured as a fourth, is not used). It helps, but it is
-not the whole answer: near misses that combine two covered topics still get through.
+video papers that are as close to it as the right paper is to a reworded lookup. The decline model
+(:class:`DeclineModel`, :func:`decline_logit`) is a small logistic model over features of the top
+``RELEVANCE_DEPTH`` hits: the best closeness, the best coverage and the best coverage by a single
+sentence or title (:data:`LEXICAL`); with an embedder that gives word vectors (the default), also
+the :func:`alignment` of the question's words with the papers' words and, for a question about one
+thing, the margin by which the best paper stands out (:data:`ALIGNED`). See the calibration comments
+for what each weighs and what was measured and dropped. It helps, but it is not the whole answer:
+near misses that combine two covered topics still get through.
 
 Outcomes:
 
-- ``answered``: the question's relevance reaches ``ANSWER_THRESHOLD`` and the logistic model does
-  not decline it (:func:`decline_logit` below ``DECLINE_AT``); the cited sources are the
+- ``answered``: the question's relevance reaches ``ANSWER_THRESHOLD`` and the decline model does
+  not decline it (its log-odds below its threshold); the cited sources are the
   retrieved papers whose own relevance is within ``SOURCE_MARGIN`` of the best one or reaches
   ``CITE_ABSOLUTE`` (and above the refusal threshold): every relevant paper of a multi-paper
   question, not the tangential ones; at most ``MAX_SOURCES``, or ``ONE_THING_SOURCES`` for a
@@ -92,17 +94,46 @@ MAX_SOURCES = 5
 # 1.000 / 0.769 -> 0.952 / 0.792 -> 0.905 / 0.857; blind_e_lookup_tune 0.80 / 0.72 -> 0.85 / 0.75 -> 0.85 / 0.818;
 # dev 0.783 / 0.780 -> 0.783 / 0.796 -> 0.783 / 0.830; user_questions unchanged by the cap.
 ONE_THING_SOURCES = 3
-# The decline model (see the module docstring), fitted by `python -m bench.calibrate`: weights of DECLINE_FEATURES
-# Shipped: the three-feature model. The four-feature model with ``margin`` (weights (-6.779, -6.984, 9.492, -14.412),
+# The decline model without word vectors (LEXICAL below: an ONNX or OpenAI-compatible embedder), fitted by
+# `python -m bench.calibrate --features closeness,coverage,sentence_coverage` on the tune files of the sixth session.
+# The four-feature model with ``margin`` (weights (-6.779, -6.984, 9.492, -14.412),
 # bias 5.87, threshold 0.962; `python -m bench.calibrate --features closeness,coverage,sentence_coverage,margin`)
 # declines more near misses (LOFO 0.600 vs 0.526 above) but declines topic questions: a "papers on X" question has
 # several equally relevant papers and so no margin. On the tune files blind_d_topic_tune was falsely refused 0.30 and
 # the gold papers in its top k cited fell 0.811 -> 0.514 (blind_b_tune 0.747 -> 0.663); topic questions are what
-# researchers ask most, so it is not shipped (README "Answers").
+# researchers ask most, so it is not shipped (README "Answers"); the ALIGNED model below uses the margin only for a
+# question about one thing.
 DECLINE_FEATURES = ("closeness", "coverage", "sentence_coverage")
 DECLINE_WEIGHTS = (-8.429, -11.228, 9.992)
 DECLINE_BIAS = 6.544
 DECLINE_AT = 1.038  # a question whose decline log-odds reach this is not answered (false refusal 0.08 on the tune files)
+# With an embedder that gives word vectors (sentence-transformers, the default), the decline model also reads how
+# well the question's words align with the top papers' words (``alignment``, see :func:`alignment`) and, for a
+# question about one thing, the margin by which the best paper stands out (``margin_one``; a question that asks for
+# papers gets the neutral MARGIN_ALONE: several papers answer it, so none stands out). Fitted by
+# `python -m bench.calibrate --features closeness,coverage,sentence_coverage,alignment,margin_one` on every tune file
+# and every held-out file of the earlier rounds (768 questions, 245 near misses); see README "Refusal, eighth session".
+ALIGNED_FEATURES = ("closeness", "coverage", "sentence_coverage", "alignment", "margin_one")
+# Leave-one-file-out (each of the 27 files judged by a model fitted on the other 26), refusal / false refusal at a tune
+# false refusal of 0.08: 0.539 / 0.082 (the three-feature model refitted on the same questions: 0.441 / 0.088; 5-fold
+# CV 0.543 / 0.081 vs 0.443 / 0.083). Topic questions falsely refused 0.084 (three features: 0.076), metadata
+# questions 0.00: without ALIGN_SKIP their "who wrote…", "ICLR 2021", "oral or poster" words never align and 0.19
+# were declined. Measured and not kept: the alignment alone beside the three (LOFO 0.514 / 0.088), the IDF-weighted
+# share of poorly aligned words (0.518 / 0.092), the worst-aligned word of the best paper, the two rarest words'
+# alignment, the alignment pooled over the top 3 papers; the plain margin with the alignment declines topic
+# questions (0.592 / 0.092 but topic false refusal 0.143). The word vectors of all sentences of the top 3 papers cost
+# one more pass of the embedding model over them (cached per sentence; bench/RESULTS.md "answer").
+ALIGNED_WEIGHTS = (2.017, -3.813, 10.885, -19.113, -4.443)
+ALIGNED_BIAS = 9.437
+ALIGNED_AT = 1.117
+ALIGN_DEPTH = 3  # papers whose words the question's words are aligned with
+# words a question uses to ask for a paper's record (who, where, when, what kind): the record answers them, never the abstract
+ALIGN_SKIP = frozenset({
+    "author", "authors", "wrote", "written", "who", "venue", "conference", "year", "years", "session",
+    "sessions", "day", "days", "time", "slot", "hour", "oral", "orals", "spotlight", "spotlights", "poster",
+    "posters", "presentation", "presented", "type", "talk", "published", "publish", "iclr", "icml", "neurips",
+    "nips", "receive", "received", "get", "got",
+})
 MARGIN_DEPTH = 5  # the margin is taken over the first 5 hits (the default k it was fitted at), whatever k is
 MARGIN_ALONE = 0.22  # a lone hit (filters, k=1) stands out from nothing: the tune files' mean margin, neither side
 CANDIDATE_SENTENCES = 4  # sentences per paper embedded for relevance (best by word overlap, plus the first)
@@ -187,6 +218,8 @@ class Scored:
     closeness: list[float]
     coverage: list[float]
     sentence_cov: float | None = None  # sentence_coverage over the top hits
+    alignment: float | None = None  # :func:`alignment` over the top hits (None: the embedder gives no word vectors)
+    several: bool = False  # the question asks for papers ("which papers…"): no one paper is expected to stand out
 
     @property
     def relevance(self) -> list[float]:
@@ -200,20 +233,48 @@ class Scored:
             return 0.0
         return max(self.closeness[:RELEVANCE_DEPTH]) + COVERAGE_WEIGHT * max(self.coverage[:RELEVANCE_DEPTH])
 
-    def features(self) -> list[float] | None:
-        """The decline model's inputs (``DECLINE_FEATURES``), or None without the lexical features."""
+    def decline_model(self) -> DeclineModel | None:
+        """The decline model this question's features allow: with word alignment :data:`ALIGNED`, else
+        :data:`LEXICAL`; None without the lexical features."""
         vals = self.feature_values()
-        if vals is None or any(n not in vals for n in DECLINE_FEATURES):
+        if vals is None:
             return None
-        return [vals[n] for n in DECLINE_FEATURES]
+        return next((m for m in (ALIGNED, LEXICAL) if all(n in vals for n in m.features)), None)
+
+    def features(self) -> list[float] | None:
+        """The inputs of :meth:`decline_model`, or None without the lexical features."""
+        m, vals = self.decline_model(), self.feature_values()
+        return None if m is None or vals is None else [vals[n] for n in m.features]
 
     def feature_values(self) -> dict[str, float] | None:
         """Every candidate feature of the decline model by name (the calibration measures them all)."""
         if not self.closeness or self.sentence_cov is None:
             return None
         rel = sorted(self.relevance[:MARGIN_DEPTH], reverse=True)
-        return {"closeness": max(self.closeness[:RELEVANCE_DEPTH]), "coverage": max(self.coverage[:RELEVANCE_DEPTH]),
-                "sentence_coverage": self.sentence_cov, "margin": rel[0] - float(np.mean(rel[1:])) if len(rel) > 1 else MARGIN_ALONE}
+        margin = rel[0] - float(np.mean(rel[1:])) if len(rel) > 1 else MARGIN_ALONE
+        vals = {"closeness": max(self.closeness[:RELEVANCE_DEPTH]), "coverage": max(self.coverage[:RELEVANCE_DEPTH]),
+                "sentence_coverage": self.sentence_cov, "margin": margin, "margin_one": MARGIN_ALONE if self.several else margin}
+        if self.alignment is not None:
+            vals["alignment"] = self.alignment
+        return vals
+
+
+@dataclass(frozen=True)
+class DeclineModel:
+    """A logistic model of "the corpus does not answer this": weights over named features, a bias and
+    the log-odds at which a question is declined."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    at: float
+
+    def logit(self, values: list[float]) -> float:
+        return decline_logit(values, self.weights, self.bias)
+
+
+LEXICAL = DeclineModel(DECLINE_FEATURES, DECLINE_WEIGHTS, DECLINE_BIAS, DECLINE_AT)
+ALIGNED = DeclineModel(ALIGNED_FEATURES, ALIGNED_WEIGHTS, ALIGNED_BIAS, ALIGNED_AT)
 
 
 def decline_logit(features: list[float], weights: tuple[float, ...] = DECLINE_WEIGHTS, bias: float = DECLINE_BIAS) -> float:
@@ -221,13 +282,49 @@ def decline_logit(features: list[float], weights: tuple[float, ...] = DECLINE_WE
     return bias + sum(w * x for w, x in zip(weights, features, strict=True))
 
 
-def score_hits(embedder, texts_cache: PaperTexts, stats: TermStats, question: str, qterms: set[str], hits: list[Hit]) -> Scored:
-    """Relevance of every hit (see the module docstring)."""
+def alignment(embedder, question: str, texts: list[PaperText], stats: TermStats) -> float | None:
+    """How well the question's words are said by one of ``texts``: each content word of the question
+    (not the words that ask for a record, :data:`ALIGN_SKIP`) takes its best cosine with any word of
+    the paper's title and sentences (contextual word vectors of the embedding model); the IDF-weighted
+    mean over the question's words, best over the papers. A paraphrase finds its words said in other
+    words; a near miss ("optical flow" asked of video papers) leaves a rare word unsaid. None when the
+    embedder gives no word vectors (``word_vectors``: the sentence-transformers embedder does)."""
+    word_vectors = getattr(embedder, "word_vectors", None)
+    if word_vectors is None or not texts:
+        return None
+    units = [[t.paper.title, *t.sentences] for t in texts]
+    (qwords, qvecs), *paper_words = word_vectors([question] + [u for us in units for u in us])
+    asked = [i for i, w in enumerate(qwords) if w.isalnum() and content_terms(w)]
+    keep = [i for i in asked if said_by_abstract(qwords[i])] or asked
+    if not keep:
+        return None
+    idf = np.asarray([max((stats.idf(t) for t in content_terms(qwords[i])), default=0.0) for i in keep])
+    weights = idf / (idf.sum() + 1e-9)
+    best, at = 0.0, 0
+    for us in units:
+        vecs = [v for _, v in paper_words[at:at + len(us)] if len(v)]
+        at += len(us)
+        if vecs:
+            sims = (qvecs[keep] @ np.concatenate(vecs).T).max(1)
+            best = max(best, float(sims @ weights))
+    return best
+
+
+def said_by_abstract(word: str) -> bool:
+    """A question word that the abstract, not the record, would say (not "who", "session", "2021")."""
+    return word not in ALIGN_SKIP and not (len(word) == 4 and word.isdigit() and word[:2] in ("19", "20"))
+
+
+def score_hits(embedder, texts_cache: PaperTexts, stats: TermStats, question: str, qterms: set[str], hits: list[Hit],
+               several: bool = False) -> Scored:
+    """Relevance of every hit and the decline model's features (see the module docstring); ``several``:
+    the question asks for papers."""
     texts = texts_cache.get_many([h.paper for h in hits])
     cands = [candidates(t, qterms, stats) for t in texts]
     qvec = embed_candidates(embedder, cands, question)
     return Scored(list(hits), texts, qvec, qterms, [c.closeness(qvec) for c in cands],
-                  [stats.coverage(qterms, t.terms) for t in texts], sentence_coverage(qterms, texts[:RELEVANCE_DEPTH], stats))
+                  [stats.coverage(qterms, t.terms) for t in texts], sentence_coverage(qterms, texts[:RELEVANCE_DEPTH], stats),
+                  alignment(embedder, question, texts[:ALIGN_DEPTH], stats), several)
 
 
 @dataclass
@@ -241,9 +338,11 @@ class Decision:
 
 
 def decide(sc: Scored, refuse_threshold: float = REFUSE_THRESHOLD, answer_threshold: float = ANSWER_THRESHOLD,
-           margin: float = SOURCE_MARGIN, max_sources: int = MAX_SOURCES, decline_at: float | None = DECLINE_AT) -> Decision:
-    """Outcome and sources (see the module docstring); ``decline_at=None`` (or a ``Scored`` without
-    lexical features) leaves the outcome to the relevance thresholds alone."""
+           margin: float = SOURCE_MARGIN, max_sources: int = MAX_SOURCES, decline: bool = True,
+           decline_at: float | None = None) -> Decision:
+    """Outcome and sources (see the module docstring); ``decline=False`` (or a ``Scored`` without
+    lexical features) leaves the outcome to the relevance thresholds alone; ``decline_at`` replaces
+    the decline model's own threshold."""
     best = sc.best
     if not sc.pool or best < refuse_threshold:
         return Decision(NOT_COVERED, [], best)
@@ -251,8 +350,9 @@ def decide(sc: Scored, refuse_threshold: float = REFUSE_THRESHOLD, answer_thresh
     top = max(rel)
     bar = max(refuse_threshold, min(top - margin, CITE_ABSOLUTE))
     chosen = [i for i in range(len(sc.pool)) if rel[i] >= bar] or [int(np.argmax(rel))]  # in retrieval order
-    feats = sc.features() if decline_at is not None else None
-    if best < answer_threshold or (feats is not None and decline_logit(feats) >= decline_at):
+    model, feats = (sc.decline_model(), sc.features()) if decline else (None, None)
+    declined = model is not None and feats is not None and model.logit(feats) >= (model.at if decline_at is None else decline_at)
+    if best < answer_threshold or declined:
         return Decision(RELATED, chosen[:MAX_SOURCES], best)  # related papers are not the answer: the cap is for citing
     # the first ``max_sources`` in retrieval order: simulated on the tune files with a cap of 2, the retrieval rank
     # picked the right papers of a one-thing question better than relevance did (gold in the top 5 cited 0.967 vs 0.951)

@@ -135,3 +135,13 @@ def test_stale_export_is_replaced(onnx_embedders, settings_factory, cache_dir, t
     assert json.loads((folder / "export.json").read_text())["recipe"] == eo.RECIPE
     assert [p.name for p in (tmp_path / "models").iterdir()] == [folder.name]  # no temp or old folders left
     assert make_embedder(s.embed, tmp_path).reused and calls == ["onnx"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_word_vectors_agree_with_torch(backend, onnx_embedders, texts, embedder):
+    """The decline model's word alignment (rag.relevance.alignment) reads the same words and vectors from either runtime."""
+    picked = [texts[0], texts[-3], texts[-2]]  # an abstract and two queries
+    for (w_onnx, v_onnx), (w_torch, v_torch) in zip(onnx_embedders[backend].word_vectors(picked), embedder.word_vectors(picked), strict=True):
+        assert w_onnx == w_torch and len(w_onnx) > 2
+        cos = (v_onnx * v_torch).sum(axis=1)
+        assert cos.min() >= (0.999 if backend == "onnx" else 0.8), (backend, float(cos.min()))

@@ -5,15 +5,18 @@ import numpy as np
 import pytest
 
 from rag.relevance import (
+    ALIGNED,
     ANSWERED,
     CITE_ABSOLUTE,
     DECLINE_AT,
     DECLINE_FEATURES,
     DECLINE_WEIGHTS,
+    LEXICAL,
     MARGIN_ALONE,
     NOT_COVERED,
     RELATED,
     Scored,
+    alignment,
     decide,
     decline_logit,
     sentence_coverage,
@@ -80,7 +83,7 @@ def test_decide_declines_by_the_model_and_keeps_the_relevance_floor():
     assert near_miss.best >= 0.5 and decline_logit(near_miss.features()) >= DECLINE_AT
     d = decide(near_miss)
     assert d.outcome == RELATED and d.chosen
-    assert decide(near_miss, decline_at=None).outcome == ANSWERED  # the relevance thresholds alone would answer it
+    assert decide(near_miss, decline=False).outcome == ANSWERED  # the relevance thresholds alone would answer it
     assert decide(_scored([0.3, 0.2], [0.1, 0.1], 0.1)).outcome == NOT_COVERED
     # sources: within the margin of the best, or relevant enough on their own (CITE_ABSOLUTE)
     multi = _scored([0.9, 0.8, 0.55, 0.5], [1.0, 0.6, 0.3, 0.2], 0.6)  # relevance 1.3, 1.04, 0.67, 0.58
@@ -92,10 +95,69 @@ def test_decide_declines_by_the_model_and_keeps_the_relevance_floor():
 
 def test_the_source_cap_limits_cited_papers_in_retrieval_order_not_related_ones():
     flat = _scored([0.62, 0.6, 0.6, 0.6], [0.6, 0.6, 0.6, 0.6], 0.5)  # four papers within any margin
-    answered = decide(flat, margin=1.0, max_sources=2, decline_at=None)
+    answered = decide(flat, margin=1.0, max_sources=2, decline=False)
     assert answered.outcome == ANSWERED and answered.chosen == [0, 1]
     related = decide(flat, margin=1.0, max_sources=2, decline_at=-100.0)  # declined: the related list is not capped
     assert related.outcome == RELATED and related.chosen == [0, 1, 2, 3]
+
+
+class _OneHotWords:
+    """A fake word-vector embedder for the alignment's arithmetic: a word's vector is one-hot on the
+    word itself, so a question word aligns 1.0 with the same word and 0.0 with any other."""
+
+    def __init__(self):
+        self.vocab: dict[str, int] = {}
+
+    def word_vectors(self, texts):
+        out = []
+        for t in texts:
+            ws = [w.strip(".,?").lower() for w in t.split()]
+            idx = [self.vocab.setdefault(w, len(self.vocab)) for w in ws]
+            out.append((ws, idx))
+        dim = len(self.vocab)
+        return [(ws, np.eye(dim)[idx] if idx else np.zeros((0, dim))) for ws, idx in out]
+
+
+def test_alignment_weighs_question_words_by_rarity_takes_the_best_paper_and_skips_record_words():
+    stats = TermStats([])
+    stats.n, stats.df = 100, {"video": 50, "optic": 2, "flow": 5}  # "video" is common, "optical" rare
+    video = _text("Video frames", ["We predict video frames."])
+    flow = _text("Optical flow", ["We estimate optical flow."])
+    e = _OneHotWords()
+    assert alignment(e, "optical flow for video", [video], stats) < alignment(e, "optical flow for video", [video, flow], stats)
+    assert alignment(e, "optical flow for video", [flow], stats) > alignment(e, "optical flow for video", [video], stats)
+    assert alignment(e, "optical flow", [flow], stats) == pytest.approx(1.0)
+    # the words that ask for a record (who, which session, 2021) are the record's, never the abstract's: not counted
+    assert alignment(e, "Who wrote the ICLR 2021 paper on optical flow?", [flow], stats) == pytest.approx(1.0)
+    assert alignment(object(), "optical flow", [flow], stats) is None  # an embedder without word vectors
+
+
+def test_the_aligned_decline_model_is_used_when_word_alignment_is_there():
+    sc = _scored([0.75, 0.5], [0.9, 0.2], 0.5)
+    assert sc.decline_model() is LEXICAL and sc.features() == [sc.feature_values()[n] for n in DECLINE_FEATURES]
+    sc.alignment = 0.8
+    assert sc.decline_model() is ALIGNED
+    vals = sc.feature_values()
+    assert sc.features() == [vals[n] for n in ALIGNED.features] and "alignment" in ALIGNED.features
+    # a question that asks for papers expects several to answer it: its margin is neutral
+    assert vals["margin_one"] == vals["margin"] and vals["margin"] != MARGIN_ALONE
+    sc.several = True
+    assert sc.feature_values()["margin_one"] == MARGIN_ALONE
+    # better-aligned questions are answered: the fitted weight of the alignment lowers the decline log-odds
+    assert ALIGNED.weights[ALIGNED.features.index("alignment")] < 0
+
+
+def test_word_vectors_of_the_real_model_align_a_paraphrase_better_than_a_near_miss(embedder):
+    stats = TermStats([])
+    paper = _text("Robust and Generalizable Visual Representation Learning via Random Convolutions",
+                  ["We use random convolutions as data augmentation.",
+                   "Randomized convolutions keep global shapes but randomize local texture."])
+    para = alignment(embedder, "augmentation that keeps the outline of objects but scrambles their texture", [paper], stats)
+    near = alignment(embedder, "optical flow estimation between consecutive video frames", [paper], stats)
+    assert para is not None and near is not None and para > near + 0.1
+    words, vecs = embedder.word_vectors(["Tokenization-free models"])[0]
+    assert words[:3] == ["tokenization", "-", "free"] and vecs.shape == (len(words), embedder.dim)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
 
 
 # tune-file questions (blind_c_tune bc-t034, bc-t005: answered with a nearby topic's papers before the decline
