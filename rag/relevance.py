@@ -14,8 +14,8 @@ video papers that are as close to it as the right paper is to a reworded lookup.
 (:class:`DeclineModel`, :func:`decline_logit`) is a small logistic model over features of the top
 ``RELEVANCE_DEPTH`` hits: the best closeness, the best coverage and the best coverage by a single
 sentence or title (:data:`LEXICAL`); with an embedder that gives word vectors (the default), also
-the :func:`alignment` of the question's words with the papers' words and, for a question about one
-thing, the margin by which the best paper stands out (:data:`ALIGNED`). See the calibration comments
+the :func:`alignment` of the question's words with the papers' words, in place of the closeness
+(:data:`ALIGNED`). See the calibration comments
 for what each weighs and what was measured and dropped. It helps, but it is not the whole answer:
 near misses that combine two covered topics still get through.
 
@@ -101,31 +101,32 @@ ONE_THING_SOURCES = 3
 # declines more near misses (LOFO 0.600 vs 0.526 above) but declines topic questions: a "papers on X" question has
 # several equally relevant papers and so no margin. On the tune files blind_d_topic_tune was falsely refused 0.30 and
 # the gold papers in its top k cited fell 0.811 -> 0.514 (blind_b_tune 0.747 -> 0.663); topic questions are what
-# researchers ask most, so it is not shipped (README "Answers"); the ALIGNED model below uses the margin only for a
-# question about one thing.
+# researchers ask most, so it is not shipped (README "Answers").
 DECLINE_FEATURES = ("closeness", "coverage", "sentence_coverage")
 DECLINE_WEIGHTS = (-8.429, -11.228, 9.992)
 DECLINE_BIAS = 6.544
 DECLINE_AT = 1.038  # a question whose decline log-odds reach this is not answered (false refusal 0.08 on the tune files)
-# With an embedder that gives word vectors (sentence-transformers, the default), the decline model also reads how
-# well the question's words align with the top papers' words (``alignment``, see :func:`alignment`) and, for a
-# question about one thing, the margin by which the best paper stands out (``margin_one``; a question that asks for
-# papers gets the neutral MARGIN_ALONE: several papers answer it, so none stands out). Fitted by
-# `python -m bench.calibrate --features closeness,coverage,sentence_coverage,alignment,margin_one` on every tune file
-# and every held-out file of the earlier rounds (768 questions, 245 near misses); see README "Refusal, eighth session".
-ALIGNED_FEATURES = ("closeness", "coverage", "sentence_coverage", "alignment", "margin_one")
-# Leave-one-file-out (each of the 27 files judged by a model fitted on the other 26), refusal / false refusal at a tune
-# false refusal of 0.08: 0.539 / 0.082 (the three-feature model refitted on the same questions: 0.441 / 0.088; 5-fold
-# CV 0.543 / 0.081 vs 0.443 / 0.083). Topic questions falsely refused 0.084 (three features: 0.076), metadata
-# questions 0.00: without ALIGN_SKIP their "who wrote…", "ICLR 2021", "oral or poster" words never align and 0.19
-# were declined. Measured and not kept: the alignment alone beside the three (LOFO 0.514 / 0.088), the IDF-weighted
-# share of poorly aligned words (0.518 / 0.092), the worst-aligned word of the best paper, the two rarest words'
-# alignment, the alignment pooled over the top 3 papers; the plain margin with the alignment declines topic
-# questions (0.592 / 0.092 but topic false refusal 0.143). The word vectors of all sentences of the top 3 papers cost
-# one more pass of the embedding model over them (cached per sentence; bench/RESULTS.md "answer").
-ALIGNED_WEIGHTS = (2.017, -3.813, 10.885, -19.113, -4.443)
-ALIGNED_BIAS = 9.437
-ALIGNED_AT = 1.117
+# With an embedder that gives word vectors (sentence-transformers or ONNX, the default), the decline model reads how
+# well the question's words align with the top papers' words (``alignment``, see :func:`alignment`) in place of the
+# closeness. Fitted by `python -m bench.calibrate --features coverage,sentence_coverage,alignment` on every tune file
+# and every held-out file of the earlier rounds (27 files, 768 questions, 245 near misses; README "Refusal, eighth
+# session"). Leave-one-file-out (each file judged by a model fitted on the other 26), refusal / false refusal at a tune
+# false refusal of 0.08: 0.543 / 0.088, against 0.441 / 0.088 for the three lexical features refitted on the same
+# questions (5-fold CV 0.548 / 0.085 vs 0.443 / 0.083); on the earlier held-out files 0.500 / 0.097 vs 0.362 / 0.088
+# (the shipped LEXICAL model, fitted without them: 0.331 / 0.075). Topic questions falsely refused 0.067 (0.076),
+# metadata questions 0.00: without ALIGN_SKIP their "who wrote…", "ICLR 2021", "oral or poster" never align and
+# 0.19 were declined. Measured and not kept (LOFO at 0.08): the alignment beside all three lexical features (0.514 /
+# 0.088; closeness then takes a positive weight, so a far question like "crop yields from satellite imagery" was
+# answered for being far), with the margin of a one-thing question (0.539 / 0.082, but bare topic phrases such as
+# "differential privacy in machine learning" have a flat list and were declined: topic false refusal 0.084), the
+# IDF-weighted share of poorly aligned words (0.518 / 0.092), the worst-aligned word of the best paper, the two rarest
+# words' alignment, the alignment pooled over the top 3 papers, closeness + coverage + alignment (0.404 / 0.080).
+# The word vectors of all sentences of the top 3 papers cost one more pass of the embedding model over them (cached
+# per sentence; bench/RESULTS.md "answer").
+ALIGNED_FEATURES = ("coverage", "sentence_coverage", "alignment")
+ALIGNED_WEIGHTS = (-4.312, 11.429, -19.554)
+ALIGNED_BIAS = 10.068
+ALIGNED_AT = 1.063
 ALIGN_DEPTH = 3  # papers whose words the question's words are aligned with
 # words a question uses to ask for a paper's record (who, where, when, what kind): the record answers them, never the abstract
 ALIGN_SKIP = frozenset({
@@ -219,7 +220,7 @@ class Scored:
     coverage: list[float]
     sentence_cov: float | None = None  # sentence_coverage over the top hits
     alignment: float | None = None  # :func:`alignment` over the top hits (None: the embedder gives no word vectors)
-    several: bool = False  # the question asks for papers ("which papers…"): no one paper is expected to stand out
+    several: bool = False  # the question asks for papers ("which papers…"): none stands out (``margin_one``, measured only)
 
     @property
     def relevance(self) -> list[float]:

@@ -139,12 +139,16 @@ def test_the_aligned_decline_model_is_used_when_word_alignment_is_there():
     assert sc.decline_model() is ALIGNED
     vals = sc.feature_values()
     assert sc.features() == [vals[n] for n in ALIGNED.features] and "alignment" in ALIGNED.features
-    # a question that asks for papers expects several to answer it: its margin is neutral
+    # a question that asks for papers expects several to answer it: its margin (measured by the calibration) is neutral
     assert vals["margin_one"] == vals["margin"] and vals["margin"] != MARGIN_ALONE
     sc.several = True
     assert sc.feature_values()["margin_one"] == MARGIN_ALONE
-    # better-aligned questions are answered: the fitted weight of the alignment lowers the decline log-odds
-    assert ALIGNED.weights[ALIGNED.features.index("alignment")] < 0
+    # better-aligned and better-covered questions are answered: their fitted weights lower the decline log-odds
+    weight = dict(zip(ALIGNED.features, ALIGNED.weights, strict=True))
+    assert weight["alignment"] < 0 and weight["coverage"] < 0
+    base = [vals[n] for n in ALIGNED.features]
+    aligned = [v + 0.1 if n == "alignment" else v for n, v in zip(ALIGNED.features, base, strict=True)]
+    assert ALIGNED.logit(aligned) < ALIGNED.logit(base)
 
 
 def test_word_vectors_of_the_real_model_align_a_paraphrase_better_than_a_near_miss(embedder):
