@@ -71,7 +71,7 @@ def resolve_model_path(name: str) -> str:
     )
 
 
-WORD_CACHE = 20_000  # texts whose word vectors an embedder keeps (a paper's ~10 sentences each: ~2,000 papers)
+WORD_CACHE = 4_000  # texts whose word vectors an embedder keeps (float16: ~10 MB per 1,000 sentences)
 
 
 def join_pieces(pieces: list[str], token_vecs: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -102,12 +102,18 @@ class WordCache:
         self.items: dict[str, tuple[list[str], np.ndarray]] = {}
 
     def get(self, texts: list[str], compute: Callable[[list[str]], list[tuple[list[str], np.ndarray]]]):
+        """The word vectors of ``texts``, computing (``compute``) only those not kept."""
         todo = list(dict.fromkeys(t for t in texts if t not in self.items))
         if todo:
-            self.items.update(zip(todo, compute(todo), strict=True))
-            while len(self.items) > self.size:
-                self.items.pop(next(iter(self.items)))
-        return [self.items[t] for t in texts]
+            self.put(todo, compute(todo))
+        return [(w, v.astype(np.float32)) for w, v in (self.items[t] for t in texts)]
+
+    def put(self, texts: list[str], words: list[tuple[list[str], np.ndarray]]) -> None:
+        for text, (ws, vs) in zip(texts, words, strict=True):
+            self.items.pop(text, None)
+            self.items[text] = (ws, vs.astype(np.float16))
+        while len(self.items) > self.size:
+            self.items.pop(next(iter(self.items)))
 
 
 class SentenceTransformerEmbedder:
@@ -139,16 +145,28 @@ class SentenceTransformerEmbedder:
         contextual vectors: the mean of their pieces' last-layer token embeddings, L2-normalized
         (:func:`join_pieces`). For aligning a question's words with a paper's
         (:func:`rag.relevance.alignment`); recently seen texts come from a cache."""
-        return self._words.get(texts, self._word_vectors)
+        return self._words.get(texts, lambda todo: self._encode(todo)[1])
 
-    def _word_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
-        embs = self.model.encode(texts, batch_size=self.batch_size, output_value="token_embeddings",
-                                 convert_to_numpy=False, show_progress_bar=False)
-        out = []
-        for text, emb in zip(texts, embs, strict=True):
-            ids = self.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"]
-            out.append(join_pieces(self.tokenizer.convert_ids_to_tokens(ids), emb.float().cpu().numpy()))
-        return out
+    def embed_words(self, texts: list[str]) -> np.ndarray:
+        """:meth:`embed_batch`'s vectors, from the same pass of the model that gives the texts' word
+        vectors (kept for :meth:`word_vectors`): a paper embedded this way is aligned for free."""
+        vecs, words = self._encode(texts)
+        self._words.put(texts, words)
+        return vecs
+
+    def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[tuple[list[str], np.ndarray]]]:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        outs = self.model.encode(texts, batch_size=self.batch_size, output_value=None, convert_to_numpy=False,
+                                 show_progress_bar=False)
+        vecs = np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outs]).astype(np.float32)
+        vecs /= np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
+        words = []
+        for o in outs:
+            mask = o["attention_mask"].bool()
+            pieces = self.tokenizer.convert_ids_to_tokens(o["input_ids"][mask].tolist())
+            words.append(join_pieces(pieces, o["token_embeddings"][mask].float().cpu().numpy()))
+        return vecs, words
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False, verbose=False))

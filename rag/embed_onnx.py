@@ -305,18 +305,30 @@ class OnnxEmbedder:
     def word_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
         """As :meth:`rag.embed.SentenceTransformerEmbedder.word_vectors`: each text's words with their
         contextual vectors (the model's last hidden states, pieces of a word averaged)."""
-        return self._words.get(texts, self._word_vectors)
+        return self._words.get(texts, lambda todo: self._encode(todo)[1])
 
-    def _word_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
-        encs = self._encoder.encode_batch(list(texts))
-        out: list[tuple[list[str], np.ndarray]] = [([], np.zeros((0, self.dim), dtype=np.float32))] * len(texts)
+    def embed_words(self, texts: list[str]) -> np.ndarray:
+        """:meth:`embed_batch`'s vectors and, from the same pass, the texts' word vectors (kept for :meth:`word_vectors`)."""
+        vecs, words = self._encode(texts)
+        self._words.put(texts, words)
+        return vecs
+
+    def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[tuple[list[str], np.ndarray]]]:
+        vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
+        words: list[tuple[list[str], np.ndarray]] = [([], np.zeros((0, self.dim), dtype=np.float32))] * len(texts)
+        encs = self._encoder.encode_batch(list(texts)) if texts else []
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
-            hidden = self._hidden([encs[i] for i in idx])
+            batch = [encs[i] for i in idx]
+            mask = np.zeros((len(idx), max(len(e.ids) for e in batch)), dtype=np.int64)
+            for r, e in enumerate(batch):
+                mask[r, :len(e.ids)] = e.attention_mask
+            hidden = self._hidden(batch)
+            vecs[idx] = _mean_pool(hidden, mask)
             for r, i in enumerate(idx):
-                out[i] = join_pieces(encs[i].tokens, hidden[r, :len(encs[i].ids)])
-        return out
+                words[i] = join_pieces(encs[i].tokens, hidden[r, :len(encs[i].ids)])
+        return vecs, words
 
     def _hidden(self, encs: list) -> np.ndarray:
         """The model's last hidden states for a batch of encodings, padded to the longest."""

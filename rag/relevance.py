@@ -321,6 +321,9 @@ def score_hits(embedder, texts_cache: PaperTexts, stats: TermStats, question: st
     """Relevance of every hit and the decline model's features (see the module docstring); ``several``:
     the question asks for papers."""
     texts = texts_cache.get_many([h.paper for h in hits])
+    if hasattr(embedder, "word_vectors"):
+        # the top papers are embedded whole, their word vectors in the same pass: they are the ones cited
+        texts_cache.embed(texts[:ALIGN_DEPTH], words=True)
     cands = [candidates(t, qterms, stats) for t in texts]
     qvec = embed_candidates(embedder, cands, question)
     return Scored(list(hits), texts, qvec, qterms, [c.closeness(qvec) for c in cands],

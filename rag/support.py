@@ -184,11 +184,14 @@ class PaperTexts:
                 self._cache.popitem(last=False)
         return out
 
-    def embed(self, texts: list[PaperText], extra: list[str] | None = None) -> np.ndarray:
-        """Give every text its unit vectors (one batch for all that lack them); returns the vectors of ``extra``."""
+    def embed(self, texts: list[PaperText], extra: list[str] | None = None, words: bool = False) -> np.ndarray:
+        """Give every text its unit vectors (one batch for all that lack them); returns the vectors of ``extra``.
+        ``words``: in the same pass, have the embedder keep the units' word vectors (``embed_words``, when it has one)."""
         todo = [t for t in texts if t.vectors is None]
         pieces = [u for t in todo for u in t.units] + list(extra or [])
-        vecs = np.asarray(self.embedder.embed_batch(pieces), dtype=np.float32) if pieces else np.zeros((0, 0), np.float32)
+        embed = getattr(self.embedder, "embed_words", None) if words else None
+        embed = embed or self.embedder.embed_batch
+        vecs = np.asarray(embed(pieces), dtype=np.float32) if pieces else np.zeros((0, 0), np.float32)
         at = 0
         for t in todo:
             n = len(t.units)

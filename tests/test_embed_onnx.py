@@ -145,3 +145,5 @@ def test_word_vectors_agree_with_torch(backend, onnx_embedders, texts, embedder)
         assert w_onnx == w_torch and len(w_onnx) > 2
         cos = (v_onnx * v_torch).sum(axis=1)
         assert cos.min() >= (0.999 if backend == "onnx" else 0.8), (backend, float(cos.min()))
+    # sentence vectors from the pass that gives the word vectors are embed_batch's
+    np.testing.assert_allclose(onnx_embedders[backend].embed_words(picked), onnx_embedders[backend].embed_batch(picked), atol=1e-5)
