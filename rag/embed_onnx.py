@@ -289,9 +289,13 @@ class OnnxEmbedder:
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         """L2-normalized float32 vectors, in the order of ``texts``; runs in batches of similar length."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
-        encs = self._encoder.encode_batch(list(texts))
+        for idx, _, hidden, mask in self._batches(texts):
+            out[idx] = _mean_pool(hidden, mask)
+        return out
+
+    def _batches(self, texts: list[str]):
+        """(indexes into ``texts``, their encodings, last hidden states, attention mask) per batch of similar length."""
+        encs = self._encoder.encode_batch(list(texts)) if texts else []
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
@@ -299,8 +303,7 @@ class OnnxEmbedder:
             mask = np.zeros((len(idx), max(len(e.ids) for e in batch)), dtype=np.int64)
             for r, e in enumerate(batch):
                 mask[r, :len(e.ids)] = e.attention_mask
-            out[idx] = _mean_pool(self._hidden(batch), mask)
-        return out
+            yield idx, batch, self._hidden(batch), mask
 
     def word_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
         """As :meth:`rag.embed.SentenceTransformerEmbedder.word_vectors`: each text's words with their
@@ -316,18 +319,10 @@ class OnnxEmbedder:
     def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[tuple[list[str], np.ndarray]]]:
         vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
         words: list[tuple[list[str], np.ndarray]] = [([], np.zeros((0, self.dim), dtype=np.float32))] * len(texts)
-        encs = self._encoder.encode_batch(list(texts)) if texts else []
-        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
-        for b in range(0, len(order), self.batch_size):
-            idx = order[b:b + self.batch_size]
-            batch = [encs[i] for i in idx]
-            mask = np.zeros((len(idx), max(len(e.ids) for e in batch)), dtype=np.int64)
-            for r, e in enumerate(batch):
-                mask[r, :len(e.ids)] = e.attention_mask
-            hidden = self._hidden(batch)
+        for idx, batch, hidden, mask in self._batches(texts):
             vecs[idx] = _mean_pool(hidden, mask)
-            for r, i in enumerate(idx):
-                words[i] = join_pieces(encs[i].tokens, hidden[r, :len(encs[i].ids)])
+            for r, (i, e) in enumerate(zip(idx, batch, strict=True)):
+                words[i] = join_pieces(e.tokens, hidden[r, :len(e.ids)])
         return vecs, words
 
     def _hidden(self, encs: list) -> np.ndarray:
