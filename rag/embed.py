@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -95,25 +96,32 @@ def join_pieces(pieces: list[str], token_vecs: np.ndarray) -> tuple[list[str], n
 
 
 class WordCache:
-    """Texts' word vectors, the most recent ``WORD_CACHE`` kept (a paper's sentences recur across questions)."""
+    """Texts' word vectors (float16), the most recent ``WORD_CACHE`` kept (a paper's sentences recur
+    across questions); safe to share between the threads of a server."""
 
     def __init__(self, size: int = WORD_CACHE):
         self.size = size
         self.items: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._lock = threading.Lock()
 
     def get(self, texts: list[str], compute: Callable[[list[str]], list[tuple[list[str], np.ndarray]]]):
         """The word vectors of ``texts``, computing (``compute``) only those not kept."""
-        todo = list(dict.fromkeys(t for t in texts if t not in self.items))
+        with self._lock:
+            found = {t: self.items[t] for t in texts if t in self.items}
+        todo = list(dict.fromkeys(t for t in texts if t not in found))
         if todo:
-            self.put(todo, compute(todo))
-        return [(w, v.astype(np.float32)) for w, v in (self.items[t] for t in texts)]
+            new = compute(todo)
+            self.put(todo, new)
+            found.update((t, (w, v.astype(np.float16))) for t, (w, v) in zip(todo, new, strict=True))
+        return [(w, v.astype(np.float32)) for w, v in (found[t] for t in texts)]
 
     def put(self, texts: list[str], words: list[tuple[list[str], np.ndarray]]) -> None:
-        for text, (ws, vs) in zip(texts, words, strict=True):
-            self.items.pop(text, None)
-            self.items[text] = (ws, vs.astype(np.float16))
-        while len(self.items) > self.size:
-            self.items.pop(next(iter(self.items)))
+        with self._lock:
+            for text, (ws, vs) in zip(texts, words, strict=True):
+                self.items.pop(text, None)
+                self.items[text] = (ws, vs.astype(np.float16))
+            while len(self.items) > self.size:
+                self.items.pop(next(iter(self.items)))
 
 
 class SentenceTransformerEmbedder:

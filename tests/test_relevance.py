@@ -206,3 +206,20 @@ def test_calibration_cites_as_many_papers_as_decide():
 
     assert precision(False) == pytest.approx(1 / ONE_THING_SOURCES)
     assert precision(True) == pytest.approx(1 / MAX_SOURCES)
+
+
+def test_word_cache_computes_each_text_once_and_keeps_the_most_recent():
+    from rag.embed import WordCache
+
+    cache, calls = WordCache(size=3), []
+
+    def compute(texts):
+        calls.append(list(texts))
+        return [([t], np.full((1, 2), 0.5)) for t in texts]
+
+    got = cache.get(["a", "b", "a"], compute)
+    assert [w for w, _ in got] == [["a"], ["b"], ["a"]] and calls == [["a", "b"]] and got[0][1].dtype == np.float32
+    cache.get(["c", "d"], compute)
+    assert list(cache.items) == ["b", "c", "d"]  # "a", the oldest, went
+    cache.get(["b", "d"], compute)
+    assert calls == [["a", "b"], ["c", "d"]]  # both kept: nothing computed
