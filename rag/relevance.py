@@ -117,7 +117,7 @@ DECLINE_AT = 1.038  # a question whose decline log-odds reach this is not answer
 # metadata questions 0.00: without ALIGN_SKIP their "who wrote…", "ICLR 2021", "oral or poster" never align and
 # 0.19 were declined. Measured and not kept (LOFO at 0.08): the alignment beside all three lexical features (0.514 /
 # 0.088; closeness then takes a positive weight, so a far question like "crop yields from satellite imagery" was
-# answered for being far), with the margin of a one-thing question (0.539 / 0.082, but bare topic phrases such as
+# answered for being far; this model answers it too, "crop" aligning with a paper's image crops), with the margin of a one-thing question (0.539 / 0.082, but bare topic phrases such as
 # "differential privacy in machine learning" have a flat list and were declined: topic false refusal 0.084), the
 # IDF-weighted share of poorly aligned words (0.518 / 0.092), the worst-aligned word of the best paper, the two rarest
 # words' alignment, the alignment pooled over the top 3 papers, closeness + coverage + alignment (0.404 / 0.080).
