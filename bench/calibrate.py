@@ -12,7 +12,9 @@ gold, and the decline model's features (:meth:`rag.relevance.Scored.features`). 
 2. a grid over (refuse floor, decline threshold, source margins) prints refusal, false refusal and
    the recall and precision of cited sources against the gold papers present in the top k.
 
-Only tune files may be passed here: a figure measured on a file used for choosing is a tuning figure.
+Only tune files may be passed here: a figure measured on a file used for choosing is a tuning figure. Since the
+eighth session the earlier held-out files (blind_a … blind_f) are tune files too (README "Refusal, eighth session");
+blind_g is held out.
 """
 
 from __future__ import annotations
