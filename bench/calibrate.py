@@ -43,7 +43,7 @@ def features(pipe, path: Path) -> list[dict]:
         several = "several" in intents(q.question)
         row = {"id": q.id, "type": q.type, "gold": len(gold), "file": path.name, "several": several, "hits": []}
         if hits:
-            sc = score_hits(parts.embedder, parts.texts, parts.stats, q.question, question_terms(q.question), hits, several)
+            sc = score_hits(parts.embedder, parts.texts, parts.stats, q.question, question_terms(q.question), hits, several, align=True)
             row["features"] = sc.features()
             row["values"] = sc.feature_values()
             row["hits"] = [{"gold": normalize_title(h.paper.title) in gold, "closeness": c, "coverage": v, "id": h.paper.id}

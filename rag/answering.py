@@ -240,7 +240,8 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     want = intents(question)
     if not hits:
         return Plan(question, None, hits, 0.0, NOT_COVERED, [], want=want, qterms=qterms)
-    sc = score_hits(parts.embedder, parts.texts, parts.stats, question, qterms, hits, several="several" in want)
+    sc = score_hits(parts.embedder, parts.texts, parts.stats, question, qterms, hits, several="several" in want,
+                    align=getattr(parts.settings, "decline_model", "lexical") == "aligned")
     refuse, answer_at = thresholds(parts.settings)
     margin = getattr(parts.settings, "source_margin", None)
     if margin is None:

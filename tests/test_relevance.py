@@ -223,3 +223,18 @@ def test_word_cache_computes_each_text_once_and_keeps_the_most_recent():
     assert list(cache.items) == ["b", "c", "d"]  # "a", the oldest, went
     cache.get(["b", "d"], compute)
     assert calls == [["a", "b"], ["c", "d"]]  # both kept: nothing computed
+
+
+@pytest.mark.slow
+def test_the_aligned_decline_model_is_an_option_and_the_default_answers_broad_questions(pipeline, built_index, embedder):
+    from rag.pipeline import Pipeline
+
+    aligned = built_index.model_copy(update={"answer": built_index.answer.model_copy(update={"decline_model": "aligned"})})
+    pipe = Pipeline(aligned, embedder=embedder)
+    assert pipe.settings.answer.decline_model == "aligned"
+    assert pipe.answer(NEAR_MISSES[0], backend="extractive").refused
+    question, title = PARAPHRASES[0]
+    assert title in [c.paper.title for c in pipe.answer(question, backend="extractive").citations]
+    # the default (lexical) model answers a broad "which papers…" question that the aligned one declines (README)
+    broad = pipeline.answer("Which papers compress neural networks?", backend="extractive")
+    assert broad.outcome == ANSWERED and len(broad.citations) >= 2
