@@ -300,10 +300,7 @@ class OnnxEmbedder:
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
             batch = [encs[i] for i in idx]
-            mask = np.zeros((len(idx), max(len(e.ids) for e in batch)), dtype=np.int64)
-            for r, e in enumerate(batch):
-                mask[r, :len(e.ids)] = e.attention_mask
-            yield idx, batch, self._hidden(batch), mask
+            yield idx, batch, *self._hidden(batch)
 
     def word_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
         """As :meth:`rag.embed.SentenceTransformerEmbedder.word_vectors`: each text's words with their
@@ -325,8 +322,8 @@ class OnnxEmbedder:
                 words[i] = join_pieces(e.tokens, hidden[r, :len(e.ids)])
         return vecs, words
 
-    def _hidden(self, encs: list) -> np.ndarray:
-        """The model's last hidden states for a batch of encodings, padded to the longest."""
+    def _hidden(self, encs: list) -> tuple[np.ndarray, np.ndarray]:
+        """The model's last hidden states for a batch of encodings, padded to the longest, and the attention mask."""
         width = max(len(e.ids) for e in encs)
         ids = np.full((len(encs), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(encs), width), dtype=np.int64)
@@ -335,7 +332,7 @@ class OnnxEmbedder:
             n = len(e.ids)
             ids[r, :n], mask[r, :n], types[r, :n] = e.ids, e.attention_mask, e.type_ids
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return self.session.run(None, {k: feed[k] for k in self.inputs})[0]
+        return self.session.run(None, {k: feed[k] for k in self.inputs})[0], mask
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)

@@ -237,18 +237,21 @@ class Scored:
             return 0.0
         return max(self.closeness[:RELEVANCE_DEPTH]) + COVERAGE_WEIGHT * max(self.coverage[:RELEVANCE_DEPTH])
 
-    def decline_model(self) -> DeclineModel | None:
-        """The decline model this question's features allow: with word alignment :data:`ALIGNED`, else
-        :data:`LEXICAL`; None without the lexical features."""
+    def decline_inputs(self) -> tuple[DeclineModel, list[float]] | None:
+        """The decline model this question's features allow (with word alignment :data:`ALIGNED`, else
+        :data:`LEXICAL`) and its inputs; None without the lexical features."""
         vals = self.feature_values()
-        if vals is None:
-            return None
-        return next((m for m in (ALIGNED, LEXICAL) if all(n in vals for n in m.features)), None)
+        model = None if vals is None else next((m for m in (ALIGNED, LEXICAL) if all(n in vals for n in m.features)), None)
+        return None if model is None or vals is None else (model, [vals[n] for n in model.features])
+
+    def decline_model(self) -> DeclineModel | None:
+        inputs = self.decline_inputs()
+        return None if inputs is None else inputs[0]
 
     def features(self) -> list[float] | None:
         """The inputs of :meth:`decline_model`, or None without the lexical features."""
-        m, vals = self.decline_model(), self.feature_values()
-        return None if m is None or vals is None else [vals[n] for n in m.features]
+        inputs = self.decline_inputs()
+        return None if inputs is None else inputs[1]
 
     def feature_values(self) -> dict[str, float] | None:
         """Every candidate feature of the decline model by name (the calibration measures them all)."""
@@ -298,11 +301,12 @@ def alignment(embedder, question: str, texts: list[PaperText], stats: TermStats)
         return None
     units = [[t.paper.title, *t.sentences] for t in texts]
     (qwords, qvecs), *paper_words = word_vectors([question] + [u for us in units for u in us])
-    asked = [i for i, w in enumerate(qwords) if w.isalnum() and content_terms(w)]
+    terms = {i: content_terms(w) for i, w in enumerate(qwords) if w.isalnum()}
+    asked = [i for i, ts in terms.items() if ts]
     keep = [i for i in asked if said_by_abstract(qwords[i])] or asked
     if not keep:
         return None
-    idf = np.asarray([max((stats.idf(t) for t in content_terms(qwords[i])), default=0.0) for i in keep])
+    idf = np.asarray([max(stats.idf(t) for t in terms[i]) for i in keep])
     weights = idf / (idf.sum() + 1e-9)
     best, at = 0.0, 0
     for us in units:
@@ -358,8 +362,8 @@ def decide(sc: Scored, refuse_threshold: float = REFUSE_THRESHOLD, answer_thresh
     top = max(rel)
     bar = max(refuse_threshold, min(top - margin, CITE_ABSOLUTE))
     chosen = [i for i in range(len(sc.pool)) if rel[i] >= bar] or [int(np.argmax(rel))]  # in retrieval order
-    model, feats = (sc.decline_model(), sc.features()) if decline else (None, None)
-    declined = model is not None and feats is not None and model.logit(feats) >= (model.at if decline_at is None else decline_at)
+    inputs = sc.decline_inputs() if decline else None
+    declined = inputs is not None and inputs[0].logit(inputs[1]) >= (inputs[0].at if decline_at is None else decline_at)
     if best < answer_threshold or declined:
         return Decision(RELATED, chosen[:MAX_SOURCES], best)  # related papers are not the answer: the cap is for citing
     # the first ``max_sources`` in retrieval order: simulated on the tune files with a cap of 2, the retrieval rank
