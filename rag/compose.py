@@ -22,7 +22,7 @@ from .models import Hit
 from .support import PaperText, PaperTexts, check_support, parse_markers, strip_markers, with_markers
 from .text import content_terms, key_tokens, words
 
-MAX_WORDS = 106  # the answer's word budget: evidence sentences are added while it lasts
+MAX_WORDS = 96  # the answer's word budget: evidence sentences are added while it lasts
 MIN_EVIDENCE = 1  # evidence sentences a one-paper answer shows even past the budget
 MAX_ANSWER_SENTENCES = 8
 MIN_CONTENT = 2  # a sentence needs at least this many content words to state anything
@@ -80,10 +80,26 @@ def where(p) -> str:
     return " ".join(str(x) for x in (p.venue, p.year) if x)
 
 
-def named(p, n: int) -> str:
-    """The paper as the subject of a sentence: “Title” (ICLR 2021) [n]."""
-    at = where(p)
-    return f"“{p.title}”" + (f" ({at})" if at else "") + f" [{n}]"
+SHORT_NAME_WORDS = 6  # a title's part before its colon is its short name when it is at most this long
+
+
+def short_title(title: str) -> str:
+    """The name a reader uses for a paper: the part of its title before a colon or " -- " when that part
+    is short ("GraphCodeBERT: Pre-training Code Representations with Data Flow" → "GraphCodeBERT",
+    "Mind the Pad -- CNNs Can Develop Blind Spots" → "Mind the Pad"); else the whole title. The full
+    title is on the paper's source card, which the marker after the name points to."""
+    for sep in (":", " -- ", " — "):
+        head, found, rest = title.partition(sep)
+        if found and rest.strip() and 0 < len(head.split()) <= SHORT_NAME_WORDS:
+            return head.strip()
+    return title
+
+
+def named(p, n: int, *, venue: bool = True, short: bool = True) -> str:
+    """The paper as the subject of a sentence: “Short title” (ICLR 2021) [n]; without the venue, “Short title” [n];
+    not ``short`` (a paper listed with nothing said about it: its title is all it states), the whole title."""
+    at = where(p) if venue else ""
+    return f"“{short_title(p.title) if short else p.title}”" + (f" ({at})" if at else "") + f" [{n}]"
 
 
 def said(subject: str, clause: str) -> str:
@@ -156,17 +172,18 @@ def opening(sources: list[Source], want: set[str]) -> list[Line]:
     for src in sources:
         clause, sent = src.lead()
         if clause:
-            items.append((src.n, said(named(src.paper, src.n), shorten(clause, max_clause)), shorten(clause, max_clause), sent))
+            items.append((src.n, said(named(src.paper, src.n, venue=False), shorten(clause, max_clause)), shorten(clause, max_clause),
+                          sent))
         else:
             # no "we propose…" clause: the paper's best sentence that is not background, other people's work or a code
             # link ("Spiking neural networks (SNNs) are…" says nothing of what the paper does); else its best one
             best = [s for s in src.ranked.best(ONE_PAPER_SENTENCES) if src.ranked.roles.get(s) not in SKIPPED_ROLES][:1] \
                 or src.ranked.best(1)
             if best:
-                items.append((src.n, f"{named(src.paper, src.n)} ({shorten(best[0].rstrip('.'), max_clause)})",
+                items.append((src.n, f"{named(src.paper, src.n, venue=False)} ({shorten(best[0].rstrip('.'), max_clause)})",
                               shorten(best[0].rstrip("."), max_clause), best[0]))
             else:
-                items.append((src.n, named(src.paper, src.n), "", None))
+                items.append((src.n, named(src.paper, src.n, venue=False, short=False), "", None))
     return [several(items)]
 
 
@@ -195,7 +212,9 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
     """Each paper's best sentences that the opening does not already state, within the word budget
     (best first across papers), shown in the abstract's order, one line per paper. With ``qterms``
     (the question's content words), a sentence is quoted only if it adds a name, a number or a
-    question word the answer does not state yet: the budget goes to sentences that answer."""
+    question word the answer does not state yet, and the sentences that add a question word go first
+    (in rank order), those that add only a name or number after them: the budget goes to sentences
+    that answer."""
     if want & METADATA_INTENTS and any(src.meta for src in sources):
         return []  # a metadata question gets the metadata line and nothing padded after it
     sources = asked_about(sources, want)
@@ -215,11 +234,17 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
     if primary is not None:  # the others have had their one sentence: the rest of the budget goes to the best paper
         queue += [(rank, primary) for rank in range(2, min(ONE_PAPER_SENTENCES, len(primary.ranked.sentences)))]
     asked_shown = any(s in src.ranked.asked for src in sources for s in used)
-    for rank, src in queue:
+    # two passes in rank order: first the sentences that say a question word the answer does not state yet (or
+    # what a compound question's later ask wants), then the others worth quoting (a name or number only)
+    passes = [(r, src, True) for r, src in queue] + [(r, src, False) for r, src in queue] if qterms is not None \
+        else [(r, src, False) for r, src in queue]
+    for rank, src, first in passes:
         s = src.ranked.sentences[rank]
-        if s in used or src.ranked.roles.get(s) in SKIPPED_ROLES:
+        if s in used or s in picked[src.n] or src.ranked.roles.get(s) in SKIPPED_ROLES:
             continue
         terms, keys = set(content_terms(s)), key_tokens(s)
+        if first and not ((terms & qterms) - said or s in src.ranked.later):
+            continue
         if not _worth_quoting(terms, keys, said, said_keys, qterms):
             continue
         n_words = len(words(s))
@@ -242,7 +267,7 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         chosen = [s for s in src.text.sentences if s in picked[src.n]]
         if not chosen:
             continue
-        prefix = "" if len(sources) == 1 else f"“{src.paper.title}”: "
+        prefix = "" if len(sources) == 1 else f"“{short_title(src.paper.title)}”: "
         for j, s in enumerate(chosen):  # one line a sentence, so the answer streams sentence by sentence
             out.append(Line(with_markers(s if j or not prefix else prefix + s, [src.n]), [src.n], {src.n: s}, paragraph=1, joins=j > 0))
     return out
@@ -370,23 +395,56 @@ def _supported(texts: PaperTexts, text: str, srcs: list[Source]) -> bool:
     return check_support(text, vec, [s.text for s in srcs]).supported
 
 
+def _full_titles(text: str, srcs: list[Source]) -> str:
+    """``text`` with each cited paper's short name (“GraphCodeBERT”) written as its whole title."""
+    for src in srcs:
+        short = short_title(src.paper.title)
+        if short != src.paper.title:
+            text = text.replace(f"“{short}”", f"“{src.paper.title}”", 1)
+    return text
+
+
 def check_lines(texts: PaperTexts, sources: list[Source], lines: list[Line]) -> list[Line]:
-    """The code-built lines that pass the support check against the sources they cite; a
-    multi-paper opening is checked clause by clause, each against its own paper, and keeps the
-    clauses that pass; a paper whose clause fails (a shortened clause can lose what made it
-    supported) stays in it by its title alone. (They are built from the papers' own sentences, so a
-    failure means a rewrite went wrong; it is never shown.)"""
+    """The code-built lines that pass the support check against the sources they cite, checked as
+    they are shown; a multi-paper opening is checked clause by clause, each (with the paper's name
+    before it) against its own paper, and keeps the clauses that pass; a paper whose clause fails (a
+    shortened clause can lose what made it supported) stays in it by its title alone. A line or
+    clause that fails with a paper's short name is tried once more with its whole title (the title's
+    words are the paper's own). (They are built from the papers' own sentences, so a failure means a
+    rewrite went wrong; it is never shown.)"""
     by_n = {s.n: s for s in sources}
+
+    def shown_ok(text: str, srcs: list[Source]) -> bool:
+        return _supported(texts, strip_markers(text).strip(" ;:,"), srcs)
+
     out = []
     for line in lines:
         if line.clauses:
-            kept = [(n, shown, clause, sent) if not clause or _supported(texts, clause, [by_n[n]])
-                    else (n, named(by_n[n].paper, n), "", None)
-                    for n, (shown, clause, sent) in line.clauses.items() if n in by_n]
+            kept = []
+            for n, (shown, clause, sent) in line.clauses.items():
+                if n not in by_n:
+                    continue
+                src = by_n[n]
+                if clause and _supported(texts, clause, [src]):
+                    full = _full_titles(shown, [src])
+                    shown = shown if shown_ok(shown, [src]) else full if full != shown and shown_ok(full, [src]) else ""
+                    if shown:
+                        kept.append((n, shown, clause, sent))
+                        continue
+                elif not clause:
+                    kept.append((n, shown, clause, sent))
+                    continue
+                kept.append((n, named(src.paper, n, venue=False, short=False), "", None))
             if kept:
                 out.append(several(kept))
             continue
         srcs = [by_n[n] for n in line.cites if n in by_n]
-        if srcs and _supported(texts, strip_markers(line.text), srcs):
+        if not srcs:
+            continue
+        if shown_ok(line.text, srcs):
             out.append(line)
+            continue
+        full = _full_titles(line.text, srcs)
+        if full != line.text and shown_ok(full, srcs):
+            out.append(Line(full, line.cites, line.rests_on, line.origin, line.paragraph, line.clauses, line.joins))
     return out

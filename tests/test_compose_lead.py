@@ -65,8 +65,7 @@ def test_lead_is_the_sentence_that_introduces_the_asked_name():
     assert sent.startswith("To this end, we propose an objective")  # … but the sentence that defines FORCE opens the answer
     assert clause.startswith("proposes an objective to find a skeletonized network with maximum foresight connection sensitivity (FORCE)")
     line = opening([src], intents(q))[0]
-    assert line.text.startswith("“Progressive Skeletonization: Trimming more fat from a network at initialization” (ICLR 2021) [1] "
-                                "proposes an objective")
+    assert line.text.startswith("“Progressive Skeletonization” (ICLR 2021) [1] proposes an objective")
     assert " then " not in line.text and "To this end" not in line.text
 
 
@@ -305,7 +304,9 @@ def test_a_clause_that_fails_the_check_leaves_its_paper_in_the_opening_by_title(
                     (2, f"{named(MARK, 2)} {bad}", bad, srcs[1].ranked.sentences[0])])
     [out] = check_lines(PaperTexts(HashEmbedder()), srcs, [line])
     assert out.cites == [1, 2] and "FORCE" in out.text and "kittens" not in out.text
-    assert out.text.startswith("2 papers address this:") and named(MARK, 2) in out.text
+    # named by its whole title (without the venue): the title is all the opening says of it
+    assert out.text.startswith("2 papers address this:") and named(MARK, 2, venue=False, short=False) in out.text
+    assert "“Pruning Neural Networks at Initialization: Why Are We Missing the Mark?” [2]" in out.text
 
 
 def test_a_model_lead_is_polished_before_it_is_checked():
@@ -317,8 +318,7 @@ def test_a_model_lead_is_polished_before_it_is_checked():
     assert polish_lead("The answer to the question is: FORCE keeps pruned networks trainable at 99.5% sparsity [1].", src) \
         == "FORCE keeps pruned networks trainable at 99.5% sparsity [1]."
     assert polish_lead("To this end, we propose an objective to find a skeletonized network (FORCE) [1].", src) == (
-        "“Progressive Skeletonization: Trimming more fat from a network at initialization” (ICLR 2021) [1] proposes an "
-        "objective to find a skeletonized network (FORCE).")
+        "“Progressive Skeletonization” (ICLR 2021) [1] proposes an objective to find a skeletonized network (FORCE).")
     assert polish_lead("Progressive Skeletonization: Trimming more fat [1].", src) is None
     assert polish_lead("However, random pruning beats these approaches beyond 95% sparsity [1].", src) \
         == "Random pruning beats these approaches beyond 95% sparsity [1]."
@@ -332,3 +332,18 @@ def test_a_line_that_restates_the_opening_is_recognised():
     echo = Line("The algorithm modifies any classifier to output a predictive set containing the true label [1].", [1], {})
     new = Line("Coverage holds at 90% on ImageNet while sets stay small, about two labels on average [1].", [1], {})
     assert restates(echo, [opening_line]) and not restates(new, [opening_line])
+
+
+def test_papers_are_named_by_their_short_title():
+    """In prose a paper is called by the part of its title before the colon when that part is short (its source card
+    holds the whole title); a title without one, or with a long head, is kept whole."""
+    from rag.compose import short_title
+
+    assert short_title("GraphCodeBERT: Pre-training Code Representations with Data Flow") == "GraphCodeBERT"
+    assert short_title("Mind the Pad -- CNNs Can Develop Blind Spots") == "Mind the Pad"
+    assert short_title("Rethinking Attention with Performers") == "Rethinking Attention with Performers"
+    long_head = "Learning to Reach Goals via Iterated Supervised Learning in Sparse Reward Settings: A Study"
+    assert short_title(long_head) == long_head
+    assert short_title("Trailing colon:") == "Trailing colon:"
+    assert named(FORCE, 1) == "“Progressive Skeletonization” (ICLR 2021) [1]"
+    assert named(FORCE, 1, venue=False) == "“Progressive Skeletonization” [1]"
