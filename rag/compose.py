@@ -190,7 +190,9 @@ def opening(sources: list[Source], want: set[str]) -> list[Line]:
 def several(items: list[tuple[int, str, str, str | None]]) -> Line:
     """The opening of a multi-paper answer from (n, shown part, clause, source sentence) items."""
     parts = [shown for _, shown, _, _ in items]
-    body = "; ".join(parts[:-1]) + "; and " + parts[-1] if len(parts) > 2 else " and ".join(parts)
+    # "; and" before the last paper when there are three or more, or when the first of two says something: its
+    # clause may itself hold an "and" ("… such as 90% and “Cascades” [2] presents…" reads as one run-on)
+    body = "; ".join(parts[:-1]) + "; and " + parts[-1] if len(parts) > 2 or (len(parts) == 2 and items[0][2]) else " and ".join(parts)
     head = f"{len(items)} papers address this: " if len(items) > 1 else ""
     return Line(_sentence(head + body), [n for n, *_ in items], {n: s for n, _, _, s in items if s},
                 clauses={n: (shown, clause, s) for n, shown, clause, s in items})

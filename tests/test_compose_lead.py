@@ -347,3 +347,18 @@ def test_papers_are_named_by_their_short_title():
     assert short_title("Trailing colon:") == "Trailing colon:"
     assert named(FORCE, 1) == "“Progressive Skeletonization” (ICLR 2021) [1]"
     assert named(FORCE, 1, venue=False) == "“Progressive Skeletonization” [1]"
+
+
+def test_two_papers_are_joined_so_that_a_clause_with_and_does_not_run_on():
+    """Two papers, the first with a clause: "; and" before the second (its clause may hold an "and" of its own); the
+    evaluation's re-check still splits the opening into the two papers' clauses."""
+    from rag.compose import several
+    from rag.evaluate import _OPENING_COUNT, _OPENING_ITEM
+
+    line = several([(1, "“A” [1] presents sets of labels and scores", "presents sets of labels and scores", "s1"),
+                    (2, "“B” [2] proposes cascades", "proposes cascades", "s2")])
+    assert line.text == "2 papers address this: “A” [1] presents sets of labels and scores; and “B” [2] proposes cascades."
+    body = _OPENING_COUNT.sub("", line.text)
+    assert _OPENING_ITEM.split(body) == ["“A” [1] presents sets of labels and scores", "“B” [2] proposes cascades."]
+    bare = several([(1, "“A” [1]", "", None), (2, "“B” [2] proposes cascades", "proposes cascades", "s2")])
+    assert bare.text == "2 papers address this: “A” [1] and “B” [2] proposes cascades."
