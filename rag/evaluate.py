@@ -156,7 +156,12 @@ def format_retrieval(res: dict) -> str:
 # ---------------------------------------------------------------- answers
 
 def _has_fact(text: str, fact: str) -> bool:
-    return fact.lower() in text.lower()
+    """Whether the answer states ``fact``, as written or as shown: a fact copied with the abstract's LaTeX
+    ("O(1/(n\\beta))") is found in its display form ("O(1/(nβ))", :func:`rag.text.clean_source_text`)."""
+    from .text import clean_source_text
+
+    low = text.lower()
+    return fact.lower() in low or clean_source_text(fact).lower() in low
 
 
 def _shown_sentences(a) -> list:
