@@ -13,7 +13,7 @@ passes the same check.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -448,5 +448,5 @@ def check_lines(texts: PaperTexts, sources: list[Source], lines: list[Line]) -> 
             continue
         full = _full_titles(line.text, srcs)
         if full != line.text and shown_ok(full, srcs):
-            out.append(Line(full, line.cites, line.rests_on, line.origin, line.paragraph, line.clauses, line.joins))
+            out.append(replace(line, text=full))
     return out
