@@ -36,9 +36,12 @@ import numpy as np
 
 from .compose import (
     MAX_ANSWER_SENTENCES,
+    MAX_WORDS,
     Checker,
     Line,
     Source,
+    also_related,
+    answered_from,
     check_lines,
     evidence_lines,
     keeps_specifics,
@@ -68,8 +71,8 @@ from .relevance import (
     score_hits,
 )
 from .settings import AnswerSettings
-from .support import PaperText, PaperTexts, TermStats, metadata_sentences, paper_details
-from .text import question_terms, strip_markup
+from .support import PaperText, PaperTexts, TermStats, metadata_sentences, paper_details, strip_markers
+from .text import question_terms, strip_markup, words
 
 NO_MATCH = "no_match"
 LEAD_MAX_TOKENS = 64  # one sentence
@@ -315,7 +318,7 @@ class Assembly:
             return ""
         if line.joins or (line.paragraph == 0 and self._para == 0):
             return " "
-        return "\n\n" if self._para == 0 else "\n"
+        return "\n\n" if self._para == 0 or line.paragraph > self._para else "\n"
 
     def citations(self) -> list[Citation]:
         return [Citation(ans_n, self.by_n[src_n].paper, self.evidence.get(src_n, []))
@@ -412,7 +415,8 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
     checker = Checker(parts.texts, p.sources, p.qterms)
     opened = check_lines(parts.texts, p.sources, opening(p.sources, p.want))
     # the opening lines about the first paper alone (what a model's lead rewrites) and the others (a multi-paper opening)
-    others = [ln for ln in opened if set(ln.cites) - {p.sources[0].n}]
+    lead_src = answered_from(p.sources, p.want)  # the paper a model's lead sentence is about
+    others = [ln for ln in opened if set(ln.cites) - {lead_src.n}]
     alone = [ln for ln in opened if ln not in others]
     fallback, failed, used = None, False, gen.name
     task = getattr(settings, "answer_model_task", "auto")
@@ -424,7 +428,7 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         if task == "full":
             messages = _full_messages(question, p)
         elif not (p.want & METADATA_INTENTS and any(s.meta for s in p.sources)):  # a metadata line needs no rewriting
-            messages = _lead_messages(question, p.sources[0])
+            messages = _lead_messages(question, lead_src)
     if messages is not None:
         lead_only = task == "lead"
         stream = gen.stream(messages, max_tokens=LEAD_MAX_TOKENS if lead_only else settings.llm_max_tokens,
@@ -433,14 +437,14 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         try:
             for raw in sentences_from_stream(stream):
                 if lead_only:  # the opening sentence: no preamble, about the paper rather than "we"; not a bare title
-                    polished = polish_lead(raw, p.sources[0])
+                    polished = polish_lead(raw, lead_src)
                     if polished is None:
                         dropped += 1
                         if dropped >= GIVE_UP_AFTER:
                             break
                         continue
                     raw = polished
-                got = checker.check(raw, only=[p.sources[0].n] if lead_only else None)
+                got = checker.check(raw, only=[lead_src.n] if lead_only else None)
                 if got is None:
                     if checker.repeats >= 2:
                         break
@@ -471,24 +475,28 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         elif lead_only and model_lines:
             # the opening about the model's paper alone is what its sentence would replace: not if the rewrite loses
             # a name, a number or most of its words (keeps_specifics); after a multi-paper opening, a lead that restates it adds nothing
-            if alone and not keeps_specifics(model_lines[0], alone[0], p.sources[0].paper):
+            if alone and not keeps_specifics(model_lines[0], alone[0], lead_src.paper):
                 fallback = f"the {gen.name} model's sentence left out names or words of the opening it would replace; extractive answer"
             elif others and restates(model_lines[0], others):
                 fallback = f"the {gen.name} model's sentence only restated the opening; extractive answer"
             if fallback:
                 used, model_lines = "extractive", []
+    # a one-thing answer from its first paper ends with the others, a clause each: their words come off the budget
+    related = also_related(p.sources, p.want) if task != "full" or not model_lines else None
+    tail = check_lines(parts.texts, p.sources, [related]) if related else []
+    budget = MAX_WORDS - sum(len(words(strip_markers(line.text))) for line in tail)
     if not model_lines:
         head = opened
-        evidence = evidence_lines(p.sources, opened, p.want, qterms=p.qterms)
+        evidence = evidence_lines(p.sources, opened, p.want, budget, qterms=p.qterms)
     elif task == "lead":
         # the model's sentence opens the answer in place of the code-built opening about its paper (replaced, not
         # repeated); a multi-paper opening that names them all stays before it
         head = others + model_lines
-        evidence = evidence_lines(p.sources, head, p.want, qterms=p.qterms)
+        evidence = evidence_lines(p.sources, head, p.want, budget, qterms=p.qterms)
     else:
         head = []  # already shown as it streamed
         evidence = evidence_lines(p.sources, model_lines, p.want, qterms=p.qterms) if settings.answer_quotes else []
-    for i, line in enumerate(head + check_lines(parts.texts, p.sources, evidence)):
+    for i, line in enumerate(head + check_lines(parts.texts, p.sources, evidence) + tail):
         sep = "\n\n" if (i == 0 and streamed and not asm.lines) else asm.separator(line)
         yield emit(sep + asm.add(line))
     yield finish(Answer(question, asm.text(), asm.citations(), False, hits, used, name, fallback, asm.sentences,

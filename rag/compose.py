@@ -1,10 +1,12 @@
 """Composition and checking: the answer's opening sentence, the evidence after it, and the check of
 every sentence a model writes.
 
-An answer reads: a sentence that answers (one paper: the paper and what it does; several: how many
-and what each contributes, one clause each, each cited; a metadata question: the metadata line and
-nothing after it), then the evidence per paper: its sentences that carry the contribution, result,
-name or number asked for, within a word budget. Every clause and sentence comes from the cited
+An answer reads: a sentence that answers (one paper: the paper and what it does; several asked for:
+how many and what each contributes, one clause each, each cited; a metadata question: the metadata
+line and nothing after it), then the evidence per paper: its sentences that carry the contribution,
+result, name or number asked for, within a word budget. A question that asks for one thing but has
+several sources is answered from the first one, whole; the others follow in an "Also related" line,
+one short clause each. Every clause and sentence comes from the cited
 paper's own text (a "we propose X" sentence becomes "“Title” proposes X") and is checked with
 :func:`rag.support.check_support` before it is shown; a model-written sentence is shown only if it
 passes the same check.
@@ -119,6 +121,7 @@ class Line:
     paragraph: int = 0  # 0: the opening; 1: evidence
     clauses: dict[int, tuple] = field(default_factory=dict)  # a multi-paper opening: n → (shown part, clause, sentence)
     joins: bool = False  # continues the previous line (the same paper's next sentence): joined by a space
+    head: str | None = None  # a multi-paper line: what comes before its clauses ("3 papers address this: ")
 
 
 def _sentence(text: str) -> str:
@@ -147,10 +150,69 @@ def asked_about(sources: list[Source], want: set[str]) -> list[Source]:
     return top if most and len(top) == 1 else sources
 
 
+def lead_source(sources: list[Source], want: set[str]) -> Source | None:
+    """The paper a question that asks for one thing is answered from when several are cited: the first
+    retrieved. None for a question that asks for papers or for metadata, or with one source."""
+    if len(sources) < 2 or "several" in want or want & METADATA_INTENTS:
+        return None
+    return sources[0]
+
+
+def answered_from(sources: list[Source], want: set[str]) -> Source:
+    """The paper an answer's opening is about when it is about one: the one a named question asks about,
+    else the first of a one-thing question's, else the first."""
+    about = asked_about(sources, want)
+    return about[0] if len(about) == 1 else lead_source(about, want) or sources[0]
+
+
+RELATED_CLAUSE = 18  # words of each clause in the "Also related" line after a one-thing answer
+
+
+def also_related(sources: list[Source], want: set[str]) -> Line | None:
+    """After a one-thing answer built from its first paper: the other cited papers, one short clause
+    each ("Also related: “FedMix” [2] proposes a simple framework, … (MAFL) …; …"), so a reader sees
+    what each adds when the first one is not what was asked; None when there are none."""
+    sources = asked_about(sources, want)
+    primary = lead_source(sources, want)
+    if primary is None:
+        return None
+    line = several(_items([src for src in sources if src is not primary], RELATED_CLAUSE), head="Also related: ")
+    return replace(line, paragraph=2)
+
+
+def _telling(src: Source) -> list[str]:
+    """For a paper without a "we propose…" clause: its best sentence that is not background, other people's work
+    or a code link ("Spiking neural networks (SNNs) are…" says nothing of what the paper does); else its best one."""
+    return [s for s in src.ranked.best(ONE_PAPER_SENTENCES) if src.ranked.roles.get(s) not in SKIPPED_ROLES][:1] or src.ranked.best(1)
+
+
+def _items(sources: list[Source], max_clause: int) -> list[tuple[int, str, str, str | None]]:
+    """(n, shown part, clause, source sentence) for each paper of a multi-paper line: the paper's lead
+    clause cut to ``max_clause`` words, else its best sentence in parentheses, else its whole title."""
+    items: list[tuple[int, str, str, str | None]] = []
+    for src in sources:
+        clause, sent = src.lead()
+        if clause:
+            items.append((src.n, said(named(src.paper, src.n, venue=False), shorten(clause, max_clause)), shorten(clause, max_clause),
+                          sent))
+            continue
+        best = _telling(src)
+        if best:
+            items.append((src.n, f"{named(src.paper, src.n, venue=False)} ({shorten(best[0].rstrip('.'), max_clause)})",
+                          shorten(best[0].rstrip("."), max_clause), best[0]))
+        else:
+            items.append((src.n, named(src.paper, src.n, venue=False, short=False), "", None))
+    return items
+
+
 def opening(sources: list[Source], want: set[str]) -> list[Line]:
     """The sentence(s) that answer: metadata lines, one paper and what it does, or several papers
-    with one clause each."""
+    with one clause each. A question that asks for one thing opens with its first paper alone, whole
+    (the others follow its evidence: :func:`also_related`)."""
     sources = asked_about(sources, want)
+    primary = lead_source(sources, want)
+    if primary is not None:
+        sources = [primary]
     if want & METADATA_INTENTS:
         lines = []
         for src in sources[:2] if len(sources) > 1 else sources:
@@ -163,39 +225,26 @@ def opening(sources: list[Source], want: set[str]) -> list[Line]:
         clause, sent = src.lead()
         if clause:
             return [Line(_sentence(said(named(src.paper, src.n), clause)), [src.n], {src.n: sent})]
-        best = src.ranked.best(1)
+        best = _telling(src)
         if not best:
             return [Line(_sentence(named(src.paper, src.n)), [src.n], {})]
         return [Line(_sentence(f"In {named(src.paper, src.n)}: {unframed(best[0]).rstrip('.')}"), [src.n], {src.n: best[0]})]
-    max_clause = 18 if len(sources) >= 3 else 24
-    items = []
-    for src in sources:
-        clause, sent = src.lead()
-        if clause:
-            items.append((src.n, said(named(src.paper, src.n, venue=False), shorten(clause, max_clause)), shorten(clause, max_clause),
-                          sent))
-        else:
-            # no "we propose…" clause: the paper's best sentence that is not background, other people's work or a code
-            # link ("Spiking neural networks (SNNs) are…" says nothing of what the paper does); else its best one
-            best = [s for s in src.ranked.best(ONE_PAPER_SENTENCES) if src.ranked.roles.get(s) not in SKIPPED_ROLES][:1] \
-                or src.ranked.best(1)
-            if best:
-                items.append((src.n, f"{named(src.paper, src.n, venue=False)} ({shorten(best[0].rstrip('.'), max_clause)})",
-                              shorten(best[0].rstrip("."), max_clause), best[0]))
-            else:
-                items.append((src.n, named(src.paper, src.n, venue=False, short=False), "", None))
-    return [several(items)]
+    return [several(_items(sources, 18 if len(sources) >= 3 else 24))]
 
 
-def several(items: list[tuple[int, str, str, str | None]]) -> Line:
-    """The opening of a multi-paper answer from (n, shown part, clause, source sentence) items."""
+def several(items: list[tuple[int, str, str, str | None]], head: str | None = None) -> Line:
+    """The opening of a multi-paper answer from (n, shown part, clause, source sentence) items, after
+    ``head`` ("3 papers address this: " by default)."""
     parts = [shown for _, shown, _, _ in items]
-    # "; and" before the last paper when there are three or more, or when the first of two says something: its
-    # clause may itself hold an "and" ("… such as 90% and “Cascades” [2] presents…" reads as one run-on)
-    body = "; ".join(parts[:-1]) + "; and " + parts[-1] if len(parts) > 2 or (len(parts) == 2 and items[0][2]) else " and ".join(parts)
-    head = f"{len(items)} papers address this: " if len(items) > 1 else ""
+    # "; and" before the last paper when there are three or more, or when one of two says something: a clause may
+    # itself hold an "and" ("… such as 90% and “Cascades” [2] presents…" reads as one run-on), and "“A” [1] and “B” [2]
+    # shows…" reads as if both show it
+    body = "; ".join(parts[:-1]) + "; and " + parts[-1] if len(parts) > 2 or (len(parts) == 2 and any(c for _, _, c, _ in items)) \
+        else " and ".join(parts)
+    if head is None:
+        head = f"{len(items)} papers address this: " if len(items) > 1 else ""
     return Line(_sentence(head + body), [n for n, *_ in items], {n: s for n, _, _, s in items if s},
-                clauses={n: (shown, clause, s) for n, shown, clause, s in items})
+                clauses={n: (shown, clause, s) for n, shown, clause, s in items}, head=head)
 
 
 def _worth_quoting(terms: set[str], keys: set[str], said: set[str], said_keys: set[str], qterms: set[str] | None) -> bool:
@@ -226,15 +275,14 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
     count = sum(len(words(strip_markers(line.text))) for line in opened)
     picked: dict[int, list[str]] = {src.n: [] for src in sources}
     queue = []
-    # one paper asked about but several cited: the budget goes to the best paper's sentences first
-    # (what it found, the names and numbers asked for), the others get at most one each after them
-    primary = max(sources, key=lambda x: x.relevance) if len(sources) > 1 and "several" not in want else None
-    for rank in range(ONE_PAPER_SENTENCES if len(sources) == 1 else 3):
-        for src in sources:
-            if rank < len(src.ranked.sentences) and (src is not primary or rank < 2):
-                queue.append((rank, src))
-    if primary is not None:  # the others have had their one sentence: the rest of the budget goes to the best paper
-        queue += [(rank, primary) for rank in range(2, min(ONE_PAPER_SENTENCES, len(primary.ranked.sentences)))]
+    # one thing asked but several papers cited: the evidence is the first paper's, the one the answer opens with
+    # (the others have their clause in the "Also related" line after it); several papers asked for: one each
+    primary = lead_source(sources, want)
+    if primary is not None:
+        queue = [(rank, primary) for rank in range(min(ONE_PAPER_SENTENCES, len(primary.ranked.sentences)))]
+    else:
+        for rank in range(ONE_PAPER_SENTENCES if len(sources) == 1 else 3):
+            queue += [(rank, src) for src in sources if rank < len(src.ranked.sentences)]
     asked_shown = any(s in src.ranked.asked for src in sources for s in used)
     # two passes in rank order: first the sentences that say a question word the answer does not state yet (or
     # what a compound question's later ask wants), then the others worth quoting (a name or number only)
@@ -255,10 +303,10 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         # shows the sentence that answers a compound question's later ask, and the first one with
         # the name or number asked for if nothing shown has it
         asked = main and (s in src.ranked.later or (s in src.ranked.asked and not asked_shown))
-        if count + n_words > budget and not (len(sources) == 1 and len(picked[src.n]) < MIN_EVIDENCE and rank == 0) and not asked:
+        if count + n_words > budget and not (main and len(picked[src.n]) < MIN_EVIDENCE and rank == 0) and not asked:
             continue
         asked_shown = asked_shown or s in src.ranked.asked
-        if len(sources) > 1 and picked[src.n] and src is not primary:
+        if not main and picked[src.n]:
             continue  # several papers: one evidence sentence each
         picked[src.n].append(s)
         said |= terms
@@ -269,7 +317,7 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         chosen = [s for s in src.text.sentences if s in picked[src.n]]
         if not chosen:
             continue
-        prefix = "" if len(sources) == 1 else f"“{short_title(src.paper.title)}”: "
+        prefix = "" if len(sources) == 1 or primary is not None else f"“{short_title(src.paper.title)}”: "
         for j, s in enumerate(chosen):  # one line a sentence, so the answer streams sentence by sentence
             out.append(Line(with_markers(s if j or not prefix else prefix + s, [src.n]), [src.n], {src.n: s}, paragraph=1, joins=j > 0))
     return out
@@ -438,7 +486,7 @@ def check_lines(texts: PaperTexts, sources: list[Source], lines: list[Line]) -> 
                     continue
                 kept.append((n, named(src.paper, n, venue=False, short=False), "", None))
             if kept:
-                out.append(several(kept))
+                out.append(replace(several(kept, line.head), paragraph=line.paragraph))
             continue
         srcs = [by_n[n] for n in line.cites if n in by_n]
         if not srcs:

@@ -168,7 +168,8 @@ def _shown_sentences(a) -> list:
     return [x for x in a.sentences if x.supported]
 
 
-_OPENING_COUNT = re.compile(r"^\d+ papers address this:\s*")
+# what comes before the clauses of a multi-paper line: the opening's count, or the "Also related" line after a one-thing answer
+_OPENING_COUNT = re.compile(r"^(?:\d+ papers address this|Also related):\s*")
 # where the next paper's clause starts in a multi-paper opening: before its quoted title and marker ("; and “Title”
 # (ICLR 2021) [2]"), not at a quote inside a clause or an "and" inside a title
 _OPENING_ITEM = re.compile(r"(?:;\s+(?:and\s+)?|\s+and\s+)(?=“[^”]+”(?: \([^)]*\))? \[\d+\])")
@@ -189,7 +190,7 @@ def recheck(parts, a) -> int:
             bad += 1
             continue
         pieces = [(sent.text, papers)]
-        if sent.origin == "evidence" and len(papers) > 1:  # a multi-paper opening: each paper's clause against that paper
+        if sent.origin == "evidence" and (len(papers) > 1 or _OPENING_COUNT.match(sent.text)):  # a multi-paper line: clause by clause
             body = _OPENING_COUNT.sub("", sent.text)
             pieces = [(seg, [by_n[n] for n in parse_markers(seg) if n in by_n]) for seg in _OPENING_ITEM.split(body)
                       if parse_markers(seg)]

@@ -119,12 +119,18 @@ SHORT_WORDS = 7
 FOCUS_ASKED = 0.5  # a sentence with this share of the words of a compound question's later ask answers that ask
 
 
+# "outperforms previous SOTA methods", "better than existing approaches": the paper measured against other work is
+# still the paper's own result, not a report of that work
+_COMPARED = re.compile(r"\b(?:outperform\w*|unlike|in contrast to|contrary to|surpass\w*|beat\w*|than|over|upon|compared (?:to|with)|relative to|versus|vs\.?)\s+"
+                       r"(?:the\s+)?(?:\w+\s+){0,2}?(?:recent|prior|previous|existing|earlier|related|past|many|several)\b", re.I)
+
+
 def roles(sentences: list[str]) -> list[str]:
     """The role of each sentence of one abstract (see the module docstring)."""
     first_own = next((i for i, s in enumerate(sentences) if _OWN.search(s)), len(sentences))
     out = []
     for i, s in enumerate(sentences):
-        if _OTHER.search(s) and not _OWN.search(s):
+        if _OTHER.search(_COMPARED.sub("", s)) and not _OWN.search(s):
             out.append("other")
         elif CONTRIBUTION.search(s):
             out.append("contribution")

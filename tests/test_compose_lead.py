@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.compose import Source, evidence_lines, named, opening
+from rag.compose import Source, also_related, evidence_lines, named, opening
 from rag.evidence import continues, defines, intents, lead_clause, question_names, rank_sentences, shorten
 from rag.models import Hit, Paper, paper_id
 from rag.support import paper_text
@@ -115,8 +115,17 @@ def test_a_question_naming_one_method_gets_one_papers_answer():
     many = "which papers study FORCE and other pruning at initialization?"
     srcs2 = [source(1, MARK, many), source(2, FORCE, many)]
     assert sorted(opening(srcs2, intents(many))[0].cites) == [1, 2]
+    # a question that names nothing and asks for one thing: the first paper opens the answer and gives the evidence,
+    # the others follow in the "Also related" line, a clause each
     plain = "what is pruning at initialization?"
-    assert sorted(opening([source(1, MARK, plain), source(2, FORCE, plain)], intents(plain))[0].cites) == [1, 2]
+    srcs3 = [source(1, MARK, plain), source(2, FORCE, plain)]
+    opened = opening(srcs3, intents(plain))
+    assert [line.cites for line in opened] == [[1]] and opened[0].text.startswith("“Pruning Neural Networks at Initialization” (ICLR 2021) [1] ")
+    assert all(line.cites == [1] for line in evidence_lines(srcs3, opened, intents(plain)))
+    related = also_related(srcs3, intents(plain))
+    assert related is not None and related.cites == [2] and related.paragraph == 2
+    assert related.text.startswith("Also related: “Progressive Skeletonization” [2] ") and "FORCE" in related.text
+    assert also_related(srcs2, intents(many)) is None and also_related(srcs3[:1], intents(plain)) is None
 
 
 TANGO = Paper(
@@ -361,4 +370,21 @@ def test_two_papers_are_joined_so_that_a_clause_with_and_does_not_run_on():
     body = _OPENING_COUNT.sub("", line.text)
     assert _OPENING_ITEM.split(body) == ["“A” [1] presents sets of labels and scores", "“B” [2] proposes cascades."]
     bare = several([(1, "“A” [1]", "", None), (2, "“B” [2] proposes cascades", "proposes cascades", "s2")])
-    assert bare.text == "2 papers address this: “A” [1] and “B” [2] proposes cascades."
+    assert bare.text == "2 papers address this: “A” [1]; and “B” [2] proposes cascades."  # not "A and B proposes"
+    titles = several([(1, "“A” [1]", "", None), (2, "“B” [2]", "", None)])
+    assert titles.text == "2 papers address this: “A” [1] and “B” [2]."
+    assert several([(2, "“B” [2] proposes cascades", "proposes cascades", "s2")], head="Also related: ").text == \
+        "Also related: “B” [2] proposes cascades."
+    assert _OPENING_COUNT.sub("", "Also related: “B” [2] proposes cascades.") == "“B” [2] proposes cascades."  # re-checked without its head
+
+
+def test_a_paper_measured_against_earlier_work_is_its_own_result_not_other_work():
+    from rag.evidence import roles
+
+    got = roles(["We study temporal networks.",
+                 "CAW-N is evaluated on 6 real temporal networks and uniformly outperforms previous SOTA methods by an average 15% AUC gain.",
+                 "It is faster than existing approaches.",
+                 "Unlike existing methods that need labels, it is self-supervised.",
+                 "Previous methods have shown that walks help.",
+                 "Recent works by Lee et al. (2018) found the opposite."])
+    assert got == ["plain", "result", "plain", "plain", "other", "other"]
