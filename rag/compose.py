@@ -118,7 +118,7 @@ class Line:
     cites: list[int]
     rests_on: dict[int, str]
     origin: str = "evidence"
-    paragraph: int = 0  # 0: the opening; 1: evidence
+    paragraph: int = 0  # 0: the opening; 1: evidence; 2: the "Also related" line after a one-thing answer
     clauses: dict[int, tuple] = field(default_factory=dict)  # a multi-paper opening: n → (shown part, clause, sentence)
     joins: bool = False  # continues the previous line (the same paper's next sentence): joined by a space
     head: str | None = None  # a multi-paper line: what comes before its clauses ("3 papers address this: ")
