@@ -41,7 +41,7 @@ from .compose import (
     Line,
     Source,
     also_related,
-    answered_from,
+    asked_about,
     check_lines,
     evidence_lines,
     keeps_specifics,
@@ -415,7 +415,7 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
     checker = Checker(parts.texts, p.sources, p.qterms)
     opened = check_lines(parts.texts, p.sources, opening(p.sources, p.want))
     # the opening lines about the first paper alone (what a model's lead rewrites) and the others (a multi-paper opening)
-    lead_src = answered_from(p.sources, p.want)  # the paper a model's lead sentence is about
+    lead_src = asked_about(p.sources, p.want)[0]  # the paper the opening, and a model's lead sentence, is about
     others = [ln for ln in opened if set(ln.cites) - {lead_src.n}]
     alone = [ln for ln in opened if ln not in others]
     fallback, failed, used = None, False, gen.name

@@ -139,11 +139,17 @@ def unquoted(text: str) -> str:
     return text if text.startswith("“") and "”" in text else text.strip("“”")
 
 
+def _one_thing_of_several(sources: list[Source], want: set[str]) -> bool:
+    """Several sources for a question that asks for one thing (not "which papers…", not metadata)."""
+    return len(sources) > 1 and "several" not in want and not want & METADATA_INTENTS
+
+
 def asked_about(sources: list[Source], want: set[str]) -> list[Source]:
     """The sources the answer is about: a question that asks for one thing (not "which papers…")
     and names it (FORCE, Hanabi) is about the one source that uses most of its names, when exactly
-    one does; the others are left out of the answer. Otherwise all of them."""
-    if len(sources) < 2 or "several" in want or want & METADATA_INTENTS:
+    one does; the others are left out of the answer. Otherwise all of them. The first of them is the
+    one the opening (and a model's lead sentence) is about."""
+    if not _one_thing_of_several(sources, want):
         return sources
     most = max(len(src.ranked.names) for src in sources)
     top = [src for src in sources if len(src.ranked.names) == most]
@@ -153,18 +159,10 @@ def asked_about(sources: list[Source], want: set[str]) -> list[Source]:
 def lead_source(sources: list[Source], want: set[str]) -> Source | None:
     """The paper a question that asks for one thing is answered from when several are cited: the first
     retrieved. None for a question that asks for papers or for metadata, or with one source."""
-    if len(sources) < 2 or "several" in want or want & METADATA_INTENTS:
-        return None
-    return sources[0]
+    return sources[0] if _one_thing_of_several(sources, want) else None
 
 
-def answered_from(sources: list[Source], want: set[str]) -> Source:
-    """The paper an answer's opening is about when it is about one: the one a named question asks about,
-    else the first of a one-thing question's, else the first."""
-    about = asked_about(sources, want)
-    return about[0] if len(about) == 1 else lead_source(about, want) or sources[0]
-
-
+RELATED_HEAD = "Also related: "  # before the clauses of the line that ends a one-thing answer with several sources
 RELATED_CLAUSE = 18  # words of each clause in the "Also related" line after a one-thing answer
 
 
@@ -176,7 +174,7 @@ def also_related(sources: list[Source], want: set[str]) -> Line | None:
     primary = lead_source(sources, want)
     if primary is None:
         return None
-    line = several(_items([src for src in sources if src is not primary], RELATED_CLAUSE), head="Also related: ")
+    line = several(_items([src for src in sources if src is not primary], RELATED_CLAUSE), head=RELATED_HEAD)
     return replace(line, paragraph=2)
 
 
@@ -193,13 +191,13 @@ def _items(sources: list[Source], max_clause: int) -> list[tuple[int, str, str, 
     for src in sources:
         clause, sent = src.lead()
         if clause:
-            items.append((src.n, said(named(src.paper, src.n, venue=False), shorten(clause, max_clause)), shorten(clause, max_clause),
-                          sent))
+            short = shorten(clause, max_clause)
+            items.append((src.n, said(named(src.paper, src.n, venue=False), short), short, sent))
             continue
         best = _telling(src)
         if best:
-            items.append((src.n, f"{named(src.paper, src.n, venue=False)} ({shorten(best[0].rstrip('.'), max_clause)})",
-                          shorten(best[0].rstrip("."), max_clause), best[0]))
+            short = shorten(best[0].rstrip("."), max_clause)
+            items.append((src.n, f"{named(src.paper, src.n, venue=False)} ({short})", short, best[0]))
         else:
             items.append((src.n, named(src.paper, src.n, venue=False, short=False), "", None))
     return items

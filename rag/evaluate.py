@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .compose import RELATED_HEAD
 from .errors import ConfigError
 from .models import normalize_title
 
@@ -169,7 +170,7 @@ def _shown_sentences(a) -> list:
 
 
 # what comes before the clauses of a multi-paper line: the opening's count, or the "Also related" line after a one-thing answer
-_OPENING_COUNT = re.compile(r"^(?:\d+ papers address this|Also related):\s*")
+_OPENING_COUNT = re.compile(rf"^(?:\d+ papers address this:|{re.escape(RELATED_HEAD.strip())})\s*")
 # where the next paper's clause starts in a multi-paper opening: before its quoted title and marker ("; and “Title”
 # (ICLR 2021) [2]"), not at a quote inside a clause or an "and" inside a title
 _OPENING_ITEM = re.compile(r"(?:;\s+(?:and\s+)?|\s+and\s+)(?=“[^”]+”(?: \([^)]*\))? \[\d+\])")
