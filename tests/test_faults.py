@@ -439,6 +439,7 @@ def test_control_sequences_and_fake_paper_tags_never_reach_terminal_or_prompt(tm
         assert r.returncode == 0, r.stderr
         assert "Window Tricks" in r.stdout
         assert not any(c in r.stdout + r.stderr for c in "\x1b\x07\x9b\x9d") and "<paper" not in r.stdout and "</paper" not in r.stdout
+        assert r.stderr == "", r.stderr  # nothing on stderr for a good question: no model-loading progress bar either
 
 
 @pytest.fixture(scope="module")
