@@ -106,7 +106,7 @@ _AVAILABILITY = re.compile(r"https?://|\bgithub\b|\b(?:code|codes|implementation
                            r"[^.]{0,30}\b(?:code|implementation|models?)\b", re.I)
 _ASKS_CODE = re.compile(r"\b(?:code|github|implementation|open[- ]source|released?|download|url|link)\b", re.I)
 _EVALUATION = re.compile(r"\b(?:evaluat\w*|test(?:s|ed)?|experiments?|benchmarks?|datasets?|validat\w*)\b", re.I)
-_NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name|term)|called|dubbed|named|termed|coined)\b", re.I)
+_NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name|term|formulate|design|devise|build|construct|create)|called|dubbed|named|termed|coined)\b", re.I)
 
 # weights of the sentence ranking (calibrated on the tune question files; see README "Answers")
 LEXICAL_WEIGHT = 0.3
@@ -243,6 +243,7 @@ class Ranked:
     later: set[str] = field(default_factory=set)  # the sentence that best answers a compound question's later ask
     rare: set[str] = field(default_factory=set)  # the question's rare content words (stems)
     naming: set[str] = field(default_factory=set)  # sentences that give the paper's method a name ("we propose X")
+    by_meaning: bool = False  # the scores include the cosine to the question (sentence vectors were given)
 
     def best(self, n: int) -> list[str]:
         return self.sentences[:n]
@@ -291,7 +292,8 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     qnames = question_names(question)
     names = names_in(" ".join([text.paper.title, *text.sentences]), qnames) if qnames else set()
     return Ranked([s for _, _, s in scored], [sc for sc, _, _ in scored], {text.sentences[i]: role_of[i] for i, _ in cands},
-                  qnames, names, asked=asked, later=later, naming=naming, rare=set(rare or ()))
+                  qnames, names, asked=asked, later=later, naming=naming, rare=set(rare or ()),
+                  by_meaning=vectors is not None and qvec is not None)
 
 
 # ---------------------------------------------------------------- the clause that says what a paper does

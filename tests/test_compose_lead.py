@@ -388,3 +388,36 @@ def test_a_paper_measured_against_earlier_work_is_its_own_result_not_other_work(
                  "Previous methods have shown that walks help.",
                  "Recent works by Lee et al. (2018) found the opposite."])
     assert got == ["plain", "result", "plain", "plain", "other", "other"]
+
+
+def test_a_sentence_ranked_low_for_the_question_is_not_quoted_however_much_budget_is_left():
+    from rag.compose import MIN_EVIDENCE_SCORE
+    from rag.text import question_terms
+
+    q = "Which pruning method keeps networks trainable when almost all parameters are removed?"
+    text = paper_text(FORCE)
+    last = text.sentences[-1]  # "Empirical analysis … up to 99.5% parameters while keeping the networks trainable"
+    qvec = np.array([1, 0, 0], dtype=np.float32)
+
+    def answer(cos_last: float) -> tuple[float, str]:
+        vecs = np.tile(np.array([0.6, 0.8, 0], dtype=np.float32), (len(text.sentences), 1))
+        vecs[-1] = [cos_last, np.sqrt(1 - cos_last ** 2), 0]
+        ranked = rank_sentences(text, vecs, qvec, [0.0] * len(text.sentences), intents(q), q)
+        src = Source(1, Hit(paper=FORCE, score=1.0, rank=1), text, 0.8, ranked)
+        lines = evidence_lines([src], opening([src], intents(q)), intents(q), budget=500, qterms=question_terms(q))
+        return ranked.scores[ranked.sentences.index(last)], " ".join(line.text for line in lines)
+
+    score, shown = answer(0.6)
+    assert score >= MIN_EVIDENCE_SCORE and "99.5%" in shown
+    score, shown = answer(-0.2)  # the same sentence, far from the question in meaning
+    assert score < MIN_EVIDENCE_SCORE and "99.5%" not in shown
+
+
+def test_a_contribution_that_formulates_a_named_algorithm_names_the_method():
+    from rag.evidence import names_method
+
+    q = "Which learned estimator extrapolates a multiclass model's performance to a much larger label set?"
+    s = ('Using these results we formulate a robust neural-network-based algorithm, "CleaneX", which learns to estimate the '
+         "accuracy of such classifiers on arbitrarily large sets of classes.")
+    assert names_method(s, q)
+    assert not names_method("We formulate the problem as a game between two players.", q)  # no new name
