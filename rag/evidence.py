@@ -338,6 +338,29 @@ def _pronouns(rest: str) -> str:
     return re.sub(r"\bus\b", "them", rest)
 
 
+# verbs a "we" sentence goes on with after "and" ("We develop X and provide a proof"): in the clause about the paper
+# they take its third person too ("develops X and provides a proof")
+_AND_VERBS = frozenset({"propose", "present", "introduce", "show", "demonstrate", "provide", "find", "prove", "develop", "design",
+                        "derive", "establish", "offer", "study", "analyze", "analyse", "investigate", "evaluate", "apply", "conduct",
+                        "release", "achieve", "obtain", "validate", "verify", "observe", "discuss", "identify", "explore", "extend",
+                        "build", "construct", "create", "formulate", "illustrate",
+                        "characterize", "characterise", "argue", "report", "reveal", "confirm", "outperform", "compare"})
+_AND_VERB = re.compile(r"(?P<join>,?\s+and\s+(?:(?:also|then|further|finally|empirically|theoretically|experimentally)\s+)?)(?P<verb>[a-z]+)\b")
+_NOT_FINITE = re.compile(r"\bto\s+\w+|\b(?:can|could|may|might|will|would|should|must|helps?|let|lets|allows?\s+\w+\s+to)\b", re.I)
+
+
+def _coordinated(rest: str) -> str:
+    """``rest`` (what follows "we <verb>") with the verbs coordinated to that verb in the third person: "… X and
+    show that …" → "… X and shows that …"; not after an infinitive or a modal ("to prune and show", "can learn and
+    adapt"), whose verbs are not the paper's."""
+    def fix(m: re.Match) -> str:
+        verb = m.group("verb")
+        if verb not in _AND_VERBS or verb.endswith("ly") or _NOT_FINITE.search(rest[:m.start()]):
+            return m.group(0)
+        return m.group("join") + third_person(verb)
+    return _AND_VERB.sub(fix, rest)
+
+
 def lead_clause(sentence: str) -> str | None:
     """The sentence as a clause whose subject is the paper: "We propose X, which …" → "proposes X,
     which …"; "This paper studies Y" → "studies Y". None when the sentence does not start that way."""
@@ -347,7 +370,7 @@ def lead_clause(sentence: str) -> str | None:
         adverbs, verb = m.group("adv"), m.group("verb")
         if verb.lower().endswith("ed") or verb.lower().endswith("ing"):
             return None  # "we proposed", "we being": not the present tense this rewrite handles
-        rest = s[m.end():]
+        rest = _coordinated(s[m.end():])
         return _context(m.group("pre")) + (_adverbs(adverbs) + third_person(verb) + _pronouns(rest)).strip()
     m = _THIS_VERB.match(s)
     if m:

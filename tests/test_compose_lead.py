@@ -421,3 +421,19 @@ def test_a_contribution_that_formulates_a_named_algorithm_names_the_method():
          "accuracy of such classifiers on arbitrarily large sets of classes.")
     assert names_method(s, q)
     assert not names_method("We formulate the problem as a game between two players.", q)  # no new name
+
+
+def test_verbs_coordinated_with_we_take_the_papers_third_person_too():
+    # real abstract sentences (MiCE, REDQ, SOAP); "and show" after "we introduce" read "introduces … and show"
+    assert lead_clause("We develop a scalable variant of the Expectation-Maximization (EM) algorithm for MiCE and provide proof of "
+                       "the convergence.") == ("develops a scalable variant of the Expectation-Maximization (EM) algorithm for MiCE "
+                                               "and provides proof of the convergence.")
+    assert lead_clause("We introduce a simple model-free algorithm, Randomized Ensembled Double Q-Learning (REDQ), and show that its "
+                       "performance is just as good as a model-based algorithm.").startswith("introduces a simple model-free algorithm, "
+                                                                                            "Randomized Ensembled Double Q-Learning "
+                                                                                            "(REDQ), and shows that")
+    assert lead_clause("We propose X and evaluate it on ImageNet, and theoretically prove convergence.") == \
+        "proposes X and evaluates it on ImageNet, and theoretically proves convergence."
+    # an infinitive's or a modal's verbs are not the paper's
+    assert lead_clause("We propose a method to prune weights and show robustness.") == "proposes a method to prune weights and show robustness."
+    assert lead_clause("We propose X, which can learn and adapt quickly.") == "proposes X, which can learn and adapt quickly."
