@@ -38,6 +38,9 @@ _LATEX_SYMBOLS = {
     "max": "max", "ldots": "…", "dots": "…", "cdots": "…", "%": "%", "&": "&", "#": "#", "_": "_",
     "|": "‖", "{": "", "}": "", ",": " ", ";": " ", "!": "",  # norm bars, escaped braces, math spacing
 }
+# a symbol alone in math whose backslash was lost in an export ("10\\$times\\$ less", "256$times$256") → "10× less"
+_BARE_SYMBOL = re.compile(r"\\?\$([A-Za-z]{2,})\\?\$")
+_WORDS_NOT_SYMBOLS = frozenset({"in", "to", "le", "ge", "log", "exp", "min", "max"})
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+|[%&#_|{},;!])\s?")
 _LATEX_WRAP = re.compile(r"\\(?:textit|textbf|textsc|emph|texttt|textrm|mathrm|mathbf|mathcal|mathbb|mathit|mathsf|boldsymbol|"
                          r"operatorname|text|tilde|hat|bar|widetilde|widehat|overline|vec)\s*\{([^{}]*)\}")
@@ -76,6 +79,8 @@ def clean_source_text(text: str) -> str:
     text = _OLD_FONT.sub(r"\1", text)
     for _ in range(3):  # nested wrappers: \textbf{\emph{x}}
         text = _LATEX_WRAP.sub(r"\1", text)
+    text = _BARE_SYMBOL.sub(lambda m: _LATEX_SYMBOLS[m.group(1)] if m.group(1) in _LATEX_SYMBOLS and m.group(1) not in _WORDS_NOT_SYMBOLS
+                            else m.group(0), text)
     text = text.replace("\\$", "$").replace("$", "").replace("``", "\"").replace("''", "\"")
     text = _LATEX_CMD.sub(lambda m: _LATEX_SYMBOLS.get(m.group(1), m.group(1)) + " " if m.group(0).endswith(" ")
                           else _LATEX_SYMBOLS.get(m.group(1), m.group(1)), text)
