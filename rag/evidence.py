@@ -104,6 +104,11 @@ _AVAILABILITY = re.compile(r"https?://|\bgithub\b|\b(?:code|codes|implementation
                            r"[^.]{0,60}?\b(?:is|are|will be|has been|have been)\s+(?:made\s+)?(?:publicly\s+|freely\s+|open(?:ly)?\s+)?"
                            r"(?:available|released|open[- ]sourced?)(?:\s+(?:at|from|on|online|here|via|upon|for|to|publicly)\b|\s*[.:;,]|\s*$)|^\s*(?:we|our)\b[^.]{0,30}\b(?:release|open[- ]source)\b"
                            r"[^.]{0,30}\b(?:code|implementation|models?)\b", re.I)
+# "… remains an open problem", "little is known about …": the gap the paper sets out to fill, which answers nothing
+# (a sentence that says "we" or "this work" about it, "We resolve this open problem by…", is the paper's own)
+_OPEN_PROBLEM = re.compile(r"\b(?:remains?|is still|are still|stays?)\s+(?:an?\s+)?(?:largely\s+|still\s+|mostly\s+)?(?:open|unclear|unknown|"
+                           r"unanswered|unexplored|elusive|poorly understood|not well understood)\b|\blittle is known\b"
+                           r"|\bopen (?:question|problem)s?\b", re.I)
 _ASKS_CODE = re.compile(r"\b(?:code|github|implementation|open[- ]source|released?|download|url|link)\b", re.I)
 _EVALUATION = re.compile(r"\b(?:evaluat\w*|test(?:s|ed)?|experiments?|benchmarks?|datasets?|validat\w*)\b", re.I)
 _NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name|term|formulate|design|devise|build|construct|create)|called|dubbed|named|termed|coined)\b", re.I)
@@ -263,7 +268,8 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     words of the question's later asks (:func:`focus`), if it has any; ``rare``: the question's
     content words (stems) that few papers of the corpus use, which name what is asked about as
     much as a capitalized name does."""
-    role_of = [("availability" if _AVAILABILITY.search(s) and not _ASKS_CODE.search(question) else r)
+    role_of = [("availability" if _AVAILABILITY.search(s) and not _ASKS_CODE.search(question)
+                else "background" if r == "plain" and _OPEN_PROBLEM.search(s) and not _OWN.search(s) else r)
                for s, r in zip(text.sentences, roles(text.sentences), strict=True)]
     cands = [(i, s) for i, s in text.evidence_candidates()]
     scored = []

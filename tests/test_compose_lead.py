@@ -437,3 +437,17 @@ def test_verbs_coordinated_with_we_take_the_papers_third_person_too():
     # an infinitive's or a modal's verbs are not the paper's
     assert lead_clause("We propose a method to prune weights and show robustness.") == "proposes a method to prune weights and show robustness."
     assert lead_clause("We propose X, which can learn and adapt quickly.") == "proposes X, which can learn and adapt quickly."
+
+
+def test_a_sentence_that_states_an_open_problem_is_background_unless_the_paper_speaks_of_it():
+    q = "Which neural model estimates smooth average dose-response curves?"
+    p = Paper(id=paper_id("VCNet"), title="VCNet and Functional Targeted Regularization", venue="ICLR", year=2021,
+              abstract="Motivated by the rising abundance of observational data with continuous treatments, we investigate the problem "
+              "of estimating the average dose-response curve (ADRF). Therefore, the question of how to adapt the structure and "
+              "training of neural network to estimate ADRFs remains open. We negatively resolve this open problem by proving a "
+              "bound. First, we propose a novel varying coefficient neural network (VCNet) that improves model expressiveness.")
+    text = paper_text(p)
+    flat = np.ones((len(text.sentences), 3), dtype=np.float32) / np.sqrt(3)
+    ranked = rank_sentences(text, flat, np.ones(3, dtype=np.float32) / np.sqrt(3), [0.5] * len(text.sentences), intents(q), q)
+    assert ranked.roles[text.sentences[1]] == "background"  # "… remains open": the gap, not an answer
+    assert ranked.roles[text.sentences[2]] != "background"  # "We … resolve this open problem": the paper's own
