@@ -93,8 +93,11 @@ _OTHER = re.compile(r"\bet al\b|\(\s*(?:19|20)\d\d[a-z]?\s*\)|\b(?:19|20)\d\d\)"
                     r"|\b(?:recent|prior|previous|existing|earlier|related|past|many|several)\s+(?:\w+\s+)?(?:works?|studies|research|"
                     r"approaches|methods|literature|papers|efforts|attempts)\b"
                     r"|\b(?:has|have) (?:been )?(?:recently )?(?:shown|demonstrated|proposed|suggested|argued|observed)\b", re.I)
-CONTRIBUTION = re.compile(r"\b(?:we|this (?:paper|work|study))\s+(?:\w+ly\s+|also\s+|then\s+|further\s+|first\s+)?(?:propose|present|introduce|"
-                          r"develop|design|call|dub|name|term|devise|formulate|offer|provide|describe|build|construct|create|release)", re.I)
+# verbs with which a paper brings in something of its own (and may name it: "we devise X"); a contribution also offers,
+# provides, describes or releases
+_INTRODUCING = r"propose|present|introduce|develop|design|call|dub|name|term|devise|formulate|build|construct|create"
+CONTRIBUTION = re.compile(r"\b(?:we|this (?:paper|work|study))\s+(?:\w+ly\s+|also\s+|then\s+|further\s+|first\s+)?(?:"
+                          + _INTRODUCING + r"|offer|provide|describe|release)", re.I)
 _RESULT = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:\w+ly\s+|also\s+|further\s+)?(?:show|find|demonstrate|prove|observe|establish|"
                      r"obtain|report|confirm|reveal|verify)|\b(?:outperform\w*|surpass\w*|state[- ]of[- ]the[- ]art|significantly|"
                      r"achiev\w+|improv\w+ (?:over|upon|by)|reduc\w+ (?:the )?\w+ by|speed-?ups?)\b|\d(?:\.\d+)?\s*(?:%|x\b|×|times\b|fold\b)",
@@ -111,7 +114,7 @@ _OPEN_PROBLEM = re.compile(r"\b(?:remains?|is still|are still|stays?)\s+(?:an?\s
                            r"|\bopen (?:question|problem)s?\b", re.I)
 _ASKS_CODE = re.compile(r"\b(?:code|github|implementation|open[- ]source|released?|download|url|link)\b", re.I)
 _EVALUATION = re.compile(r"\b(?:evaluat\w*|test(?:s|ed)?|experiments?|benchmarks?|datasets?|validat\w*)\b", re.I)
-_NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|present|introduce|call|dub|develop|name|term|formulate|design|devise|build|construct|create)|called|dubbed|named|termed|coined)\b", re.I)
+_NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:" + _INTRODUCING + r")|called|dubbed|named|termed|coined)\b", re.I)
 
 # weights of the sentence ranking (calibrated on the tune question files; see README "Answers")
 LEXICAL_WEIGHT = 0.3
@@ -347,7 +350,7 @@ def _pronouns(rest: str) -> str:
 # verbs a "we" sentence goes on with after "and" ("We develop X and provide a proof"): in the clause about the paper
 # they take its third person too ("develops X and provides a proof")
 _AND_VERBS = frozenset({"propose", "present", "introduce", "show", "demonstrate", "provide", "find", "prove", "develop", "design",
-                        "derive", "establish", "offer", "study", "analyze", "analyse", "investigate", "evaluate", "apply", "conduct",
+                        "derive", "establish", "offer", "study", "analyze", "analyse", "investigate", "evaluate", "conduct",
                         "release", "achieve", "obtain", "validate", "verify", "observe", "discuss", "identify", "explore", "extend",
                         "build", "construct", "create", "formulate", "illustrate",
                         "characterize", "characterise", "argue", "report", "reveal", "confirm", "outperform", "compare"})
@@ -361,7 +364,7 @@ def _coordinated(rest: str) -> str:
     adapt"), whose verbs are not the paper's."""
     def fix(m: re.Match) -> str:
         verb = m.group("verb")
-        if verb not in _AND_VERBS or verb.endswith("ly") or _NOT_FINITE.search(rest[:m.start()]):
+        if verb not in _AND_VERBS or _NOT_FINITE.search(rest[:m.start()]):
             return m.group(0)
         return m.group("join") + third_person(verb)
     return _AND_VERB.sub(fix, rest)

@@ -40,7 +40,7 @@ _LATEX_SYMBOLS = {
 }
 # a symbol alone in math whose backslash was lost in an export ("10\\$times\\$ less", "256$times$256") → "10× less"
 _BARE_SYMBOL = re.compile(r"\\?\$([A-Za-z]{2,})\\?\$")
-_WORDS_NOT_SYMBOLS = frozenset({"in", "to", "le", "ge", "log", "exp", "min", "max"})
+_WORDS_NOT_SYMBOLS = frozenset({"in", "to", "le", "ge"})  # "$in$" is more likely the word than ∈
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+|[%&#_|{},;!])\s?")
 _LATEX_WRAP = re.compile(r"\\(?:textit|textbf|textsc|emph|texttt|textrm|mathrm|mathbf|mathcal|mathbb|mathit|mathsf|boldsymbol|"
                          r"operatorname|text|tilde|hat|bar|widetilde|widehat|overline|vec)\s*\{([^{}]*)\}")
