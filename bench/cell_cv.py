@@ -5,7 +5,7 @@
     python bench/cell_cv.py --also FILE.jsonl     # also score FILE (an unseen check: it is never fitted on)
 
 Protocol (per fold): the weights of :data:`rag.comparison.RULES` are chosen by greedy forward selection (as
-``bench/fit_cell_roles.py`` does: start with every rule off, add the single weight change that gains most cells,
+the third round did: start with every rule off, add the single weight change that gains most cells,
 until none gains) on the *other* files only, then the left-out file is scored with them. ``--pool old`` restricts the
 selection to the rules that existed before issue 16's sixth round (the "before" figures); ``--pool all`` (default)
 lets it also choose the sixth round's rules (:data:`NEW_RULES`). The hand-set weights inside

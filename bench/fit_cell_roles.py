@@ -1,22 +1,22 @@
 """Fit the learned sentence-role scorer of comparison cells (:mod:`rag.cell_roles`) and measure it beside
 the hand-written rules (:data:`rag.comparison.RULES`).
 
-    python bench/fit_cell_roles.py            # grouped 5-fold CV by paper + leave-one-file-out, rules vs learned vs combined
-    python bench/fit_cell_roles.py --write    # refit on both tuning files and write the coefficients into rag/cell_roles.py
+    python bench/fit_cell_roles.py            # leave-one-label-file-out: shipped rules vs learned vs combined (~2 min)
+    python bench/fit_cell_roles.py --write    # refit on every training label file and write rag/cell_roles.py
 
-Training data: for every labelled paper of the two tuning files and every default column with a
-non-empty label, each abstract sentence is positive when it contains all the label's key terms (the
-test :func:`rag.comparison_eval.contains_terms` applies to cells), negative otherwise. One conditional
-logit per column (a softmax over each abstract's sentences, L2-penalized, fitted with scipy's L-BFGS) on
-standardized :func:`rag.comparison.sentence_features`. Scored like ``rag eval``: cell accuracy of the
-extractive table (:func:`rag.comparison.extract_table`, the real code path). Takes ~10 min on 2 busy cores
-(the rules' greedy refit dominates); the figures are in README "Evaluation" (fourth round).
+Training data: every label file ``eval/compare_labels*.jsonl`` except the held-out ones (:data:`HELD_OUT`): the
+four tuning files and the six earlier held-out files, each run and reported once before it became training data
+(224 papers, 842 labelled cells, seven blind writers). For every labelled paper and every default column with a
+non-empty label, each abstract sentence is positive when it contains all the label's key terms (the test
+:func:`rag.comparison_eval.contains_terms` applies to cells), negative otherwise. One conditional logit per column
+(a softmax over each abstract's sentences, L2-penalized, fitted with scipy's L-BFGS) on standardized
+:func:`rag.comparison.sentence_features`. Scored like ``rag eval``: cell accuracy of the extractive table
+(:func:`rag.comparison.extract_table`, the real code path).
 
-Honest protocol: in every split the rules are refitted on the training papers only (greedy forward
-selection of the :data:`RULES` weights, as the third round chose them), the learned model is then fitted
-on the training papers with those rules' scores as features, and all three scorers are scored on the
-test papers with the fold's rules. ``rules (shipped)`` uses the weights chosen on both files: in-sample.
-Never reads a ``*holdout*`` file.
+Protocol: each label file is scored by a model fitted on the other files. The rules keep their shipped weights in
+every fold; they were chosen on the four tuning files, so on those files the rules are scored in-sample (an
+advantage worth about 7 cells of 265 in the sixth round's leave-one-file-out, README "Evaluation"); on the six
+earlier held-out files they are out of sample like the learned model. Never reads a file of :data:`HELD_OUT`.
 """
 
 from __future__ import annotations
@@ -40,17 +40,14 @@ from rag.corpus import load_corpus  # noqa: E402
 from rag.models import normalize_title  # noqa: E402
 from rag.support import paper_text  # noqa: E402
 
-FILES = {"tune": ROOT / "eval" / "compare_labels.jsonl", "tune2": ROOT / "eval" / "compare_labels_tune2.jsonl"}
+HELD_OUT = ("compare_labels_holdout7.jsonl",)  # blind files never fitted on nor read here (run once, README)
+FILES = {(f.stem.removeprefix("compare_labels").lstrip("_") or "tune"): f
+         for f in sorted((ROOT / "eval").glob("compare_labels*.jsonl")) if f.name not in HELD_OUT}
 SHIPPED_RULES = dict(C.RULES)
-# the sixth round's candidates (bench/cell_cv.py selects them) stay as shipped here; this script selects the third round's
-SIXTH = set(getattr(C, "SIXTH_ROUND_RULES", ()))
-OFF_RULES = {k: (SHIPPED_RULES[k] if k in SIXTH else 0.0) for k in SHIPPED_RULES} | {"reused_sentence": 0.1}
-L2 = 1.0  # L2 penalty of the conditional logit
-FOLDS = 5
 
 
 def examples(manifest: Path = ROOT / "data" / "sources.toml") -> list[dict]:
-    """The labelled papers of both tuning files: ``{"file", "paper", "text", "cells"}``."""
+    """The labelled papers of every training label file (:data:`FILES`): ``{"file", "paper", "text", "cells"}``."""
     papers = load_corpus(manifest).papers
     by_id = {p.id: p for p in papers}
     by_title = {normalize_title(p.title): p for p in papers}
@@ -76,34 +73,6 @@ def accuracy(exs: list[dict], scorer: str) -> tuple[int, int]:
                     n += 1
                     ok += contains_terms(row.cells[c].text, want["key_terms"])
     return ok, n
-
-
-def _grid(k: str) -> list[float]:
-    d = SHIPPED_RULES[k]
-    if k == "reused_sentence":
-        return [0.0, 0.1, 0.3, 0.5]
-    if isinstance(d, int) and d == 1:
-        return [0, 1]
-    return [0.0, d / 2, d, d * 2]
-
-
-def fit_rules(exs: list[dict]) -> dict:
-    """Greedy forward selection of the RULES weights on ``exs`` (the third round's procedure)."""
-    def score(cfg):
-        C.RULES.clear()
-        C.RULES.update(cfg)
-        return accuracy(exs, "rules")[0]
-    cfg = dict(OFF_RULES)
-    best = score(cfg)
-    while True:
-        cand = None
-        for k in (k for k in SHIPPED_RULES if k not in SIXTH):
-            for w in _grid(k):
-                if w != cfg[k] and (sc := score({**cfg, k: w})) > best:
-                    best, cand = sc, (k, w)
-        if not cand:
-            return cfg
-        cfg[cand[0]] = cand[1]
 
 
 def set_rules(cfg: dict) -> None:
@@ -152,7 +121,7 @@ def _fit_conditional(groups: list[tuple[np.ndarray, np.ndarray]], l2: float) -> 
     return mean, scale, w
 
 
-def fit_model(exs: list[dict], l2: float = L2, features: tuple[str, ...] | None = None) -> dict:
+def fit_model(exs: list[dict], l2: float, features: tuple[str, ...] | None = None) -> dict:
     """One conditional logit per column on standardized features (``features``: a subset of
     :data:`rag.cell_roles.FEATURES`, the others get weight 0): the :data:`rag.cell_roles.MODEL` table."""
     keep = np.asarray([f in (features or cell_roles.FEATURES) for f in cell_roles.FEATURES])
@@ -171,61 +140,43 @@ def _expand(v: np.ndarray, keep: np.ndarray, fill: float) -> np.ndarray:
     return out
 
 
-RULE_FEATURES = ("rule_problem", "rule_method", "rule_data", "rule_result", "position")
-# the learned variants measured: name -> (L2 penalty, features; None = all of rag.cell_roles.FEATURES)
-CONFIGS = {"all features, L2 10": (10.0, None), "all features, L2 100": (100.0, None), "rule scores + position, L2 1": (1.0, RULE_FEATURES)}
-SHIP = "all features, L2 10"  # the variant --write fits (chosen on a quicker CV with the shipped rules, before this protocol ran)
-
-
-def evaluate(train: list[dict], test: list[dict], refit_rules: bool = True) -> dict[str, tuple[int, int]]:
-    """Cells right on ``test`` per scorer and learned variant, everything fitted on ``train``."""
-    set_rules(fit_rules(train) if refit_rules else SHIPPED_RULES)
-    out = {"rules": accuracy(test, "rules")}
-    for name, (l2, feats) in CONFIGS.items():
-        cell_roles.MODEL = fit_model(train, l2, feats)
-        out[f"learned: {name}"] = accuracy(test, "learned")
-        out[f"combined: {name}"] = accuracy(test, "combined")
-    return out
-
-
-def folds(exs: list[dict], k: int = FOLDS) -> list[list[int]]:
-    """Papers dealt to ``k`` folds by a fixed shuffle (seed 0), grouped by paper."""
-    order = np.random.default_rng(0).permutation(len(exs))
-    return [sorted(int(i) for i in order[f::k]) for f in range(k)]
+SHIP = (100.0, None)  # (L2 penalty, features; None = all of rag.cell_roles.FEATURES): the variant --write fits
+# the variants the report measures beside it (name -> (L2, features)), chosen before the seventh held-out file was read
+CONFIGS = {"L2 30": (30.0, None), "L2 100": SHIP, "L2 300": (300.0, None)}
 
 
 def _fmt(r: tuple[int, int]) -> str:
     return f"{r[0] / r[1]:.3f} ({r[0]}/{r[1]})"
 
 
-def report(exs: list[dict]) -> None:
-    saved = dict(cell_roles.MODEL)
+def report(exs: list[dict]) -> dict[str, dict[str, tuple[int, int]]]:
+    """Leave-one-file-out: per label file, cells right with the shipped rules and with the learned and combined
+    scorers of every :data:`CONFIGS` variant fitted on the other files. Prints a Markdown table; returns it."""
+    saved = cell_roles.MODEL
+    out: dict[str, dict[str, tuple[int, int]]] = {}
     try:
         set_rules(SHIPPED_RULES)
         for name in FILES:
-            print(f"rules (shipped weights, chosen on both files: in-sample) on {name}: {_fmt(accuracy([e for e in exs if e['file'] == name], 'rules'))}")
-        splits: dict[str, dict] = {}
-        cv: dict[str, list[int]] = {}
-        for f, test_idx in enumerate(folds(exs)):
-            test = [exs[i] for i in test_idx]
-            train = [e for i, e in enumerate(exs) if i not in set(test_idx)]
-            r = evaluate(train, test)
-            print(f"fold {f}: " + "  ".join(f"{s} {a}/{b}" for s, (a, b) in r.items()), flush=True)
-            for s, (a, b) in r.items():
-                cv.setdefault(s, [0, 0])
-                cv[s][0] += a
-                cv[s][1] += b
-        splits[f"{FOLDS}-fold CV by paper"] = {s: tuple(v) for s, v in cv.items()}
-        for tr, te in (("tune", "tune2"), ("tune2", "tune")):
-            splits[f"LOFO {tr}->{te}"] = evaluate([e for e in exs if e["file"] == tr], [e for e in exs if e["file"] == te])
-            print(f"LOFO {tr}->{te} done", flush=True)
-        names = list(next(iter(splits.values())))
-        print("\n| scorer | " + " | ".join(splits) + " |\n|---|" + "---:|" * len(splits))
-        for s in names:
-            print(f"| {s} | " + " | ".join(_fmt(r[s]) for r in splits.values()) + " |")
+            test = [e for e in exs if e["file"] == name]
+            train = [e for e in exs if e["file"] != name]
+            row = {"rules": accuracy(test, "rules")}
+            for v, (l2, feats) in CONFIGS.items():
+                cell_roles.MODEL = fit_model(train, l2, feats)
+                row[f"learned, {v}"] = accuracy(test, "learned")
+                row[f"combined, {v}"] = accuracy(test, "combined")
+            out[name] = row
+            print(f"{name}: " + "  ".join(f"{k} {a}/{b}" for k, (a, b) in row.items()), flush=True)
     finally:
-        set_rules(SHIPPED_RULES)
         cell_roles.MODEL = saved
+    tuning = [n for n in out if n.startswith("tune")]
+    groups = {"tuning files (rules in-sample)": tuning, "earlier held-out files": [n for n in out if n not in tuning],
+              "all": list(out)}
+    scorers = list(next(iter(out.values())))
+    print("\n| scorer | " + " | ".join(groups) + " |\n|---|" + "---:|" * len(groups))
+    for sc in scorers:
+        cells = [tuple(map(sum, zip(*(out[n][sc] for n in names), strict=True))) for names in groups.values()]
+        print(f"| {sc} | " + " | ".join(_fmt(c) for c in cells) + " |")
+    return out
 
 
 def render_model(model: dict) -> str:
@@ -248,12 +199,12 @@ def write_model(model: dict, path: Path = ROOT / "rag" / "cell_roles.py") -> Non
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true", help="refit on both tuning files (shipped rules) and write rag/cell_roles.py")
+    ap.add_argument("--write", action="store_true", help="refit on every training label file (shipped rules) and write rag/cell_roles.py")
     args = ap.parse_args()
     exs = examples()
     if args.write:
         set_rules(SHIPPED_RULES)
-        l2, feats = CONFIGS[SHIP]
+        l2, feats = SHIP
         write_model(fit_model(exs, l2, feats))
         print("wrote rag/cell_roles.py")
         return

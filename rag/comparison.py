@@ -21,9 +21,9 @@ fallbacks are the opening and the first sentence about the paper itself). The ce
 shortest span of that sentence that keeps the key information: the clause after "we propose", the
 purpose of "we introduce X for doing Y" as the problem, the phrase from "on <datasets>" (with its
 parenthesized list) up to where the finding starts, the clause after "we show that" (unless that
-drops a number). Figures on the labelled files (tuning and blind): README "Evaluation". A learned
-sentence scorer (:mod:`rag.cell_roles`, ``scorer="learned"`` or ``"combined"``) can choose the sentence
-instead; it transferred worse than the rules in cross-validation, so the rules are the default (:data:`SCORER`).
+drops a number). Figures on the labelled files (tuning and blind): README "Evaluation". Which sentence
+fills a cell is chosen by the rules' score plus a learned sentence-role score (:mod:`rag.cell_roles`, fitted on
+ten label files; ``scorer="combined"``, the default :data:`SCORER`); ``"rules"`` and ``"learned"`` use one alone.
 
 With a language model (``backend`` local or openai) the extracted spans of one paper are shortened
 to phrases in one call (prompts ``compare_system`` / ``compare_user``); a phrase replaces its span
@@ -600,9 +600,10 @@ def sentences_of(text: PaperText) -> Sentences:
     return Sentences(sents, kinds, reused_names(sents), first)
 
 
-# which score chooses a default column's sentence (see :func:`extract_cell`): the rules, which beat the learned and
-# combined scorers in 5-fold CV and both leave-one-file-out directions (README "Evaluation", bench/fit_cell_roles.py)
-SCORER = "rules"
+# which score chooses a default column's sentence (see :func:`extract_cell`): the rules plus the learned roles, which
+# leaving each of ten label files out scored 0.608 against the rules' 0.583 on the six files the rules were not chosen
+# on (README "Evaluation", seventh round; bench/fit_cell_roles.py); with two tuning files (fourth round) it had not
+SCORER = "combined"
 
 _ROLE_KINDS = ("background", "other", "contribution", "result", "plain")
 _CAPITALIZED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w-]+")
