@@ -357,7 +357,7 @@ def eval_cmd(ctx, questions, backend, as_json) -> None:
 @click.option("--question", help="Compare the papers relevant to this question instead of given ids.")
 @click.option("--columns", help='Comma-separated columns (default: problem,method,data,result); others are questions, e.g. "method,which datasets?".')
 @click.option("--backend", type=click.Choice(list(GENERATORS)), default=None,
-              help="Shorten cells with this model, each checked against the abstract (default: RAG_BACKEND).")
+              help="Shorten cells with this model, each checked against the abstract (default: RAG_COMPARE_MODEL, auto: the openai backend when it answers questions, else none).")
 @click.option("--json", "fmt", flag_value="json", help="Print JSON: {columns, rows: [{id, title, cells}]}.")
 @click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")
 @click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")

@@ -838,6 +838,15 @@ def paper_texts(pipeline) -> PaperTexts:
     return texts
 
 
+def default_backend(answer_settings) -> str:
+    """The model that shortens cells when the caller names none (settings ``answer.compare_model``): with ``auto``,
+    an openai answer backend, else none (the local 135M model's phrases failed the support check: README "Evaluation")."""
+    chosen = getattr(answer_settings, "compare_model", "auto")
+    if chosen != "auto":
+        return chosen
+    return "openai" if answer_settings.backend == "openai" else "extractive"
+
+
 def compare(pipeline, papers_or_question, *, columns=None, backend: str | None = None) -> Table:
     """A :class:`Table` of the given paper ids (or :class:`Paper` records), or of the papers relevant
     to a question (retrieved, then filtered by the answer step's relevance check)."""
@@ -876,7 +885,7 @@ def compare(pipeline, papers_or_question, *, columns=None, backend: str | None =
     needs_embedder = any(c not in DEFAULT_COLUMNS and c not in META_COLUMNS for c in cols)
     table = extract_table(papers, cols, pipeline.embedder if needs_embedder else None, texts)
     table.notes.extend(notes)
-    name = backend or pipeline.settings.answer.backend
+    name = backend or default_backend(pipeline.settings.answer)
     if name != "extractive" and table.rows:
         shorten_with_model(table, texts, pipeline.generator(name), pts.embed)
     return table

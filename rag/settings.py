@@ -129,6 +129,11 @@ class AnswerSettings(_Section):
         "auto", description="What the language model writes: lead (one opening sentence rewritten from the best evidence sentence; what a "
                             "135M local model does reliably), full (the whole answer from the numbered evidence; for a strong configured "
                             "model), or auto (lead for the local backend, full for openai).")
+    compare_model: Literal["auto", "local", "openai", "extractive"] = Field(
+        "auto", description="Which model shortens comparison-table cells when compare() or `rag compare` is given no backend (every "
+                            "model-written cell is checked against its abstract): auto (the openai backend when it answers questions, "
+                            "else none: the 135M local model had 0 of 33 cells accepted and adds ~10 s to a 5-paper table, "
+                            "bench/RESULTS.md 'compare'), local, openai or extractive (never).")
     source_margin: float | None = Field(None, ge=0.0, description="Override of the calibrated relevance margin: papers whose relevance is "
                                                                     "within this of the best paper's are cited.")
     refuse_threshold: float | None = Field(None, description="Override of the calibrated relevance threshold below which a question is refused.")

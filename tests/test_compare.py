@@ -133,6 +133,18 @@ def test_exports_csv_and_markdown():
     assert md[0].startswith("| title | Problem") and len(md) == 4 and md[3].count("|") == md[0].count("|")
 
 
+def test_without_a_backend_only_a_configured_openai_model_shortens_cells():
+    from rag.comparison import default_backend
+    from rag.settings import Settings
+
+    # the local 135M model's phrases failed the support check (0 of 33 in bench/bench_compare.py) and cost ~10 s
+    assert default_backend(Settings(backend="local").answer) == "extractive"
+    assert default_backend(Settings(backend="extractive").answer) == "extractive"
+    assert default_backend(Settings(backend="openai").answer) == "openai"
+    assert default_backend(Settings(backend="local", compare_model="local").answer) == "local"
+    assert default_backend(Settings(backend="openai", compare_model="extractive").answer) == "extractive"
+
+
 def test_comparison_questions_are_detected():
     assert is_comparison_question("How do these pruning-at-initialization papers differ?")
     assert is_comparison_question("compare the diffusion papers")
