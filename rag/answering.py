@@ -66,6 +66,7 @@ from .relevance import (
     RELATED,
     SEVERAL_MARGIN,
     SOURCE_MARGIN,
+    aligns,
     decide,
     lexical,
     score_hits,
@@ -244,7 +245,7 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     if not hits:
         return Plan(question, None, hits, 0.0, NOT_COVERED, [], want=want, qterms=qterms)
     sc = score_hits(parts.embedder, parts.texts, parts.stats, question, qterms, hits, several="several" in want,
-                    align=getattr(parts.settings, "decline_model", "lexical") == "aligned")
+                    align=aligns(getattr(parts.settings, "decline_model", "auto"), "several" in want))
     refuse, answer_at = thresholds(parts.settings)
     margin = getattr(parts.settings, "source_margin", None)
     if margin is None:

@@ -137,12 +137,13 @@ class AnswerSettings(_Section):
     source_margin: float | None = Field(None, ge=0.0, description="Override of the calibrated relevance margin: papers whose relevance is "
                                                                     "within this of the best paper's are cited.")
     refuse_threshold: float | None = Field(None, description="Override of the calibrated relevance threshold below which a question is refused.")
-    decline_model: Literal["lexical", "aligned"] = Field(
-        "lexical", description="What decides that the corpus does not answer a question: lexical (word coverage and closeness of the top "
-                               "papers) or aligned (word coverage and the alignment of the question's words with the top papers' word "
-                               "vectors: declines more near misses, 0.57 vs 0.37 on the blind_g held-out set, but declines some broad "
-                               "'which papers…' questions such as 'Which papers compress neural networks?'; adds ~180 ms). See README "
-                               "'Refusal, eighth session'.")
+    decline_model: Literal["auto", "lexical", "aligned"] = Field(
+        "auto", description="What decides that the corpus does not answer a question: lexical (word coverage and closeness of the top "
+                            "papers), aligned (word coverage and the alignment of the question's words with the top papers' word vectors: "
+                            "declines more near misses, but also broad 'which papers…' questions such as 'Which papers compress neural "
+                            "networks?'; adds ~180 ms) or auto (aligned for a question about one thing, lexical for one asking for "
+                            "papers: near misses declined 0.42 instead of 0.37 on 305, answerable questions falsely refused as often). "
+                            "See README 'Refusal, eighth session' and 'twelfth session'.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
 class UISettings(_Section):

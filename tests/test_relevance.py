@@ -17,6 +17,7 @@ from rag.relevance import (
     RELATED,
     Scored,
     alignment,
+    aligns,
     decide,
     decline_logit,
     sentence_coverage,
@@ -132,6 +133,12 @@ def test_alignment_weighs_question_words_by_rarity_takes_the_best_paper_and_skip
     assert alignment(object(), "optical flow", [flow], stats) is None  # an embedder without word vectors
 
 
+def test_auto_aligns_a_question_about_one_thing_but_not_one_asking_for_papers():
+    assert aligns("auto", several=False) and not aligns("auto", several=True)
+    assert aligns("aligned", several=True) and aligns("aligned", several=False)
+    assert not aligns("lexical", several=False) and not aligns("lexical", several=True)
+
+
 def test_the_aligned_decline_model_is_used_when_word_alignment_is_there():
     sc = _scored([0.75, 0.5], [0.9, 0.2], 0.5)
     assert sc.decline_model() is LEXICAL and sc.features() == [sc.feature_values()[n] for n in DECLINE_FEATURES]
@@ -226,15 +233,28 @@ def test_word_cache_computes_each_text_once_and_keeps_the_most_recent():
 
 
 @pytest.mark.slow
-def test_the_aligned_decline_model_is_an_option_and_the_default_answers_broad_questions(pipeline, built_index, embedder):
+def test_the_default_aligns_one_thing_questions_and_answers_broad_ones(pipeline, built_index, embedder):
     from rag.pipeline import Pipeline
 
-    aligned = built_index.model_copy(update={"answer": built_index.answer.model_copy(update={"decline_model": "aligned"})})
-    pipe = Pipeline(aligned, embedder=embedder)
-    assert pipe.settings.answer.decline_model == "aligned"
-    assert pipe.answer(NEAR_MISSES[0], backend="extractive").refused
+    def with_model(name):
+        return Pipeline(built_index.model_copy(update={"answer": built_index.answer.model_copy(update={"decline_model": name})}),
+                        embedder=embedder)
+
+    assert pipeline.settings.answer.decline_model == "auto"
+    aligned, lexical = with_model("aligned"), with_model("lexical")
+    assert aligned.answer(NEAR_MISSES[0], backend="extractive").refused
     question, title = PARAPHRASES[0]
-    assert title in [c.paper.title for c in pipe.answer(question, backend="extractive").citations]
-    # the default (lexical) model answers a broad "which papers…" question that the aligned one declines (README)
+    assert title in [c.paper.title for c in aligned.answer(question, backend="extractive").citations]
+    # a one-thing near miss (blind_h) the lexical model answers is declined by the default, which aligns it …
+    near = "Which paper applies sharpness-aware minimization to federated learning?"
+    assert lexical.answer(near, backend="extractive").outcome == ANSWERED
+    assert pipeline.answer(near, backend="extractive").outcome == RELATED
+    # … and a one-thing lookup the lexical model falsely declined (blind_j) is answered with its paper
+    lookup = "Which tropical-geometry-inspired procedure recovers the affine pieces of ReLU networks from data?"
+    assert lexical.answer(lookup, backend="extractive").outcome == RELATED
+    assert "TropEx" in pipeline.answer(lookup, backend="extractive").text
+    # a broad "which papers…" question, which the aligned model declines (README), is decided by the lexical model
+    assert aligned.answer("Which papers compress neural networks?", backend="extractive").outcome != ANSWERED
     broad = pipeline.answer("Which papers compress neural networks?", backend="extractive")
     assert broad.outcome == ANSWERED and len(broad.citations) >= 2
+    assert pipeline.answer("Which paper is titled Parameter-Based Value Functions?", backend="extractive").outcome == ANSWERED
