@@ -841,9 +841,8 @@ def paper_texts(pipeline) -> PaperTexts:
 def default_backend(answer_settings) -> str:
     """The model that shortens cells when the caller names none (settings ``answer.compare_model``): with ``auto``,
     an openai answer backend, else none (the local 135M model's phrases failed the support check: bench/RESULTS.md "compare")."""
-    chosen = getattr(answer_settings, "compare_model", "auto")
-    if chosen != "auto":
-        return chosen
+    if answer_settings.compare_model != "auto":
+        return answer_settings.compare_model
     return "openai" if answer_settings.backend == "openai" else "extractive"
 
 

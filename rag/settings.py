@@ -141,7 +141,7 @@ class AnswerSettings(_Section):
         "auto", description="What decides that the corpus does not answer a question: lexical (word coverage and closeness of the top "
                             "papers), aligned (word coverage and the alignment of the question's words with the top papers' word vectors: "
                             "declines more near misses, but also broad 'which papers…' questions such as 'Which papers compress neural "
-                            "networks?'; adds ~180 ms) or auto (aligned for a question about one thing, lexical for one asking for "
+                            "networks?'; adds 0.2–0.4 s to an extractive answer) or auto (aligned for a question about one thing, lexical for one asking for "
                             "papers: near misses declined 0.42 instead of 0.37 on 305, answerable questions falsely refused as often). "
                             "See README 'Refusal, eighth session' and 'twelfth session'.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")

@@ -93,6 +93,15 @@ def write_jsonl_manifest(tmp: Path, papers, label: str = "small") -> Path:
     return m
 
 
+@pytest.fixture
+def rules_scorer(monkeypatch):
+    """Comparison cells chosen by the hand-written rules alone (``rag.comparison.SCORER = "rules"``): for tests
+    that pin what the rules choose; the default adds the learned roles (tests/test_comparison_roles.py)."""
+    from rag import comparison
+
+    monkeypatch.setattr(comparison, "SCORER", "rules")
+
+
 @pytest.fixture(scope="session")
 def small_papers():
     """30 papers of the shipped corpus, spread over its sources (every 31st record)."""

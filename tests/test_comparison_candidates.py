@@ -9,12 +9,7 @@ import pytest
 from rag import comparison
 from rag.comparison import RULES, SIXTH_ROUND_RULES, specific_terms, vague_named
 
-
-@pytest.fixture(autouse=True)
-def _rules_choose(monkeypatch):
-    """These tests pin what the hand-written rules choose; the default adds the learned roles to them
-    (``SCORER = "combined"``, tests/test_comparison_roles.py)."""
-    monkeypatch.setattr(comparison, "SCORER", "rules")
+pytestmark = pytest.mark.usefixtures("rules_scorer")  # these tests pin what the hand-written rules choose
 
 OLD_HAND_WEIGHTS = {"problem_opening": 0.35, "problem_first": 0.1, "problem_before_contribution": 0.2}
 

@@ -9,12 +9,7 @@ from rag import comparison
 from rag.comparison import DEFAULT_COLUMNS, extract_table
 from rag.models import Paper
 
-
-@pytest.fixture(autouse=True)
-def _rules_choose(monkeypatch):
-    """These tests pin what the hand-written rules choose; the default adds the learned roles to them
-    (``SCORER = "combined"``, tests/test_comparison_roles.py)."""
-    monkeypatch.setattr(comparison, "SCORER", "rules")
+pytestmark = pytest.mark.usefixtures("rules_scorer")  # these tests pin what the hand-written rules choose
 
 WAYPOINTS = Paper('pdd24449d5597', 'Learning to Set Waypoints for Audio-Visual Navigation', (
     'In audio-visual navigation, an agent intelligently travels through a complex, unmapped 3D environment using both sights '

@@ -10,12 +10,7 @@ from rag import comparison
 from rag.comparison import DEFAULT_COLUMNS, extract_table, span_for
 from rag.models import Paper
 
-
-@pytest.fixture(autouse=True)
-def _rules_choose(monkeypatch):
-    """These tests pin what the hand-written rules choose; the default adds the learned roles to them
-    (``SCORER = "combined"``, tests/test_comparison_roles.py)."""
-    monkeypatch.setattr(comparison, "SCORER", "rules")
+pytestmark = pytest.mark.usefixtures("rules_scorer")  # these tests pin what the hand-written rules choose
 
 OMPNET = Paper('pdff21e661d68', 'Learning Task Decomposition with Ordered Memory Policy Network', (
     'Many complex real-world tasks are composed of several levels of subtasks. Humans leverage these hierarchical structures '
