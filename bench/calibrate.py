@@ -1,6 +1,7 @@
 """Calibration of the answer step: the decline model, the relevance thresholds and the source margins.
 
     python -m bench.calibrate eval/dev_questions.jsonl eval/blind_a_tune.jsonl ... [--out FILE] [--reuse]
+    python -m bench.calibrate eval/*questions*.jsonl eval/blind_*.jsonl eval/broad_tune.jsonl --decline-models
 
 For every question: the top-k hits, each hit's closeness / coverage / relevance and whether it is
 gold, and the decline model's features (:meth:`rag.relevance.Scored.features`). Then:
@@ -11,6 +12,10 @@ gold, and the decline model's features (:meth:`rag.relevance.Scored.features`). 
    plus leave-one-file-out figures (a file's questions judged by a model fitted on the others);
 2. a grid over (refuse floor, decline threshold, source margins) prints refusal, false refusal and
    the recall and precision of cited sources against the gold papers present in the top k.
+
+``--decline-models`` prints instead, per question type, the share declined by each shipped decline model
+(``lexical``, ``aligned``, ``auto``: :func:`rag.relevance.aligns`) with its shipped weights, nothing fitted
+(README "Refusal, twelfth session"; ~6 min for the 1,011 questions of every question file on 2 cores).
 
 Only tune files may be passed here: a figure measured on a file used for choosing is a tuning figure. Since the
 eighth session the earlier held-out files (blind_a … blind_f) are tune files too (README "Refusal, eighth session");
@@ -145,6 +150,28 @@ def evaluate(rows: list[dict], refuse: float, weights: np.ndarray, bias: float, 
             "false_ids": [r["id"] for r in false]}
 
 
+def decline_shares(rows: list[dict]) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per decline model setting and question type: (declined, questions), the shipped models as
+    :func:`rag.relevance.decide` applies them (a question below the refuse floor is declined by any of them)."""
+    from rag.relevance import ALIGNED, LEXICAL, REFUSE_THRESHOLD, aligns
+
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for setting in ("lexical", "aligned", "auto"):
+        counts: dict[str, list[int]] = {}
+        for r in rows:
+            if r["hits"]:
+                best = max(x["closeness"] + 0.4 * x["coverage"] for x in r["hits"][:3])
+                model = ALIGNED if aligns(setting, r["several"]) else LEXICAL
+                declined = best < REFUSE_THRESHOLD or model.logit([r["values"][n] for n in model.features]) >= model.at
+            else:
+                declined = True
+            c = counts.setdefault(r["type"], [0, 0])
+            c[0] += declined
+            c[1] += 1
+        out[setting] = {t: (a, b) for t, (a, b) in sorted(counts.items())}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("files", nargs="+", type=Path)
@@ -153,6 +180,7 @@ def main() -> None:
     ap.add_argument("--features", default=",".join(ALIGNED_FEATURES),
                     help="comma-separated names of rag.relevance.Scored.feature_values to fit the model on")
     ap.add_argument("--false-refusal", type=float, default=0.08, help="false refusal the decline threshold may cost on the tune files")
+    ap.add_argument("--decline-models", action="store_true", help="print the share each shipped decline model declines, per question type")
     args = ap.parse_args()
     if args.reuse:
         rows = json.loads(args.out.read_text())
@@ -163,6 +191,10 @@ def main() -> None:
         pipe = Pipeline(Settings())
         rows = [r for f in args.files for r in features(pipe, f)]
         args.out.write_text(json.dumps(rows))
+    if args.decline_models:
+        for setting, shares in decline_shares(rows).items():
+            print(f"{setting:8s} " + "  ".join(f"{t} {a}/{b} = {a / b:.3f}" for t, (a, b) in shares.items()))
+        return
     rows = [r for r in rows if r["hits"]]
     names = args.features.split(",")
     x = np.array([[r["values"][n] for n in names] for r in rows], dtype=float)
