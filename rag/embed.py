@@ -8,6 +8,7 @@ sentence-transformers. Models load offline: the default all-MiniLM-L6-v2 comes f
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -140,23 +141,82 @@ class WordCache:
                 self.items.pop(next(iter(self.items)))
 
 
+POOLING_MODES = ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens",
+                 "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
+
+
+def declared_dim(model_dir: Path) -> int | None:
+    """The vector size a sentence-transformers folder declares (its Pooling config, or its last Dense
+    layer's ``out_features``), read without loading the model; None when the folder's pipeline has a
+    module this does not know, so the caller loads the model to find out."""
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text())
+        dim = None
+        for m in modules:
+            kind = m.get("type", "").rsplit(".", 1)[-1]
+            if kind in ("Transformer", "Normalize"):
+                continue
+            cfg = json.loads((model_dir / m["path"] / "config.json").read_text())
+            if kind == "Pooling":
+                dim = int(cfg["word_embedding_dimension"]) * max(1, sum(bool(cfg.get(k)) for k in POOLING_MODES))
+            elif kind == "Dense":
+                dim = int(cfg["out_features"])
+            else:
+                return None
+        return dim
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU, loaded from a local folder."""
+    """A sentence-transformers model on the CPU, loaded from a local folder on first use: its name and
+    vector size come from the folder's configs, so what only checks an index (``rag compare ID``,
+    ``rag stats --index``, lookups by id) never pays the model's ~8 s load."""
 
     def __init__(self, name: str = "all-MiniLM-L6-v2", *, device: str = "cpu", batch_size: int = 64):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-
         self.name = name
         self.batch_size = batch_size
         self.notes: list[str] = []
-        with quiet_load():
-            self.model = SentenceTransformer(resolve_model_path(name), device=device, local_files_only=True)
-        self.dim = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length)
-        self.tokenizer = self.model.tokenizer
+        self.device = device
+        self.path = resolve_model_path(name)
+        self._model = None
+        self._load_lock = threading.Lock()
         self._words = WordCache()
+        dim = declared_dim(Path(self.path))
+        if dim is None:
+            self._load()
+        else:
+            self.dim = dim
+
+    def _load(self):
+        with self._load_lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                with quiet_load():
+                    model = SentenceTransformer(self.path, device=self.device, local_files_only=True)
+                dim = int(model.get_embedding_dimension())
+                if getattr(self, "dim", dim) != dim:
+                    raise ConfigError(f"embedding model {self.name!r} declares {self.dim}-dimensional vectors in its "
+                                      f"configs but gives {dim}")
+                self.dim = dim
+                self._model = model
+            return self._model
+
+    @property
+    def model(self):
+        """The loaded sentence-transformers model (loaded here on first use)."""
+        return self._model if self._model is not None else self._load()
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         if not texts:
