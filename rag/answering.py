@@ -51,7 +51,7 @@ from .compose import (
 )
 from .embed import Embedder
 from .errors import ConfigError, GeneratorError
-from .evidence import METADATA_INTENTS, focus, intents, rank_sentences
+from .evidence import METADATA_INTENTS, focus, intents, question_names, rank_sentences
 from .generate import ExtractiveGenerator, Generator
 from .models import Hit, Paper
 from .program import ProgramAnswer
@@ -261,10 +261,11 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     later = focus(question)
     fterms = question_terms(later) if later else set()
     rare = {t for t in qterms if parts.stats.df.get(t, 0) <= RARE_DF}  # words that name what is asked about
+    common = {n for n in question_names(question) if parts.stats.name_df(n) > RARE_DF}  # "RL", "GAN": not one paper's name
     for n, (i, t) in enumerate(zip(chosen, texts, strict=True), 1):
         lex = [lexical(s, qterms, parts.stats) for s in t.sentences]
         foc = [lexical(s, fterms, parts.stats) for s in t.sentences] if fterms else None
-        ranked = rank_sentences(t, t.vectors[:len(t.sentences)], sc.qvec, lex, want, question, foc, rare)
+        ranked = rank_sentences(t, t.vectors[:len(t.sentences)], sc.qvec, lex, want, question, foc, rare, common)
         sources.append(Source(n, sc.pool[i], t, sc.relevance[i], ranked, wanted_meta(t, want)))
     return Plan(question, sc.qvec, hits, d.relevance, ANSWERED, sources, want=want, qterms=qterms)
 

@@ -152,11 +152,13 @@ def asked_about(sources: list[Source], want: set[str]) -> list[Source]:
     """The sources the answer is about: a question that asks for one thing (not "which papers…")
     and names it (FORCE, Hanabi) is about the one source that uses most of its names, when exactly
     one does; the others are left out of the answer. Otherwise all of them. The first of them is the
-    one the opening (and a model's lead sentence) is about."""
+    one the opening (and a model's lead sentence) is about. Only names few papers use count
+    (``Ranked.distinct``): "RL" or "GAN" in "Which approach builds RL curricula…" named the field, and the
+    one source that happened to write "RL" replaced the paper that answers (blind_k, README)."""
     if not _one_thing_of_several(sources, want):
         return sources
-    most = max(len(src.ranked.names) for src in sources)
-    top = [src for src in sources if len(src.ranked.names) == most]
+    most = max(len(src.ranked.distinct) for src in sources)
+    top = [src for src in sources if len(src.ranked.distinct) == most]
     return top if most and len(top) == 1 else sources
 
 

@@ -247,6 +247,7 @@ class Ranked:
     roles: dict[str, str]
     qnames: list[str] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
+    distinct: set[str] = field(default_factory=set)  # of ``names``, those few papers use (not "RL", "GAN": a field's acronyms)
     asked: set[str] = field(default_factory=set)  # sentences with what the question asks for (a name, a number, benchmarks)
     later: set[str] = field(default_factory=set)  # the sentence that best answers a compound question's later ask
     rare: set[str] = field(default_factory=set)  # the question's rare content words (stems)
@@ -263,14 +264,16 @@ class Ranked:
 
 
 def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray | None, lexical: list[float],
-                   want: set[str], question: str, focused: list[float] | None = None, rare: set[str] | None = None) -> Ranked:
+                   want: set[str], question: str, focused: list[float] | None = None, rare: set[str] | None = None,
+                   common: set[str] | None = None) -> Ranked:
     """``text``'s quotable sentences ordered by how well they answer the question.
 
     ``vectors``: the sentences' embeddings (rows in ``text.sentences`` order) or None; ``lexical``:
     each sentence's IDF-weighted share of the question's words; ``focused``: the same share of the
     words of the question's later asks (:func:`focus`), if it has any; ``rare``: the question's
     content words (stems) that few papers of the corpus use, which name what is asked about as
-    much as a capitalized name does."""
+    much as a capitalized name does; ``common``: the question's names that many papers use ("RL", "GAN",
+    "ImageNet"), which do not single out the paper asked about (``Ranked.distinct``)."""
     role_of = [("availability" if _AVAILABILITY.search(s) and not _ASKS_CODE.search(question)
                 else "background" if r == "plain" and _OPEN_PROBLEM.search(s) and not _OWN.search(s) else r)
                for s, r in zip(text.sentences, roles(text.sentences), strict=True)]
@@ -301,7 +304,7 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     qnames = question_names(question)
     names = names_in(" ".join([text.paper.title, *text.sentences]), qnames) if qnames else set()
     return Ranked([s for _, _, s in scored], [sc for sc, _, _ in scored], {text.sentences[i]: role_of[i] for i, _ in cands},
-                  qnames, names, asked=asked, later=later, naming=naming, rare=set(rare or ()),
+                  qnames, names, names - set(common or ()), asked=asked, later=later, naming=naming, rare=set(rare or ()),
                   by_meaning=vectors is not None and qvec is not None)
 
 

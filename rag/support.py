@@ -38,6 +38,7 @@ from .text import (  # noqa: F401 - re-exported: support was their home before r
     key_tokens,
     question_terms,
     split_sentences,
+    tokens,
     words,
 )
 
@@ -249,11 +250,23 @@ class TermStats:
     def __init__(self, papers: list[Paper]):
         self.n = max(1, len(papers))
         df: dict[str, int] = {}
+        typed: dict[str, int] = {}  # tokens with a capital letter, as written ("RL", "FORCE", "Hanabi")
         for p in papers:
             text = " ".join([p.title, p.abstract, " ".join(p.authors), " ".join(str(x) for x in (p.venue, p.year, p.type, p.session, p.time) if x)])
             for t in set(content_terms(text)):
                 df[t] = df.get(t, 0) + 1
+            for t in {t for t in tokens(f"{p.title} {p.abstract}") if not t.islower()}:
+                typed[t] = typed.get(t, 0) + 1
         self.df = df
+        self.typed_df = typed
+
+    def name_df(self, name: str) -> int:
+        """How many papers use a name as typed: an acronym or mixed-case name exactly ("FORCE" is not the word
+        "force"), a capitalized word in any case (as :func:`rag.evidence.names_in` matches them)."""
+        if sum(c.isupper() for c in name) >= 2:
+            return self.typed_df.get(name, 0)
+        terms = content_terms(name)
+        return max(self.typed_df.get(name, 0), self.df.get(terms[0], 0) if terms else 0)
 
     def idf(self, term: str) -> float:
         return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
