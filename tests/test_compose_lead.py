@@ -242,7 +242,8 @@ def test_several_is_asked_for_papers_not_a_plural_inside_a_singular_ask():
               "deep network architectures for 3D point cloud data", "work on spiking neural networks",
               "any paper about federated learning?",
               # a topic typed as a short phrase, or "how do people…"
-              "binary neural networks", "learning from 3D point clouds", "how do people protect models from being stolen?"):
+              "binary neural networks", "learning from 3D point clouds", "how do people protect models from being stolen?",
+              "Which two papers study mixup for metric learning?"):
         assert "several" in intents(q), q
     for q in ("Which defense models the synonym-swap attack space as a convex hull for adversarial training?",
               "Which class of training algorithms provably needs quadratically more examples than CNNs?",
@@ -250,7 +251,9 @@ def test_several_is_asked_for_papers_not_a_plural_inside_a_singular_ask():
               # a phrase that describes one paper (more than TOPIC_PHRASE_TERMS content words), a metadata ask
               "deterministic sampler that speeds up score-based generation without retraining",
               "authors of sharpness-aware minimization",
-              "what is FORCE pruning at initialization?"):
+              "what is FORCE pruning at initialization?",
+              # a count of things one paper gives (blind_l bl-l-023 was answered as "3 papers address this")
+              "Which two models correct the biased intrinsic reward in implicit-option VIC?"):
         assert "several" not in intents(q), q
 
 
