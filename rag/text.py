@@ -45,7 +45,9 @@ _LATEX_CMD = re.compile(r"\\([A-Za-z]+|[%&#_|{},;!])\s?")
 _LATEX_WRAP = re.compile(r"\\(?:textit|textbf|textsc|emph|texttt|textrm|mathrm|mathbf|mathcal|mathbb|mathit|mathsf|boldsymbol|"
                          r"operatorname|text|tilde|hat|bar|widetilde|widehat|overline|vec)\s*\{([^{}]*)\}")
 _OLD_FONT = re.compile(r"\{\\?(?:em|bf|it|sc|tt|rm|sl|sf)\s+([^{}]*)\}")  # "{\em x}" and "{em x}" (its backslash lost) → x
-_GLUED = re.compile(r"([a-z]{2}\)?)\.([A-Z][a-z]+)\b")  # "needed.However" → "needed. However"
+# "needed.However" → "needed. However", also after a bracket or a percent: "to 77.2% (OCMM).The code is …" (the result
+# glued to the code link read as one "availability" sentence and was never quoted, blind_m)
+_GLUED = re.compile(r"([a-z]{2}\)?|\S\)|\d%)\.([A-Z][a-z]+)\b")
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Eqs|Sec|No|approx|resp|w\.r\.t)\.$", re.IGNORECASE)
 
 

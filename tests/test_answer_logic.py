@@ -144,6 +144,12 @@ def test_source_text_loses_reference_markers_and_latex():
     assert clean_source_text(r"with 10\$times\$ less training epochs") == "with 10× less training epochs"
     assert clean_source_text(r"images as large as 256\$times\$256 pixels") == "images as large as 256×256 pixels"
     assert clean_source_text(r"$a$ times $b$, $x$ in $S$") == "a times b, x in S"  # words between two math spans stay words
+    # sentences glued by a missing space, also after a bracket or a percent (shipped corpus: "… to 77.2% (OCMM).The code
+    # is publicly available", which made the result one "availability" sentence that is never quoted); abbreviations stay
+    glued = "from 64.1% (baseline) to 77.2% (OCMM).The code is available. It was needed.However, a 5%.Moreover, (He et al.).We"
+    assert split_sentences(clean_source_text(glued)) == ["from 64.1% (baseline) to 77.2% (OCMM).", "The code is available.",
+                                                         "It was needed.", "However, a 5%.", "Moreover, (He et al.).", "We"]
+    assert split_sentences(clean_source_text("We use e.g. CNNs on the U.S. data.")) == ["We use e.g. CNNs on the U.S. data."]
 
 
 def test_an_answer_fact_written_in_latex_is_found_in_its_display_form():
