@@ -602,7 +602,8 @@ def sentences_of(text: PaperText) -> Sentences:
 
 # which score chooses a default column's sentence (see :func:`extract_cell`): the rules plus the learned roles, which
 # leaving each of ten label files out scored 0.608 against the rules' 0.583 on the six files the rules were not chosen
-# on (README "Evaluation", seventh round; bench/fit_cell_roles.py); with two tuning files (fourth round) it had not
+# on (README "Evaluation", seventh round; bench/fit_cell_roles.py); with two tuning files (fourth round) it had not;
+# on two blind files run once (eighth round) 0.692 / 0.714 against the rules' 0.651 / 0.707
 SCORER = "combined"
 
 _ROLE_KINDS = ("background", "other", "contribution", "result", "plain")
