@@ -301,10 +301,12 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         terms, keys = set(content_terms(s)), key_tokens(s)
         if first and not ((terms & qterms) - said or s in src.ranked.later):
             continue
-        if not _worth_quoting(terms, keys, said, said_keys, qterms):
+        main = len(sources) == 1 or src is primary
+        # the benchmarks or tasks a paper was evaluated on, when asked for, are worth quoting even without a new question word
+        listed = main and "evaluated" in want and s in src.ranked.asked and not asked_shown
+        if not listed and not _worth_quoting(terms, keys, said, said_keys, qterms):
             continue
         n_words = len(words(s))
-        main = len(sources) == 1 or src is primary
         # past the budget: one-paper answers still show their best sentence; the paper asked about
         # shows the sentence that answers a compound question's later ask, and the first one with
         # the name or number asked for if nothing shown has it

