@@ -145,18 +145,28 @@ POOLING_MODES = ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_
                  "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
 
 
+def st_modules(model_dir: Path) -> list[tuple[str, Path]] | None:
+    """The modules of a sentence-transformers folder's pipeline as (kind, folder): ("Pooling", …/1_Pooling);
+    None for a plain transformers folder (no ``modules.json``)."""
+    modules = model_dir / "modules.json"
+    if not modules.is_file():
+        return None
+    return [(m.get("type", "").rsplit(".", 1)[-1], model_dir / m.get("path", "")) for m in json.loads(modules.read_text())]
+
+
 def declared_dim(model_dir: Path) -> int | None:
     """The vector size a sentence-transformers folder declares (its Pooling config, or its last Dense
     layer's ``out_features``), read without loading the model; None when the folder's pipeline has a
     module this does not know, so the caller loads the model to find out."""
     try:
-        modules = json.loads((model_dir / "modules.json").read_text())
+        modules = st_modules(model_dir)
+        if modules is None:
+            return None
         dim = None
-        for m in modules:
-            kind = m.get("type", "").rsplit(".", 1)[-1]
+        for kind, folder in modules:
             if kind in ("Transformer", "Normalize"):
                 continue
-            cfg = json.loads((model_dir / m["path"] / "config.json").read_text())
+            cfg = json.loads((folder / "config.json").read_text())
             if kind == "Pooling":
                 dim = int(cfg["word_embedding_dimension"]) * max(1, sum(bool(cfg.get(k)) for k in POOLING_MODES))
             elif kind == "Dense":

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .embed import PACKAGED_MODELS, WordCache, join_pieces, quiet_load, resolve_model_path
+from .embed import PACKAGED_MODELS, WordCache, join_pieces, quiet_load, resolve_model_path, st_modules
 from .errors import ConfigError
 
 RECIPE = 1  # bump when the export recipe changes: cached exports of another recipe are redone
@@ -68,13 +68,9 @@ def _model_info(model_dir: Path) -> tuple[int, int, int, int]:
 
 def _check_pooling(model_dir: Path) -> None:
     """Refuse models whose sentence-transformers pipeline is not Transformer → mean pooling (→ Normalize)."""
-    modules = model_dir / "modules.json"
-    if not modules.is_file():
-        return  # a plain transformers folder: sentence-transformers would mean-pool it too
-    for m in json.loads(modules.read_text()):
-        kind = m.get("type", "").rsplit(".", 1)[-1]
+    for kind, folder in st_modules(model_dir) or []:  # a plain transformers folder: sentence-transformers would mean-pool it too
         if kind == "Pooling":
-            pool = json.loads((model_dir / m["path"] / "config.json").read_text())
+            pool = json.loads((folder / "config.json").read_text())
             modes = [k for k, v in pool.items() if k.startswith("pooling_mode") and v]
             if modes != ["pooling_mode_mean_tokens"]:
                 raise ConfigError(f"the onnx embed backends support mean pooling only; {model_dir} uses {modes}")

@@ -179,10 +179,10 @@ def _has_asked(sentence: str, role: str, want: set[str], question: str) -> bool:
         return True
     if "name" in want and names_method(sentence, question):
         return True
-    if "evaluated" in want and (len(_new_names(sentence, question)) >= 2 or (_EVALUATION.search(sentence) and _new_names(sentence, question))):
-        return True  # "evaluated on which benchmarks": a sentence naming datasets or tasks
-    if "evaluated" in want and _EVALUATION.search(sentence) and _LISTS.search(sentence):
-        return True  # "… we evaluate our algorithm on a wide range of tasks: color transfer, …, and domain adaptation"
+    if "evaluated" in want:  # "evaluated on which benchmarks": a sentence naming datasets or tasks, or listing them
+        named = _new_names(sentence, question)  # ("… on a wide range of tasks: color transfer, …, and domain adaptation")
+        if len(named) >= 2 or (_EVALUATION.search(sentence) and (named or _LISTS.search(sentence))):
+            return True
     return "remedy" in want and role == "contribution"
 
 

@@ -23,6 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -249,16 +250,23 @@ class TermStats:
 
     def __init__(self, papers: list[Paper]):
         self.n = max(1, len(papers))
+        self._papers = papers
         df: dict[str, int] = {}
-        typed: dict[str, int] = {}  # tokens with a capital letter, as written ("RL", "FORCE", "Hanabi")
         for p in papers:
             text = " ".join([p.title, p.abstract, " ".join(p.authors), " ".join(str(x) for x in (p.venue, p.year, p.type, p.session, p.time) if x)])
             for t in set(content_terms(text)):
                 df[t] = df.get(t, 0) + 1
+        self.df = df
+
+    @cached_property
+    def typed_df(self) -> dict[str, int]:
+        """Papers per token with a capital letter, as written ("RL", "FORCE", "Hanabi"); counted on the first
+        question that uses a name, not when the answer parts are built."""
+        typed: dict[str, int] = {}
+        for p in self._papers:
             for t in {t for t in tokens(f"{p.title} {p.abstract}") if not t.islower()}:
                 typed[t] = typed.get(t, 0) + 1
-        self.df = df
-        self.typed_df = typed
+        return typed
 
     def name_df(self, name: str) -> int:
         """How many papers use a name as typed: an acronym or mixed-case name exactly ("FORCE" is not the word
