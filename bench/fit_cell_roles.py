@@ -40,7 +40,7 @@ from rag.corpus import load_corpus  # noqa: E402
 from rag.models import normalize_title  # noqa: E402
 from rag.support import paper_text  # noqa: E402
 
-HELD_OUT = ("compare_labels_holdout9.jsonl",)  # blind files never fitted on nor read here (run once, README)
+HELD_OUT = ("compare_labels_holdout9.jsonl", "compare_labels_holdout10.jsonl")  # blind files never fitted on nor read here (run once, README)
 FILES = {(f.stem.removeprefix("compare_labels").lstrip("_") or "tune"): f
          for f in sorted((ROOT / "eval").glob("compare_labels*.jsonl")) if f.name not in HELD_OUT}
 SHIPPED_RULES = dict(C.RULES)
