@@ -14,7 +14,7 @@ gold, and the decline model's features (:meth:`rag.relevance.Scored.features`). 
    the recall and precision of cited sources against the gold papers present in the top k.
 
 ``--decline-models`` prints instead, per question type, the share declined by each shipped decline model
-(``lexical``, ``aligned``, ``auto``: :func:`rag.relevance.aligns`) with its shipped weights, nothing fitted
+(``lexical``, ``aligned``, ``auto``: :func:`rag.relevance.decline_choice`) with its shipped weights, nothing fitted
 (README "Refusal, twelfth session"; ~6 min for the 1,011 questions of every question file on 2 cores).
 
 Only tune files may be passed here: a figure measured on a file used for choosing is a tuning figure. Since the
@@ -48,7 +48,7 @@ def features(pipe, path: Path) -> list[dict]:
         several = "several" in intents(q.question)
         row = {"id": q.id, "type": q.type, "gold": len(gold), "file": path.name, "several": several, "hits": []}
         if hits:
-            sc = score_hits(parts.embedder, parts.texts, parts.stats, q.question, question_terms(q.question), hits, several, align=True)
+            sc = score_hits(parts.embedder, parts.texts, parts.stats, q.question, question_terms(q.question), hits, several, model="faceted")
             row["features"] = sc.features()
             row["values"] = sc.feature_values()
             row["hits"] = [{"gold": normalize_title(h.paper.title) in gold, "closeness": c, "coverage": v, "id": h.paper.id}
@@ -153,7 +153,7 @@ def evaluate(rows: list[dict], refuse: float, weights: np.ndarray, bias: float, 
 def decline_shares(rows: list[dict]) -> dict[str, dict[str, tuple[int, int]]]:
     """Per decline model setting and question type: (declined, questions), the shipped models as
     :func:`rag.relevance.decide` applies them (a question below the refuse floor is declined by any of them)."""
-    from rag.relevance import ALIGNED, LEXICAL, REFUSE_THRESHOLD, aligns
+    from rag.relevance import LEXICAL, MODELS, REFUSE_THRESHOLD, decline_choice
 
     out: dict[str, dict[str, tuple[int, int]]] = {}
     for setting in ("lexical", "aligned", "auto"):
@@ -161,7 +161,8 @@ def decline_shares(rows: list[dict]) -> dict[str, dict[str, tuple[int, int]]]:
         for r in rows:
             if r["hits"]:
                 best = max(x["closeness"] + 0.4 * x["coverage"] for x in r["hits"][:3])
-                model = ALIGNED if aligns(setting, r["several"]) else LEXICAL
+                model = MODELS[decline_choice(setting, r["several"])]
+                model = model if all(n in r["values"] for n in model.features) else LEXICAL
                 declined = best < REFUSE_THRESHOLD or model.logit([r["values"][n] for n in model.features]) >= model.at
             else:
                 declined = True
@@ -180,6 +181,8 @@ def main() -> None:
     ap.add_argument("--features", default=",".join(ALIGNED_FEATURES),
                     help="comma-separated names of rag.relevance.Scored.feature_values to fit the model on")
     ap.add_argument("--false-refusal", type=float, default=0.08, help="false refusal the decline threshold may cost on the tune files")
+    ap.add_argument("--several", action="store_true", help="fit on the questions asking for papers only (the faceted model, "
+                    "rag.relevance.FACETED: --features coverage,sentence_coverage,alignment,facet_alignment)")
     ap.add_argument("--decline-models", action="store_true", help="print the share each shipped decline model declines, per question type")
     args = ap.parse_args()
     if args.reuse:
@@ -195,7 +198,7 @@ def main() -> None:
         for setting, shares in decline_shares(rows).items():
             print(f"{setting:8s} " + "  ".join(f"{t} {a}/{b} = {a / b:.3f}" for t, (a, b) in shares.items()))
         return
-    rows = [r for r in rows if r["hits"]]
+    rows = [r for r in rows if r["hits"] and (r["several"] or not args.several)]
     names = args.features.split(",")
     x = np.array([[r["values"][n] for n in names] for r in rows], dtype=float)
     base = np.array([[r["values"][n] for n in ("closeness", "coverage", "sentence_coverage")] for r in rows], dtype=float)

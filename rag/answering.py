@@ -66,8 +66,8 @@ from .relevance import (
     RELATED,
     SEVERAL_MARGIN,
     SOURCE_MARGIN,
-    aligns,
     decide,
+    decline_choice,
     lexical,
     score_hits,
 )
@@ -78,6 +78,7 @@ from .text import question_terms, strip_markup, words
 NO_MATCH = "no_match"
 LEAD_MAX_TOKENS = 64  # one sentence
 GIVE_UP_AFTER = 2  # unsupported sentences, with none supported yet, after which a model is abandoned
+LEAD_RETRY_TEMPERATURE = 0.7  # a lead sentence asked for again is sampled at this temperature (the first is greedy)
 RARE_DF = 8  # a question word used by at most this many papers of the corpus is rare (it names what is asked about)
 
 
@@ -245,7 +246,7 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     if not hits:
         return Plan(question, None, hits, 0.0, NOT_COVERED, [], want=want, qterms=qterms)
     sc = score_hits(parts.embedder, parts.texts, parts.stats, question, qterms, hits, several="several" in want,
-                    align=aligns(getattr(parts.settings, "decline_model", "auto"), "several" in want))
+                    model=decline_choice(getattr(parts.settings, "decline_model", "auto"), "several" in want))
     refuse, answer_at = thresholds(parts.settings)
     margin = getattr(parts.settings, "source_margin", None)
     if margin is None:
@@ -433,56 +434,67 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
             messages = _lead_messages(question, lead_src)
     if messages is not None:
         lead_only = task == "lead"
-        stream = gen.stream(messages, max_tokens=LEAD_MAX_TOKENS if lead_only else settings.llm_max_tokens,
-                            temperature=settings.llm_temperature)
-        dropped = 0
-        try:
-            for raw in sentences_from_stream(stream):
-                if lead_only:  # the opening sentence: no preamble, about the paper rather than "we"; not a bare title
-                    polished = polish_lead(raw, lead_src)
-                    if polished is None:
-                        dropped += 1
-                        if dropped >= GIVE_UP_AFTER:
+        # a lead sentence the checks reject is asked for again, sampled (a fixed seed per try), up to lead_attempts
+        # tries: every try passes the same checks, so a retry can only replace the extractive opening with a checked one
+        tries = max(1, getattr(settings, "lead_attempts", 1)) if lead_only else 1
+        first_reason = None  # why the first (greedy) try was rejected: what the warning reports when no try is kept
+        for attempt in range(tries):
+            fallback, model_lines = None, []
+            temperature = settings.llm_temperature if attempt == 0 else max(settings.llm_temperature, LEAD_RETRY_TEMPERATURE)
+            stream = gen.stream(messages, max_tokens=LEAD_MAX_TOKENS if lead_only else settings.llm_max_tokens,
+                                temperature=temperature, seed=attempt or None)
+            dropped = 0
+            try:
+                for raw in sentences_from_stream(stream):
+                    if lead_only:  # the opening sentence: no preamble, about the paper rather than "we"; not a bare title
+                        polished = polish_lead(raw, lead_src)
+                        if polished is None:
+                            dropped += 1
+                            if dropped >= GIVE_UP_AFTER:
+                                break
+                            continue
+                        raw = polished
+                    got = checker.check(raw, only=[lead_src.n] if lead_only else None)
+                    if got is None:
+                        if checker.repeats >= 2:
                             break
                         continue
-                    raw = polished
-                got = checker.check(raw, only=[lead_src.n] if lead_only else None)
-                if got is None:
-                    if checker.repeats >= 2:
+                    if got.text is None:
+                        asm.drop(got.clean, got.score, got.note)
+                        dropped += 1
+                    else:
+                        line = Line(got.text, got.cites, got.rests_on, origin="model")
+                        model_lines.append(line)
+                        if not lead_only:  # a whole answer: show each checked sentence as it comes
+                            yield emit(asm.separator(line) + asm.add(line, got.score))
+                            streamed = True
+                    if lead_only or len(model_lines) >= MAX_ANSWER_SENTENCES or (not model_lines and dropped >= GIVE_UP_AFTER):
                         break
-                    continue
-                if got.text is None:
-                    asm.drop(got.clean, got.score, got.note)
-                    dropped += 1
-                else:
-                    line = Line(got.text, got.cites, got.rests_on, origin="model")
-                    model_lines.append(line)
-                    if not lead_only:  # a whole answer: show each checked sentence as it comes
-                        yield emit(asm.separator(line) + asm.add(line, got.score))
-                        streamed = True
-                if lead_only or len(model_lines) >= MAX_ANSWER_SENTENCES or (not model_lines and dropped >= GIVE_UP_AFTER):
-                    break
-        except GeneratorError as e:
-            fallback, failed = f"{e}; extractive answer", True
-        finally:
-            close = getattr(stream, "close", None)
-            if close:
-                close()
-        if fallback is None and not model_lines:
-            fallback = f"no sentence the {gen.name} model wrote is supported by its sources; extractive answer"
+            except GeneratorError as e:
+                fallback, failed = f"{e}; extractive answer", True
+            finally:
+                close = getattr(stream, "close", None)
+                if close:
+                    close()
+            if fallback is None and not model_lines:
+                fallback = f"no sentence the {gen.name} model wrote is supported by its sources; extractive answer"
+            unsupported = fallback is not None
+            if not unsupported and lead_only:
+                # the opening about the model's paper alone is what its sentence would replace: not if the rewrite loses
+                # a name, a number or most of its words (keeps_specifics); after a multi-paper opening, a lead that restates it adds nothing
+                if alone and not keeps_specifics(model_lines[0], alone[0], lead_src.paper):
+                    fallback = f"the {gen.name} model's sentence left out names or words of the opening it would replace; extractive answer"
+                elif others and restates(model_lines[0], others):
+                    fallback = f"the {gen.name} model's sentence only restated the opening; extractive answer"
+            if fallback is None or failed:
+                break
+            first_reason = first_reason or fallback
         if fallback:
-            used = "extractive"
-            model_lines = []
-            asm.reset()
-        elif lead_only and model_lines:
-            # the opening about the model's paper alone is what its sentence would replace: not if the rewrite loses
-            # a name, a number or most of its words (keeps_specifics); after a multi-paper opening, a lead that restates it adds nothing
-            if alone and not keeps_specifics(model_lines[0], alone[0], lead_src.paper):
-                fallback = f"the {gen.name} model's sentence left out names or words of the opening it would replace; extractive answer"
-            elif others and restates(model_lines[0], others):
-                fallback = f"the {gen.name} model's sentence only restated the opening; extractive answer"
-            if fallback:
-                used, model_lines = "extractive", []
+            if not failed and first_reason and tries > 1:
+                fallback = f"{first_reason.removesuffix('; extractive answer')} (and in {tries - 1} more tries); extractive answer"
+            used, model_lines = "extractive", []
+            if unsupported:
+                asm.reset()
     # a one-thing answer from its first paper ends with the others, a clause each: their words come off the budget
     related = also_related(p.sources, p.want) if task != "full" or not model_lines else None
     tail = check_lines(parts.texts, p.sources, [related]) if related else []

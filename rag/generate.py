@@ -47,7 +47,9 @@ class Generator(Protocol):
 
     name: str
 
-    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float) -> Iterator[str]: ...
+    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None) -> Iterator[str]:
+        """``seed``: the sampler's seed (None: the backend's own), so a sampled retry is reproducible."""
+        ...
 
 
 def default_gguf() -> Path | None:
@@ -175,12 +177,12 @@ class LocalGenerator:
             proc.kill()
             proc.wait(timeout=5)
 
-    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None) -> Iterator[str]:
         with self.lock:
             if self.pid is None:
                 self._start()
             assert self._proc is not None
-            request = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "stop": list(STOP)}
+            request = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "stop": list(STOP), "seed": seed}
             try:
                 self._proc.stdin.write(json.dumps(request) + "\n")
                 self._proc.stdin.flush()
@@ -250,12 +252,13 @@ class OpenAIGenerator:
             return GeneratorError(f"model server at {self.where} answered HTTP {e.status_code}: {_one_line(e)}")
         return GeneratorError(f"model server at {self.where} stopped mid-answer or sent a malformed reply ({type(e).__name__})")
 
-    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None) -> Iterator[str]:
         client = self.client
         got_text, finished = False, False
         try:
             chunks = client.chat.completions.create(model=self.settings.openai_model, messages=messages, stream=True,
-                                                    max_tokens=max_tokens, temperature=temperature)
+                                                    max_tokens=max_tokens, temperature=temperature,
+                                                    **({} if seed is None else {"seed": seed}))
             for chunk in chunks:
                 choices = getattr(chunk, "choices", None)
                 if not choices:
@@ -284,7 +287,7 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None) -> Iterator[str]:
         return iter(())
 
 

@@ -121,6 +121,7 @@ def serve(llm, out, inp) -> None:
                 _misbehave(fault)
             chunks = llm.create_chat_completion(messages=req["messages"], max_tokens=int(req.get("max_tokens", 256)),
                                                 temperature=float(req.get("temperature", 0.0)), stop=req.get("stop") or None,
+                                                seed=req.get("seed"),
                                                 stream=True)
             for chunk in chunks:
                 if cancelled[0]:

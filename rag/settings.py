@@ -129,6 +129,9 @@ class AnswerSettings(_Section):
         "auto", description="What the language model writes: lead (one opening sentence rewritten from the best evidence sentence; what a "
                             "135M local model does reliably), full (the whole answer from the numbered evidence; for a strong configured "
                             "model), or auto (lead for the local backend, full for openai).")
+    lead_attempts: int = Field(5, ge=1, le=8, description="Tries the language model gets at the lead sentence (task lead): a sentence the "
+                                                        "support and specifics checks reject is asked for again, sampled at a fixed seed "
+                                                        "per try; each try costs one short generation.")
     compare_model: Literal["auto", "local", "openai", "extractive"] = Field(
         "auto", description="Which model shortens comparison-table cells when compare() or `rag compare` is given no backend (every "
                             "model-written cell is checked against its abstract): auto (the openai backend when it answers questions, "
@@ -141,9 +144,9 @@ class AnswerSettings(_Section):
         "auto", description="What decides that the corpus does not answer a question: lexical (word coverage and closeness of the top "
                             "papers), aligned (word coverage and the alignment of the question's words with the top papers' word vectors: "
                             "declines more near misses, but also broad 'which papers…' questions such as 'Which papers compress neural "
-                            "networks?'; adds 0.2–0.4 s to an extractive answer) or auto (aligned for a question about one thing, lexical for one asking for "
-                            "papers: near misses declined 0.42 instead of 0.37 on 305, answerable questions falsely refused as often). "
-                            "See README 'Refusal, eighth session' and 'twelfth session'.")
+                            "networks?'; adds 0.2–0.4 s to an extractive answer) or auto (aligned for a question about one thing; for one asking for "
+                            "papers, faceted: the aligned features plus how well the question's worst-said facet is said by one paper, "
+                            "so a near miss joining two covered topics is declined). See README 'Refusal', eighth, twelfth and thirteenth sessions.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
 class UISettings(_Section):

@@ -58,7 +58,7 @@ class ScriptedGenerator:
     def __init__(self, pieces, fail: Exception | None = None):
         self.pieces, self.fail, self.messages = pieces, fail, None
 
-    def stream(self, messages, *, max_tokens, temperature):
+    def stream(self, messages, *, max_tokens, temperature, seed=None):
         self.messages = messages
         yield from self.pieces
         if self.fail:
@@ -537,6 +537,39 @@ def test_lead_task_model_sentence_opens_the_answer(settings_factory):
     _, kept = run(FakePipeline(s, hits((SAM, 10.0, 0.8)), lossy))
     assert kept.backend == "extractive" and not kept.unsupported and "left out" in kept.fallback
     assert kept.text.startswith("“Sharpness-Aware Minimization for Efficiently Improving Generalization” (ICLR 2021) [1] introduces")
+
+
+class RetriedGenerator(ScriptedGenerator):
+    """Replies with the next of ``replies`` at each call, recording the temperature and seed asked for."""
+
+    def __init__(self, replies):
+        super().__init__([])
+        self.replies, self.calls = list(replies), []
+
+    def stream(self, messages, *, max_tokens, temperature, seed=None):
+        self.messages = messages
+        self.calls.append((temperature, seed))
+        yield self.replies[min(len(self.calls), len(self.replies)) - 1]
+
+
+def test_a_rejected_lead_sentence_is_asked_for_again_sampled_at_a_fixed_seed(settings_factory):
+    s = settings_factory(backend="local", refuse_threshold=0.4, source_margin=0.3, answer_model_task="lead", lead_attempts=3)
+    good = "Sharpness-Aware Minimization (SAM) seeks parameters that lie in neighborhoods having uniformly low loss."
+    gen = RetriedGenerator(["Sharpness-Aware Minimization was invented in 1997 by chess players.", good])
+    _, ans = run(FakePipeline(s, hits((SAM, 10.0, 0.8)), gen))
+    assert ans.backend == "local" and ans.fallback is None and ans.text.startswith(good[:-1] + " [1].")
+    assert ans.sentences[0].origin == "model" and "1997" not in ans.text
+    assert gen.calls[0] == (s.answer.llm_temperature, None) and gen.calls[1][1] == 1 and gen.calls[1][0] > 0  # greedy, then sampled
+    # every try rejected: the extractive opening, the first try's reason, no more tries than allowed
+    never = RetriedGenerator(["Sharpness-Aware Minimization was invented in 1997 by chess players.",
+                              "Sharpness-Aware Minimization seeks parameters in neighborhoods having uniformly low loss."])
+    _, fb = run(FakePipeline(s, hits((SAM, 10.0, 0.8)), never))
+    assert fb.backend == "extractive" and len(never.calls) == 3 and [seed for _, seed in never.calls] == [None, 1, 2]
+    assert fb.fallback.startswith("no sentence the local model wrote is supported") and "2 more tries" in fb.fallback
+    one = settings_factory(backend="local", refuse_threshold=0.4, source_margin=0.3, answer_model_task="lead", lead_attempts=1)
+    once = RetriedGenerator(["Sharpness-Aware Minimization was invented in 1997 by chess players.", good])
+    _, fb1 = run(FakePipeline(one, hits((SAM, 10.0, 0.8)), once))
+    assert fb1.backend == "extractive" and len(once.calls) == 1
 
 
 def test_markup_in_a_question_is_stripped(settings):

@@ -11,15 +11,17 @@ from rag.relevance import (
     DECLINE_AT,
     DECLINE_FEATURES,
     DECLINE_WEIGHTS,
+    FACETED,
     LEXICAL,
     MARGIN_ALONE,
     NOT_COVERED,
     RELATED,
     Scored,
     alignment,
-    aligns,
     decide,
+    decline_choice,
     decline_logit,
+    facets,
     sentence_coverage,
 )
 from rag.support import PaperText, TermStats
@@ -125,18 +127,43 @@ def test_alignment_weighs_question_words_by_rarity_takes_the_best_paper_and_skip
     video = _text("Video frames", ["We predict video frames."])
     flow = _text("Optical flow", ["We estimate optical flow."])
     e = _OneHotWords()
-    assert alignment(e, "optical flow for video", [video], stats) < alignment(e, "optical flow for video", [video, flow], stats)
-    assert alignment(e, "optical flow for video", [flow], stats) > alignment(e, "optical flow for video", [video], stats)
-    assert alignment(e, "optical flow", [flow], stats) == pytest.approx(1.0)
+
+    def said(question, texts):
+        return alignment(e, question, texts, stats)[0]
+
+    assert said("optical flow for video", [video]) < said("optical flow for video", [video, flow])
+    assert said("optical flow for video", [flow]) > said("optical flow for video", [video])
+    assert said("optical flow", [flow]) == pytest.approx(1.0)
     # the words that ask for a record (who, which session, 2021) are the record's, never the abstract's: not counted
-    assert alignment(e, "Who wrote the ICLR 2021 paper on optical flow?", [flow], stats) == pytest.approx(1.0)
+    assert said("Who wrote the ICLR 2021 paper on optical flow?", [flow]) == pytest.approx(1.0)
     assert alignment(object(), "optical flow", [flow], stats) is None  # an embedder without word vectors
 
 
-def test_auto_aligns_a_question_about_one_thing_but_not_one_asking_for_papers():
-    assert aligns("auto", several=False) and not aligns("auto", several=True)
-    assert aligns("aligned", several=True) and aligns("aligned", several=False)
-    assert not aligns("lexical", several=False) and not aligns("lexical", several=True)
+def test_the_worst_said_facet_must_be_said_by_one_paper_and_or_parts_are_alternatives():
+    stats = TermStats([])
+    stats.n, stats.df = 100, {"prune": 3, "graph": 4, "network": 30, "quantiz": 3, "initializ": 6}
+    pruning = _text("Pruning at initialization", ["We prune networks at initialization."])
+    graphs = _text("Graph networks", ["We train graph networks."])
+    both = _text("Pruning graph networks", ["We prune graph networks."])
+    e = _OneHotWords()
+    q = "pruning for graph networks"
+    # each facet is said by one of two papers: the whole question's words are half said, and no paper says both facets
+    whole, facet = alignment(e, q, [pruning, graphs], stats)
+    assert facet < 0.5 < whole
+    assert alignment(e, q, [pruning, graphs, both], stats)[1] == pytest.approx(1.0)
+    # "pruning or quantization": a paper that says either part says the facet
+    assert alignment(e, "pruning or quantization for graph networks", [both], stats)[1] == pytest.approx(1.0)
+    assert alignment(e, "pruning and quantization for graph networks", [both], stats)[1] < 0.5
+    # a facet with little of the question's weight (a common verb) does not decide
+    words = ["reduce", "the", "size", "of", "graph", "networks"]
+    idf = np.asarray([1.0, 5.0, 4.0])  # reduce, graph, networks (the content words kept)
+    groups = facets(words, [0, 4, 5], idf)
+    assert len(groups) == 1 and [list(a) for a in groups[0]] == [[1, 2]]
+
+
+def test_auto_chooses_the_aligned_model_for_one_thing_and_the_faceted_for_papers():
+    assert decline_choice("auto", several=False) == "aligned" and decline_choice("auto", several=True) == "faceted"
+    assert decline_choice("aligned", several=True) == "aligned" and decline_choice("lexical", several=False) == "lexical"
 
 
 def test_the_aligned_decline_model_is_used_when_word_alignment_is_there():
@@ -156,6 +183,13 @@ def test_the_aligned_decline_model_is_used_when_word_alignment_is_there():
     base = [vals[n] for n in ALIGNED.features]
     aligned = [v + 0.1 if n == "alignment" else v for n, v in zip(ALIGNED.features, base, strict=True)]
     assert ALIGNED.logit(aligned) < ALIGNED.logit(base)
+    # a question asking for papers is decided by the faceted model once its worst facet's alignment is there
+    sc.model = "faceted"
+    assert sc.decline_model() is LEXICAL  # no facet alignment: the lexical model, never a model with a missing input
+    sc.facet_alignment = 0.6
+    assert sc.decline_model() is FACETED and sc.features() == [sc.feature_values()[n] for n in FACETED.features]
+    facet = dict(zip(FACETED.features, FACETED.weights, strict=True))
+    assert facet["facet_alignment"] < 0 and facet["alignment"] < 0  # a better-said facet lowers the decline log-odds
 
 
 def test_word_vectors_of_the_real_model_align_a_paraphrase_better_than_a_near_miss(embedder):
@@ -163,8 +197,8 @@ def test_word_vectors_of_the_real_model_align_a_paraphrase_better_than_a_near_mi
     paper = _text("Robust and Generalizable Visual Representation Learning via Random Convolutions",
                   ["We use random convolutions as data augmentation.",
                    "Randomized convolutions keep global shapes but randomize local texture."])
-    para = alignment(embedder, "augmentation that keeps the outline of objects but scrambles their texture", [paper], stats)
-    near = alignment(embedder, "optical flow estimation between consecutive video frames", [paper], stats)
+    para = alignment(embedder, "augmentation that keeps the outline of objects but scrambles their texture", [paper], stats)[0]
+    near = alignment(embedder, "optical flow estimation between consecutive video frames", [paper], stats)[0]
     assert para is not None and near is not None and para > near + 0.1
     words, vecs = embedder.word_vectors(["Tokenization-free models"])[0]
     assert words[:3] == ["tokenization", "-", "free"] and vecs.shape == (len(words), embedder.dim)
@@ -233,7 +267,7 @@ def test_word_cache_computes_each_text_once_and_keeps_the_most_recent():
 
 
 @pytest.mark.slow
-def test_the_default_aligns_one_thing_questions_and_answers_broad_ones(pipeline, built_index, embedder):
+def test_the_default_aligns_one_thing_questions_answers_broad_ones_and_declines_joined_topics(pipeline, built_index, embedder):
     from rag.pipeline import Pipeline
 
     def with_model(name):
@@ -253,8 +287,14 @@ def test_the_default_aligns_one_thing_questions_and_answers_broad_ones(pipeline,
     lookup = "Which tropical-geometry-inspired procedure recovers the affine pieces of ReLU networks from data?"
     assert lexical.answer(lookup, backend="extractive").outcome == RELATED
     assert "TropEx" in pipeline.answer(lookup, backend="extractive").text
-    # a broad "which papers…" question, which the aligned model declines (README), is decided by the lexical model
+    # a broad "which papers…" question, which the aligned model declines (README), is decided by the faceted model
     assert aligned.answer("Which papers compress neural networks?", backend="extractive").outcome != ANSWERED
     broad = pipeline.answer("Which papers compress neural networks?", backend="extractive")
     assert broad.outcome == ANSWERED and len(broad.citations) >= 2
+    either = "Which papers reduce the size of neural networks by pruning or quantization?"  # "or": either part says it
+    assert pipeline.answer(either, backend="extractive").outcome == ANSWERED
+    # near misses joining two topics the corpus covers apart (blind_m), answered by the lexical model: shown as related
+    for near in ("Dataset condensation for graph neural networks", "Sharpness-aware minimization in federated training"):
+        assert lexical.answer(near, backend="extractive").outcome == ANSWERED
+        assert pipeline.answer(near, backend="extractive").outcome == RELATED
     assert pipeline.answer("Which paper is titled Parameter-Based Value Functions?", backend="extractive").outcome == ANSWERED
