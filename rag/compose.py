@@ -15,6 +15,7 @@ passes the same check.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -397,9 +398,25 @@ class Checker:
                        rests_on={s.n: self._best_unit(s, vec) for s in keep})
 
 
-_PREAMBLE = re.compile(r"^(?:(?:the |my |an? )?(?:answer|rewritten sentence|rewrite)(?: to (?:the|your) question)?(?: is)?\s*[:\-–]\s*"
+_PREAMBLE = re.compile(r"^(?:(?:the |my |an? )?(?:[\w-]+ ){0,2}?(?:answer|rewritten sentence|rewrite)(?: to (?:the|your) question)?(?: is)?\s*[:\-–]\s*"
                        r"|(?:sure|here is[^:]{0,40}|certainly)[,!.:]\s*)+", re.I)
 _WE = re.compile(r"\b(?:we|our|us)\b", re.I)
+# a lead about the prompt rather than the paper ("This sentence proposes …") or in the authors' voice that lead_clause
+# could not turn into one about the paper ("Our iterative reasoning approach can solve …")
+_NOT_ABOUT_PAPER = re.compile(r"^(?:(?:this|the) (?:rewritten )?sentence\b|(?:our|we|us)\b)", re.I)
+
+
+def _runs(text: str) -> Counter:
+    terms = content_terms(text)
+    return Counter(zip(terms, terms[1:], terms[2:], strict=False))
+
+
+def _repeats_phrase(text: str, source: str) -> bool:
+    """Whether three consecutive content words come more often than in the paper's own text ("… high-quality shapes
+    with the ability to produce high-quality shapes"): a small model looping, not a sentence to open an answer with.
+    A repetition the abstract makes ("syntactic-level structure of code … semantic-level structure of code") is not one."""
+    have = _runs(source)
+    return any(n > max(1, have[run]) for run, n in _runs(text).items())
 
 
 def polish_lead(raw: str, src: Source) -> str | None:
@@ -407,17 +424,23 @@ def polish_lead(raw: str, src: Source) -> str | None:
     to the question is:" preamble dropped; a sentence that speaks as the authors ("In this paper, we design
     X") turned into one about the paper ("“Title” [n] designs X", the rewrite the code-built opening uses);
     a leading connective dropped. None when it says nothing beyond the paper's title (a title fragment
-    such as "Benchmark for High-level Mathematical Reasoning [1]." is not an answer)."""
+    such as "Benchmark for High-level Mathematical Reasoning [1]." is not an answer), speaks of the prompt
+    ("This sentence proposes …") or as the authors where no clause about the paper can be made of it ("Our
+    approach …"), or repeats a phrase (a looping model)."""
     marks = parse_markers(raw)
     text = _PREAMBLE.sub("", unquoted(strip_markers(raw))).strip()
     if not text:
         return None
     if len(set(content_terms(text)) - set(content_terms(src.paper.title))) < MIN_NEW_TERMS:
         return None
+    if _repeats_phrase(text, " ".join([src.paper.title, *src.text.sentences])):
+        return None
     clause = lead_clause(text)
     if clause and not _WE.search(clause):
         return _sentence(said(named(src.paper, src.n), clause.rstrip(".")))
     text = unframed(_cap(text))
+    if _NOT_ABOUT_PAPER.match(text):
+        return None
     return with_markers(_cap(text), marks) if marks else text
 
 

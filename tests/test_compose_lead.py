@@ -357,6 +357,14 @@ def test_a_model_lead_is_polished_before_it_is_checked():
     assert polish_lead("Progressive Skeletonization: Trimming more fat [1].", src) is None
     assert polish_lead("However, random pruning beats these approaches beyond 95% sparsity [1].", src) \
         == "Random pruning beats these approaches beyond 95% sparsity [1]."
+    # leads read in the blind_n answers: a longer preamble goes; the prompt's sentence, the authors' "our" and a loop are
+    # no opening (the code-built one stays)
+    assert polish_lead("The one-sentence answer to the question is: FORCE keeps pruned networks trainable [1].", src) \
+        == "FORCE keeps pruned networks trainable [1]."
+    assert polish_lead("This sentence proposes an objective to find a skeletonized network [1].", src) is None
+    assert polish_lead("Our progressive pruning keeps networks trainable at extreme sparsity [1].", src) is None
+    assert polish_lead("FORCE keeps pruned networks trainable with the ability to keep pruned networks trainable [1].", src) is None
+    assert polish_lead("FORCE prunes networks at initialization and keeps networks trainable at 99.5% sparsity [1].", src) is not None
 
 
 def test_a_line_that_restates_the_opening_is_recognised():
