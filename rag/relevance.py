@@ -20,7 +20,8 @@ decides is :func:`decline_choice`: by default (``decline_model="auto"``) the ali
 thing, the faceted one (:data:`FACETED`: the aligned features plus the alignment of the question's worst-said facet,
 so that "pruning graph neural networks" needs one paper saying both) for a question asking for papers. See the calibration comments
 for what each weighs and what was measured and dropped. It helps, but it is not the whole answer:
-near misses that combine two covered topics still get through.
+on the blind_n near misses (run once) it declined 0.750, and some near misses that combine two covered topics still
+get through.
 
 Outcomes:
 
@@ -135,10 +136,10 @@ ALIGN_DEPTH = 3  # papers whose words the question's words are aligned with
 # The faceted decline model decides a question asking for papers ("which papers…", "papers on X", a bare topic phrase;
 # ``Scored.several``) when word vectors are there: the aligned model's features plus the alignment of the question's
 # worst-said facet (:func:`alignment`, :func:`facets`). Fitted by ``python -m bench.calibrate --several`` on the 322
-# questions asking for papers of every question file (172 near misses, 128 topic questions; thirteenth session):
+# questions asking for papers of every question file (172 near misses, 128 topic questions; fourteenth session):
 # leave-one-file-out refusal / false refusal at a tune false refusal of 0.08: 0.797 / 0.087 (5-fold CV 0.764 / 0.085),
 # against 0.564 / 0.087 for the aligned model's three features and 0.390 / 0.087 for the
-# lexical model that decided these questions before (README "Refusal, thirteenth session"). Questions about one
+# lexical model that decided these questions before (README "Refusal and answers, fourteenth session"). Questions about one
 # thing keep the aligned model: the facet added 0.473 -> 0.493 there.
 FACETED_FEATURES = ("coverage", "sentence_coverage", "alignment", "facet_alignment")
 FACETED_WEIGHTS = (-1.281, 4.714, -9.18, -9.236)
@@ -382,7 +383,7 @@ def decline_choice(decline_model: str, several: bool) -> str:
     (``auto``), ``aligned`` for a question about one thing and ``faceted`` for one asking for papers ("which
     papers…", "papers on X"), whose broad wording one sentence of many papers covers word for word and the aligned
     model alone read as a near miss (README "Refusal, twelfth session"); its worst-said facet tells a near miss
-    that joins two topics from a broad question (README "Refusal, thirteenth session")."""
+    that joins two topics from a broad question (README "Refusal and answers, fourteenth session")."""
     return ("faceted" if several else "aligned") if decline_model == "auto" else decline_model
 
 

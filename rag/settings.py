@@ -146,7 +146,7 @@ class AnswerSettings(_Section):
                             "declines more near misses, but also broad 'which papers…' questions such as 'Which papers compress neural "
                             "networks?'; adds 0.2–0.4 s to an extractive answer) or auto (aligned for a question about one thing; for one asking for "
                             "papers, faceted: the aligned features plus how well the question's worst-said facet is said by one paper, "
-                            "so a near miss joining two covered topics is declined). See README 'Refusal', eighth, twelfth and thirteenth sessions.")
+                            "so a near miss joining two covered topics is declined). See README 'Refusal', eighth, twelfth and fourteenth sessions.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
 class UISettings(_Section):
