@@ -44,6 +44,7 @@ from .compose import (
     asked_about,
     check_lines,
     evidence_lines,
+    invents_words,
     keeps_specifics,
     opening,
     polish_lead,
@@ -454,6 +455,12 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
                                 break
                             continue
                         raw = polished
+                        if invents_words(raw, lead_src, question):  # recorded as dropped: the support check scores the whole sentence
+                            asm.drop(strip_markers(raw), 0.0, "uses words its paper does not")
+                            dropped += 1
+                            if dropped >= GIVE_UP_AFTER:
+                                break
+                            continue
                     got = checker.check(raw, only=[lead_src.n] if lead_only else None)
                     if got is None:
                         if checker.repeats >= 2:

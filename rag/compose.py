@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .evidence import METADATA_INTENTS, Ranked, continues, defines, lead_clause, shorten, unframed
+from .evidence import METADATA_INTENTS, Ranked, continues, defines, lead_clause, pronouns, shorten, unframed
 from .models import Hit
 from .support import PaperText, PaperTexts, check_support, parse_markers, strip_markers, with_markers
 from .text import content_terms, key_tokens, words
@@ -398,7 +398,8 @@ class Checker:
                        rests_on={s.n: self._best_unit(s, vec) for s in keep})
 
 
-_PREAMBLE = re.compile(r"^(?:(?:the |my |an? )?(?:[\w-]+ ){0,2}?(?:answer|rewritten sentence|rewrite)(?: to (?:the|your) question)?(?: is)?\s*[:\-–]\s*"
+_PREAMBLE = re.compile(r"^(?:(?:the |my |an? )?(?:[\w-]+ ){0,2}?(?:answer|rewritten sentence|rewrite(?:d)?(?: sentence)?)(?: to (?:the|your) question)?"
+                       r"(?: is)?\s*[:\-–]\s*|(?:paper|sentence|lead|response|output)\s*:\s*"  # "Rewrite sentence:", "Paper:"
                        r"|(?:sure|here is[^:]{0,40}|certainly)[,!.:]\s*)+", re.I)
 _WE = re.compile(r"\b(?:we|our|us)\b", re.I)
 # a lead about the prompt rather than the paper ("This sentence proposes …") or in the authors' voice that lead_clause
@@ -417,6 +418,27 @@ def _repeats_phrase(text: str, source: str) -> bool:
     A repetition the abstract makes ("syntactic-level structure of code … semantic-level structure of code") is not one."""
     have = _runs(source)
     return any(n > max(1, have[run]) for run, n in _runs(text).items())
+
+
+# words a lead about the paper may add to its sentence: the frame of a sentence about a paper, not a claim
+_FRAME_WORDS = frozenset(content_terms("paper papers study work authors author method approach model framework technique "
+                                       "proposes propose proposed presents present introduces introduce shows show uses use "
+                                       "new novel called named"))
+
+
+MAX_NEW_WORDS = 1  # one word of its own is a paraphrase ("random pruning beats these approaches"); more is invention
+
+
+def invents_words(text: str, src: Source, question: str = "") -> bool:
+    """Whether ``text`` uses more than ``MAX_NEW_WORDS`` content words that neither the paper (title, venue, abstract,
+    record lines), the question nor the frame of a sentence about a paper has (a hyphenated word whose parts are all
+    there is not new): a small model's rewrite that swaps a word ("end-to-end" → "end-to-tail") or adds a claim, which
+    the support check, scoring the sentence as a whole, can let through."""
+    have = set(content_terms(" ".join([src.paper.title, where(src.paper), *src.text.sentences, *src.meta, question]))) | _FRAME_WORDS
+    new = {t for t in content_terms(strip_markers(text).replace("-", " ")) if t not in have}
+    # a hyphenated word with a new part counts once more: a swap inside a copied compound is the failure it catches
+    new |= {w for w in re.findall(r"\w+(?:-\w+)+", strip_markers(text)) if set(content_terms(w.replace("-", " "))) & new}
+    return len(new) > MAX_NEW_WORDS
 
 
 def polish_lead(raw: str, src: Source) -> str | None:
@@ -441,6 +463,7 @@ def polish_lead(raw: str, src: Source) -> str | None:
     text = unframed(_cap(text))
     if _NOT_ABOUT_PAPER.match(text):
         return None
+    text = pronouns(text)  # "… taking syntax trees as our canonical example" speaks as the authors of a sentence about the paper
     return with_markers(_cap(text), marks) if marks else text
 
 

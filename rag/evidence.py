@@ -31,7 +31,7 @@ from .text import STOPWORDS, content_terms, key_tokens, question_terms, tokens, 
 
 _SEVERAL_NOUNS = r"(?:works|approaches|methods|techniques|models|algorithms|architectures|frameworks)\b"
 _INTENTS = {
-    "authors": re.compile(r"\b(?:who|authors?|wrote|written|writers?|co-?authors?)\b", re.I),
+    "authors": re.compile(r"\b(?<!-)(?:who|authors?|wrote|written|writers?|co-?authors?)\b", re.I),  # not "human-written"
     "type": re.compile(r"\b(?:oral|spotlight|poster|presentation type|presented as)\b", re.I),
     "venue": re.compile(r"\b(?:conference|venue|which year|what year|published|appeared|accepted)\b", re.I),
     "name": re.compile(r"\b(?:which|what)\s+(?:\w+[\s-]+){0,3}?(?:method|algorithm|model|approach|technique|framework|architecture|"
@@ -329,8 +329,9 @@ _LEAD_IN = r"(?:(?:in|with) this (?:paper|work|study|note)|here|to (?:this|that)
 _CONNECTIVE = r"(?:then|also|further|furthermore|moreover|first|firstly|second|secondly|third|thirdly|next|finally|lastly|" \
               r"additionally|subsequently|now|thus|hence|therefore|consequently|accordingly)"
 _START = r"^(?:(?P<pre>[^.;:]{0,120}?),\s+)?(?:" + _LEAD_IN + r",?\s+)?(?:" + _CONNECTIVE + r",?\s+)?"
-_WE_VERB = re.compile(_START + r"we\s+(?P<adv>(?:\w+ly\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+)\b", re.I)
-_THIS_VERB = re.compile(_START + r"this (?:paper|work|study|note)\s+(?P<adv>(?:\w+ly\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+s)\b", re.I)
+_ADVERB = r"(?:\w+ly|instead|rather|even|again|here)"  # before the verb: "we instead propose" → "instead proposes"
+_WE_VERB = re.compile(_START + r"we\s+(?P<adv>(?:" + _ADVERB + r"\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+)\b", re.I)
+_THIS_VERB = re.compile(_START + r"this (?:paper|work|study|note)\s+(?P<adv>(?:" + _ADVERB + r"\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+s)\b", re.I)
 _CONNECTIVE_WORD = re.compile(r"^" + _CONNECTIVE + r"$", re.I)
 _IRREGULAR = {"go": "goes", "do": "does", "have": "has", "are": "is", "were": "was"}
 _NOT_VERBS = frozenset({"the", "a", "an", "our", "this", "that", "these", "it", "its", "can", "will", "may", "must", "should", "would",
@@ -353,7 +354,8 @@ def third_person(verb: str) -> str:
     return out
 
 
-def _pronouns(rest: str) -> str:
+def pronouns(rest: str) -> str:
+    """The authors' voice as the paper's: we → they, our → their, us → them."""
     rest = re.sub(r"\bwe\b", "they", rest)
     rest = re.sub(r"\bWe\b", "They", rest)
     rest = re.sub(r"\bour\b", "their", rest)
@@ -394,10 +396,10 @@ def lead_clause(sentence: str) -> str | None:
         if verb.lower().endswith("ed") or verb.lower().endswith("ing"):
             return None  # "we proposed", "we being": not the present tense this rewrite handles
         rest = _coordinated(s[m.end():])
-        return _context(m.group("pre")) + (_adverbs(adverbs) + third_person(verb) + _pronouns(rest)).strip()
+        return _context(m.group("pre")) + (_adverbs(adverbs) + third_person(verb) + pronouns(rest)).strip()
     m = _THIS_VERB.match(s)
     if m:
-        return _context(m.group("pre")) + (_adverbs(m.group("adv")) + m.group("verb") + _pronouns(s[m.end():])).strip()
+        return _context(m.group("pre")) + (_adverbs(m.group("adv")) + m.group("verb") + pronouns(s[m.end():])).strip()
     return None
 
 
@@ -428,13 +430,13 @@ def _context(pre: str | None) -> str:
         return ""
     if len(kept) > 1 and kept[1].islower():
         kept = kept[0].lower() + kept[1:]
-    return ", " + _pronouns(kept) + ", "
+    return ", " + pronouns(kept) + ", "
 
 
 def _adverbs(text: str) -> str:
     """The adverbs before the verb without the connectives ("then", "also", "further", "first"):
     "first theoretically " → "theoretically "."""
-    kept = [w.lower() for w in text.split() if not _CONNECTIVE_WORD.match(w) and w.lower() != "additionally"]
+    kept = [w.lower() for w in text.split() if not _CONNECTIVE_WORD.match(w) and w.lower() not in ("additionally", "here")]
     return "".join(w + " " for w in kept)
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the tests need, lint (ruff) and type-check (mypy, on rag/), then run the whole suite
+# Install everything the tests need, lint (ruff) and type-check (mypy, on rag/ and ui/), then run the whole suite
 # (pytest). Extra args go to pytest, e.g. -m "not slow" for the fast tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -591,6 +591,9 @@ def test_compound_questions_rank_the_sentence_for_their_later_ask():
     assert focus(q) == "in what share of cases did human raters prefer its sample over the ground truth?"
     assert focus("What is a transformer?") is None
     assert "evaluated" in intents("Is there such a method, and on which benchmarks was it evaluated?")
+    # "human-written" does not ask who wrote the paper (blind_o bo-l-014 got the authors' lines)
+    assert "authors" not in intents("What must models predict in the benchmark mined from human-written formal proofs?")
+    assert "authors" in intents("Which paper was written by Bengio?")
     colt = paper("Colorization Transformer",
                  "We present the Colorization Transformer, a novel approach for image colorization based on self-attention. "
                  "We first use a conditional autoregressive transformer to produce a coarse coloring of the grayscale image. "

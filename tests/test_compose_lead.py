@@ -92,6 +92,8 @@ def test_clause_drops_connectives_and_keeps_the_claim():
         "demonstrates that TERM can be used for a multitude of applications."
     assert lead_clause("This work also shows that extrapolation is unrelated to capacity.") == \
         "shows that extrapolation is unrelated to capacity."
+    # "we instead propose" (read in the blind_o answers: "insteads propose")
+    assert lead_clause("We instead propose using warping-based triggers.") == "instead proposes using warping-based triggers."
 
 
 def test_shortened_clause_is_not_cut_inside_an_enumeration():
@@ -347,7 +349,7 @@ def test_a_clause_that_fails_the_check_leaves_its_paper_in_the_opening_by_title(
 def test_a_model_lead_is_polished_before_it_is_checked():
     """The local model's lead sentence: its preamble goes, "we propose" becomes the paper proposing (the rewrite the
     code-built opening uses), a bare title is no answer."""
-    from rag.compose import polish_lead
+    from rag.compose import invents_words, polish_lead
 
     src = source(1, FORCE, "what is FORCE pruning at initialization?")
     assert polish_lead("The answer to the question is: FORCE keeps pruned networks trainable at 99.5% sparsity [1].", src) \
@@ -365,6 +367,17 @@ def test_a_model_lead_is_polished_before_it_is_checked():
     assert polish_lead("Our progressive pruning keeps networks trainable at extreme sparsity [1].", src) is None
     assert polish_lead("FORCE keeps pruned networks trainable with the ability to keep pruned networks trainable [1].", src) is None
     assert polish_lead("FORCE prunes networks at initialization and keeps networks trainable at 99.5% sparsity [1].", src) is not None
+    # a word swapped inside a copied phrase (blind_o bo-l-023: "end-to-end" → "end-to-tail") is no rewrite to keep
+    assert invents_words("FORCE keeps pruned networks trainable at 99.5% sparsity beyond end-to-tail random pruning [1].", src)
+    assert not invents_words("FORCE keeps pruned networks trainable at 99.5% sparsity [1].", src)
+    # read in the blind_o answers: a one-word label or "Rewrite sentence:" is a preamble; "our" inside a sentence about
+    # the paper becomes "their"
+    assert polish_lead("Rewrite sentence: FORCE keeps pruned networks trainable at 99.5% sparsity [1].", src) \
+        == "FORCE keeps pruned networks trainable at 99.5% sparsity [1]."
+    assert polish_lead("Paper: FORCE keeps pruned networks trainable at 99.5% sparsity [1].", src) \
+        == "FORCE keeps pruned networks trainable at 99.5% sparsity [1]."
+    assert polish_lead("The paper prunes networks at initialization, taking our pruned parameters into consideration [1].", src) \
+        == "The paper prunes networks at initialization, taking their pruned parameters into consideration [1]."
 
 
 def test_a_line_that_restates_the_opening_is_recognised():

@@ -17,6 +17,7 @@ import gradio as gr
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from rag import Pipeline
 from rag.errors import RagError
 from rag.topics import OUTLIER, TopicMap, shifts
 
@@ -181,18 +182,18 @@ def answer_topics_md(tm: TopicMap | None, paper_ids: list[str]) -> str:
 class MapTab:
     """The Map tab's components and the service behind them."""
 
-    pipeline: object
-    tab: object
-    search: object
-    picker: object
-    ask_btn: object
-    plot: object
-    status: object
-    info: object
-    bars: object
-    papers: object
-    trends: object
-    shifts: object
+    pipeline: Pipeline
+    tab: gr.Tab
+    search: gr.Textbox
+    picker: gr.Dropdown
+    ask_btn: gr.Button
+    plot: gr.Plot
+    status: gr.Markdown
+    info: gr.Markdown
+    bars: gr.Plot
+    papers: gr.Dataframe
+    trends: gr.Plot
+    shifts: gr.Dataframe
 
     def _topics(self, progress=None) -> TopicMap:
         return self.pipeline.topics(progress=progress)
