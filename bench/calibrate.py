@@ -183,6 +183,8 @@ def main() -> None:
     ap.add_argument("--false-refusal", type=float, default=0.08, help="false refusal the decline threshold may cost on the tune files")
     ap.add_argument("--several", action="store_true", help="fit on the questions asking for papers only (the faceted model, "
                     "rag.relevance.FACETED: --features coverage,sentence_coverage,alignment,facet_alignment)")
+    ap.add_argument("--one-thing", action="store_true", help="fit on the questions about one thing only (the standout model, "
+                    "rag.relevance.STANDOUT: --features coverage,sentence_coverage,alignment,margin)")
     ap.add_argument("--decline-models", action="store_true", help="print the share each shipped decline model declines, per question type")
     args = ap.parse_args()
     if args.reuse:
@@ -198,7 +200,7 @@ def main() -> None:
         for setting, shares in decline_shares(rows).items():
             print(f"{setting:8s} " + "  ".join(f"{t} {a}/{b} = {a / b:.3f}" for t, (a, b) in shares.items()))
         return
-    rows = [r for r in rows if r["hits"] and (r["several"] or not args.several)]
+    rows = [r for r in rows if r["hits"] and (r["several"] or not args.several) and (not r["several"] or not args.one_thing)]
     names = args.features.split(",")
     x = np.array([[r["values"][n] for n in names] for r in rows], dtype=float)
     base = np.array([[r["values"][n] for n in ("closeness", "coverage", "sentence_coverage")] for r in rows], dtype=float)

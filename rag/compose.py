@@ -110,7 +110,14 @@ def named(p, n: int, *, venue: bool = True, short: bool = True) -> str:
 
 
 def said(subject: str, clause: str) -> str:
-    """``subject`` followed by ``clause`` (which may open with an aside: ", based on X, proposes…")."""
+    """``subject`` followed by ``clause`` (which may open with an aside: ", based on X, proposes…"); an aside whose
+    names the subject already says is left out ("“FairFil” [3], to learn the FairFil, introduces…" → "“FairFil” [3]
+    introduces…")."""
+    if clause.startswith(", "):
+        aside, found, rest = clause[2:].partition(", ")
+        names = key_tokens(" " + aside)
+        if found and names and names <= {w.lower() for w in words(subject)}:
+            clause = rest
     return subject + ("" if clause.startswith(",") else " ") + clause
 
 

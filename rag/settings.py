@@ -140,13 +140,16 @@ class AnswerSettings(_Section):
     source_margin: float | None = Field(None, ge=0.0, description="Override of the calibrated relevance margin: papers whose relevance is "
                                                                     "within this of the best paper's are cited.")
     refuse_threshold: float | None = Field(None, description="Override of the calibrated relevance threshold below which a question is refused.")
-    decline_model: Literal["auto", "lexical", "aligned"] = Field(
+    decline_model: Literal["auto", "lexical", "aligned", "standout"] = Field(
         "auto", description="What decides that the corpus does not answer a question: lexical (word coverage and closeness of the top "
                             "papers), aligned (word coverage and the alignment of the question's words with the top papers' word vectors: "
                             "declines more near misses, but also broad 'which papers…' questions such as 'Which papers compress neural "
-                            "networks?'; adds 0.2–0.4 s to an extractive answer) or auto (aligned for a question about one thing; for one asking for "
+                            "networks?'; adds 0.2–0.4 s to an extractive answer), standout (the aligned features plus how far the best paper "
+                            "stands out from the next ones: declines still more one-thing near misses, and topic questions with "
+                            "several equal papers) or auto (standout for a question about one thing; for one asking for "
                             "papers, faceted: the aligned features plus how well the question's worst-said facet is said by one paper, "
-                            "so a near miss joining two covered topics is declined). See README 'Refusal', eighth, twelfth and fourteenth sessions.")
+                            "so a near miss joining two covered topics is declined). See README 'Refusal', eighth, twelfth, fourteenth "
+                            "and fifteenth sessions.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
 class UISettings(_Section):

@@ -522,3 +522,15 @@ def test_the_tasks_a_paper_was_evaluated_on_are_quoted_when_asked_for():
     src = source(1, W2GN, q)
     shown = " ".join(line.text for line in evidence_lines([src], opening([src], intents(q)), intents(q), qterms=question_terms(q)))
     assert "color transfer" in shown and "domain adaptation" in shown
+
+
+def test_an_aside_that_repeats_the_papers_name_is_left_out():
+    # blind_o bo-l-007: "To learn the FairFil, we introduce…" made "“FairFil” [3], to learn the FairFil, introduces…"
+    from rag.compose import said
+
+    clause = lead_clause("To learn the FairFil, we introduce a contrastive learning framework that maximizes mutual information.")
+    assert clause.startswith(", to learn the FairFil, ")
+    assert said("“FairFil” [3]", clause) == "“FairFil” [3] introduces a contrastive learning framework that maximizes mutual information."
+    # an aside with a name the subject does not say is kept
+    kept = lead_clause("Applying this methodology to the ImageNet dataset, we create a benchmark.")
+    assert said("“FairFil” [3]", kept) == "“FairFil” [3], applying this methodology to the ImageNet dataset, creates a benchmark."

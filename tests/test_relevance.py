@@ -16,6 +16,7 @@ from rag.relevance import (
     MARGIN_ALONE,
     NOT_COVERED,
     RELATED,
+    STANDOUT,
     Scored,
     alignment,
     decide,
@@ -161,8 +162,8 @@ def test_the_worst_said_facet_must_be_said_by_one_paper_and_or_parts_are_alterna
     assert len(groups) == 1 and [list(a) for a in groups[0]] == [[1, 2]]
 
 
-def test_auto_chooses_the_aligned_model_for_one_thing_and_the_faceted_for_papers():
-    assert decline_choice("auto", several=False) == "aligned" and decline_choice("auto", several=True) == "faceted"
+def test_auto_chooses_the_standout_model_for_one_thing_and_the_faceted_for_papers():
+    assert decline_choice("auto", several=False) == "standout" and decline_choice("auto", several=True) == "faceted"
     assert decline_choice("aligned", several=True) == "aligned" and decline_choice("lexical", several=False) == "lexical"
 
 
@@ -190,6 +191,13 @@ def test_the_aligned_decline_model_is_used_when_word_alignment_is_there():
     assert sc.decline_model() is FACETED and sc.features() == [sc.feature_values()[n] for n in FACETED.features]
     facet = dict(zip(FACETED.features, FACETED.weights, strict=True))
     assert facet["facet_alignment"] < 0 and facet["alignment"] < 0  # a better-said facet lowers the decline log-odds
+    # a question about one thing is decided by the standout model: a best paper that stands out is answered
+    sc.several, sc.model = False, "standout"
+    vals = sc.feature_values()
+    assert sc.decline_model() is STANDOUT and sc.features() == [vals[n] for n in STANDOUT.features]
+    base = [vals[n] for n in STANDOUT.features]
+    stands_out = [v + 0.1 if n == "margin" else v for n, v in zip(STANDOUT.features, base, strict=True)]
+    assert STANDOUT.logit(stands_out) < STANDOUT.logit(base)
 
 
 def test_word_vectors_of_the_real_model_align_a_paraphrase_better_than_a_near_miss(embedder):
@@ -298,3 +306,10 @@ def test_the_default_aligns_one_thing_questions_answers_broad_ones_and_declines_
         assert lexical.answer(near, backend="extractive").outcome == ANSWERED
         assert pipeline.answer(near, backend="extractive").outcome == RELATED
     assert pipeline.answer("Which paper is titled Parameter-Based Value Functions?", backend="extractive").outcome == ANSWERED
+    # one-thing near misses of blind_o that the aligned model answered: no paper stands out, the default declines them
+    standout = with_model("standout")
+    for near in ("Which paper uses gradient-boosted decision trees as value-function approximators in reinforcement learning?",
+                 "Which paper uses neural architecture search to design video action recognition networks?"):
+        assert aligned.answer(near, backend="extractive").outcome == ANSWERED
+        assert pipeline.answer(near, backend="extractive").outcome == RELATED
+        assert standout.answer(near, backend="extractive").outcome == RELATED
