@@ -513,7 +513,9 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         # the model's sentence opens the answer in place of the code-built opening about its paper (replaced, not
         # repeated); a multi-paper opening that names them all stays before it
         head = others + model_lines
-        evidence = evidence_lines(p.sources, head, p.want, budget, qterms=p.qterms)
+        # the evidence is the extractive answer's: chosen after the code-built opening, which says the paper's own
+        # words, not after the model's sentence, which may echo the question's (blind_p bp-l-014 lost its evidence so)
+        evidence = evidence_lines(p.sources, opened, p.want, budget, qterms=p.qterms, shown=tuple(model_lines))
     else:
         head = []  # already shown as it streamed
         evidence = evidence_lines(p.sources, model_lines, p.want, qterms=p.qterms) if settings.answer_quotes else []

@@ -271,17 +271,19 @@ def _worth_quoting(terms: set[str], keys: set[str], said: set[str], said_keys: s
 
 
 def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], budget: int = MAX_WORDS,
-                   qterms: set[str] | None = None) -> list[Line]:
+                   qterms: set[str] | None = None, shown: tuple[Line, ...] = ()) -> list[Line]:
     """Each paper's best sentences that the opening does not already state, within the word budget
     (best first across papers), shown in the abstract's order, one line per paper. With ``qterms``
     (the question's content words), a sentence is quoted only if it adds a name, a number or a
     question word the answer does not state yet, and the sentences that add a question word go first
     (in rank order), those that add only a name or number after them: the budget goes to sentences
-    that answer. None that ranks below :data:`MIN_EVIDENCE_SCORE` (a score with the cosine in it) is quoted."""
+    that answer. None that ranks below :data:`MIN_EVIDENCE_SCORE` (a score with the cosine in it) is quoted. ``shown``:
+    lines shown in place of some of ``opened`` (a model's lead sentence): the sentences they rest on are not quoted
+    again, but their words do not count as said (a lead that echoes the question's words would leave nothing to quote)."""
     if want & METADATA_INTENTS and any(src.meta for src in sources):
         return []  # a metadata question gets the metadata line and nothing padded after it
     sources = asked_about(sources, want)
-    used = {s for line in opened for s in line.rests_on.values()}
+    used = {s for line in [*opened, *shown] for s in line.rests_on.values()}
     opened_text = " ".join(strip_markers(line.text) for line in opened)
     said, said_keys = set(content_terms(opened_text)), key_tokens(opened_text)
     count = sum(len(words(strip_markers(line.text))) for line in opened)

@@ -34,7 +34,8 @@ _INTENTS = {
     "authors": re.compile(r"\b(?<!-)(?:who|authors?|wrote|written|writers?|co-?authors?)\b", re.I),  # not "human-written"
     "type": re.compile(r"\b(?:oral|spotlight|poster|presentation type|presented as)\b", re.I),
     "venue": re.compile(r"\b(?:conference|venue|which year|what year|published|appeared|accepted)\b", re.I),
-    "name": re.compile(r"\b(?:which|what)\s+(?:\w+[\s-]+){0,3}?(?:method|algorithm|model|approach|technique|framework|architecture|"
+    # "what is the input-perturbation method…": a "what is the" before the words that lead to the noun asked for
+    "name": re.compile(r"\b(?:which|what)\s+(?:(?:is|are|was|were)\s+(?:the\s+)?)?(?:\w+[\s-]+){0,3}?(?:method|algorithm|model|approach|technique|framework|architecture|"
                        r"loss|objective|estimator|benchmark|dataset|system|procedure|scheme|metric|optimizer|network|layer|formulation|"
                        r"variant|component|ingredient|solver|strategy|mechanism|regularizer|measure|distribution|divergence|agent|"
                        r"tool|library|baseline|criterion|trick|module|operator|prior|kernel|policy|game|environment|task)s?\b"
@@ -48,7 +49,9 @@ _INTENTS = {
                             # "Where are X evaluated?", "Which applications test X?"
                             r"|\bwhere\b(?:\s+[\w-]+){1,10}?\s+(?:evaluated|tested|benchmarked|validated)\b"
                             r"|\b(?:which|what)\s+(?:\w+\s+)?(?:applications?|benchmarks?|datasets?|tasks?|domains?|environments?|settings?)\s+"
-                            r"(?:do|does|did|are|were|is|was)?\s*(?:test|tests|tested|evaluate|evaluates|evaluated|validate|validates|validated)\b", re.I),
+                            r"(?:do|does|did|are|were|is|was)?\s*(?:test|tests|tested|evaluate|evaluates|evaluated|validate|validates|validated)\b"
+                            # "Which environments host the deep experiments…?": the data or testbeds, whatever the verb
+                            r"|\b(?:which|what)\s+(?:\w+\s+)?(?:benchmarks|datasets|environments|games|testbeds?)\b", re.I),
     # asks for papers: "papers"/"studies" anywhere; a plural method noun that heads what is asked for ("which methods…",
     # "recent approaches to…", "methods for X"), not one inside a singular ask ("which class of algorithms…", "which
     # defense models the attack…", "…of sequence-to-sequence models?")
@@ -408,6 +411,9 @@ _FRAME = re.compile(r"^(?:" + _LEAD_IN + r"|" + _CONNECTIVE + r"|however|yet|but
                     r"in summary|overall|first of all|at a high level)$", re.I)
 MAX_CONTEXT_WORDS = 12
 _FRAME_START = re.compile(r"^(?:" + _LEAD_IN + r"|" + _CONNECTIVE + r"|however|yet|but|still|in addition|as a result|in practice|"
+                          # "To avoid this, algorithms can…" (blind_p bp-l-010): a purpose that points back to the sentence before
+                          r"to (?:avoid|address|overcome|solve|tackle|remedy|fix|mitigate|alleviate|prevent) (?:this|these|that|those|it)"
+                          r"(?: \w+)?|"
                           r"surprisingly|interestingly|notably|importantly|crucially|in summary|overall|first of all),\s+", re.I)
 
 

