@@ -400,7 +400,7 @@ def said_by_abstract(word: str) -> bool:
 def decline_choice(decline_model: str, several: bool) -> str:
     """Which decline model decides (settings ``answer.decline_model``): ``lexical``, ``aligned`` or, by default
     (``auto``), ``standout`` for a question about one thing (the aligned features plus how far its best paper stands
-    out: README "Refusal, fifteenth session") and ``faceted`` for one asking for papers ("which papers…", "papers on
+    out: README "Refusal and answers, fifteenth session") and ``faceted`` for one asking for papers ("which papers…", "papers on
     X"), whose broad wording one sentence of many papers covers word for word and the aligned model alone read as a
     near miss (README "Refusal, twelfth session"); its worst-said facet tells a near miss that joins two topics from a
     broad question (README "Refusal and answers, fourteenth session")."""
