@@ -449,18 +449,16 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
                 for raw in sentences_from_stream(stream):
                     if lead_only:  # the opening sentence: no preamble, about the paper rather than "we"; not a bare title
                         polished = polish_lead(raw, lead_src)
+                        if polished is not None and invents_words(polished, lead_src, question):
+                            # recorded as dropped: the support check scores the whole sentence and can let it through
+                            asm.drop(strip_markers(polished), 0.0, "uses words its paper does not")
+                            polished = None
                         if polished is None:
                             dropped += 1
                             if dropped >= GIVE_UP_AFTER:
                                 break
                             continue
                         raw = polished
-                        if invents_words(raw, lead_src, question):  # recorded as dropped: the support check scores the whole sentence
-                            asm.drop(strip_markers(raw), 0.0, "uses words its paper does not")
-                            dropped += 1
-                            if dropped >= GIVE_UP_AFTER:
-                                break
-                            continue
                     got = checker.check(raw, only=[lead_src.n] if lead_only else None)
                     if got is None:
                         if checker.repeats >= 2:
