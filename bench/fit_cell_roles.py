@@ -5,8 +5,8 @@ the hand-written rules (:data:`rag.comparison.RULES`).
     python bench/fit_cell_roles.py --write    # refit on every training label file and write rag/cell_roles.py
 
 Training data: every label file ``eval/compare_labels*.jsonl`` except the held-out ones (:data:`HELD_OUT`): the
-four tuning files and the eight earlier held-out files, each run and reported once before it became training data
-(304 papers, 1142 labelled cells, nine blind writers). For every labelled paper and every default column with a
+four tuning files and the ten earlier held-out files, each run and reported once before it became training data
+(378 papers, 1419 labelled cells, eleven blind writers). For every labelled paper and every default column with a
 non-empty label, each abstract sentence is positive when it contains all the label's key terms (the test
 :func:`rag.comparison_eval.contains_terms` applies to cells), negative otherwise. One conditional logit per column
 (a softmax over each abstract's sentences, L2-penalized, fitted with scipy's L-BFGS) on standardized
@@ -15,7 +15,7 @@ non-empty label, each abstract sentence is positive when it contains all the lab
 
 Protocol: each label file is scored by a model fitted on the other files. The rules keep their shipped weights in
 every fold; they were chosen on the four tuning files, so on those files the rules are scored in-sample (an
-advantage worth about 7 cells of 265 in the sixth round's leave-one-file-out, README "Evaluation"); on the eight
+advantage worth about 7 cells of 265 in the sixth round's leave-one-file-out, README "Evaluation"); on the ten
 earlier held-out files they are out of sample like the learned model. Never reads a file of :data:`HELD_OUT`.
 """
 
@@ -40,7 +40,7 @@ from rag.corpus import load_corpus  # noqa: E402
 from rag.models import normalize_title  # noqa: E402
 from rag.support import paper_text  # noqa: E402
 
-HELD_OUT = ("compare_labels_holdout9.jsonl", "compare_labels_holdout10.jsonl")  # blind files never fitted on nor read here (run once, README)
+HELD_OUT = ("compare_labels_holdout11.jsonl",)  # blind files never fitted on nor read here (run once, README)
 FILES = {(f.stem.removeprefix("compare_labels").lstrip("_") or "tune"): f
          for f in sorted((ROOT / "eval").glob("compare_labels*.jsonl")) if f.name not in HELD_OUT}
 SHIPPED_RULES = dict(C.RULES)
