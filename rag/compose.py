@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .evidence import METADATA_INTENTS, Ranked, continues, defines, lead_clause, pronouns, shorten, unframed
+from .evidence import HEAD_BONUS, METADATA_INTENTS, Ranked, continues, defines, lead_clause, pronouns, shorten, unframed
 from .models import Hit
 from .support import PaperText, PaperTexts, check_support, parse_markers, strip_markers, with_markers
 from .text import content_terms, key_tokens, words
@@ -65,10 +65,14 @@ class Source:
         the paper contributes ("we propose X"), then one that does not continue an earlier sentence
         ("We then propose…"), then the best-ranked."""
         r = self.ranked
-        pool = r.best(LEAD_CANDIDATES)
+        # ranked without the bonus for naming the kind of thing asked for: that is what the evidence adds; the opening says
+        # what the paper does ("Which critic estimates…" opened "addresses these challenges by … training the critic")
+        plain = [s for _, s in sorted(zip(r.scores, r.sentences, strict=True),
+                                      key=lambda x: -(x[0] - HEAD_BONUS * (x[1] in r.headed)))]
+        pool = plain[:LEAD_CANDIDATES]
         if r.names or r.rare:  # a sentence with the asked-for name may rank lower: it still may open the answer
-            pool = list(dict.fromkeys(pool + [s for s in r.best(NAMED_LEAD_CANDIDATES) if r.carries(s)]))
-        pool = list(dict.fromkeys(pool + [s for s in r.best(NAMED_LEAD_CANDIDATES) if s in r.naming]))
+            pool = list(dict.fromkeys(pool + [s for s in plain[:NAMED_LEAD_CANDIDATES] if r.carries(s)]))
+        pool = list(dict.fromkeys(pool + [s for s in plain[:NAMED_LEAD_CANDIDATES] if s in r.naming]))
         found = []
         for rank, s in enumerate(pool):
             clause = lead_clause(s)
@@ -298,6 +302,16 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         for rank in range(ONE_PAPER_SENTENCES if len(sources) == 1 else 3):
             queue += [(rank, src) for src in sources if rank < len(src.ranked.sentences)]
     asked_shown = any(s in src.ranked.asked for src in sources for s in used)
+    # the benchmarks asked for are listed unless a sentence shown lists them (an opening that gives the method's name
+    # does not: "On which datasets was X evaluated?" lost "CIFAR-10, CIFAR-100" to it, blind_q bq-l-034)
+    listed_shown = any(s in src.ranked.listed for src in sources for s in used)
+    # "What loss trains…": the best-ranked sentence naming the kind of thing asked for (rag.evidence.asked_head) that is not
+    # shown yet may be quoted as a later ask's answer is, past the budget too if nothing shown names it (blind_q bq-l-006, -009)
+    main_src = primary or (sources[0] if len(sources) == 1 else None)
+    headed = [s for s in (main_src.ranked.sentences if main_src else []) if s in main_src.ranked.headed and s not in used
+              and main_src.ranked.roles.get(s) not in SKIPPED_ROLES]
+    head_pick = headed[0] if headed else None
+    head_shown = main_src is not None and any(s in main_src.ranked.headed for s in used)
     # two passes in rank order: first the sentences that say a question word the answer does not state yet (or
     # what a compound question's later ask wants), then the others worth quoting (a name or number only)
     passes = [(r, src, True) for r, src in queue] + [(r, src, False) for r, src in queue] if qterms is not None \
@@ -309,21 +323,25 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         if src.ranked.by_meaning and src.ranked.scores[rank] < MIN_EVIDENCE_SCORE:
             continue  # ranked low for this question: "Extensive experiments demonstrate the superiority of our method"
         terms, keys = set(content_terms(s)), key_tokens(s)
-        if first and not ((terms & qterms) - said or s in src.ranked.later):
+        if first and not ((terms & qterms) - said or s in src.ranked.later or s == head_pick):
             continue
         main = len(sources) == 1 or src is primary
         # the benchmarks or tasks a paper was evaluated on, when asked for, are worth quoting even without a new question word
-        listed = main and "evaluated" in want and s in src.ranked.asked and not asked_shown
-        if not listed and not _worth_quoting(terms, keys, said, said_keys, qterms):
+        listed = main and "evaluated" in want and s in src.ranked.listed and not listed_shown
+        # the sentence naming the kind of thing asked for adds it even if its question words are said (unless all its words are)
+        headed_new = s == head_pick and not (terms and len(terms & said) >= STATED_SHARE * len(terms))
+        if not listed and not headed_new and not _worth_quoting(terms, keys, said, said_keys, qterms):
             continue
         n_words = len(words(s))
         # past the budget: one-paper answers still show their best sentence; the paper asked about
         # shows the sentence that answers a compound question's later ask, and the first one with
         # the name or number asked for if nothing shown has it
-        asked = main and (s in src.ranked.later or (s in src.ranked.asked and not asked_shown))
+        asked = main and (s in src.ranked.later or (s in src.ranked.asked and not asked_shown) or listed
+                          or (s == head_pick and not head_shown))
         if count + n_words > budget and not (main and len(picked[src.n]) < MIN_EVIDENCE and rank == 0) and not asked:
             continue
         asked_shown = asked_shown or s in src.ranked.asked
+        listed_shown = listed_shown or s in src.ranked.listed
         if not main and picked[src.n]:
             continue  # several papers: one evidence sentence each
         picked[src.n].append(s)

@@ -40,7 +40,7 @@ _INTENTS = {
                        r"variant|component|ingredient|solver|strategy|mechanism|regularizer|measure|distribution|divergence|agent|"
                        r"tool|library|baseline|criterion|trick|module|operator|prior|kernel|policy|game|environment|task)s?\b"
                        r"|\b(?:called|named|name of)\b", re.I),
-    "when": re.compile(r"\b(?:what|which) (?:day|time)\b|\b(?:time slot|slot|session|scheduled?)\b|\bwhen (?:was|is|were|will)\b", re.I),
+    "when": re.compile(r"\b(?:what|which) (?:day|time)\b|\b(?:time slot|slot|session|scheduled)\b|\bwhen (?:was|is|were|will)\b", re.I),
     "number": re.compile(r"\bhow (?:much|many|large|big|fast|small|often|far)\b|\bby what (?:factor|margin)\b|\b(?:what|which) (?:\w+[\s-]+){0,3}?"
                          r"(?:accuracy|speed-?up|percentage|fraction|share|proportion|rate|error|score|number|factor|improvement|gain|"
                          r"reduction|ratio|count)s?\b|\b(?:speed-?up|percent)\b", re.I),
@@ -133,6 +133,8 @@ SPECIFIC_BONUS = 0.03  # per name or number the question does not already say (s
 FOCUS_WEIGHT = 0.25  # a compound question: the words of its later asks ("…, and which two formulations are used?")
 SHORT_PENALTY = 0.10  # a sentence of fewer than SHORT_WORDS words says little
 SHORT_WORDS = 7
+HEAD_BONUS = 0.10  # the sentence names the kind of thing a "what/which X" question asks for (:func:`asked_head`): "… learned
+# using a supervised contrastive loss" for "What loss trains…"; blind_q, read after its one held-out run (README)
 FOCUS_ASKED = 0.5  # a sentence with this share of the words of a compound question's later ask answers that ask
 
 
@@ -187,6 +189,55 @@ def _has_asked(sentence: str, role: str, want: set[str], question: str) -> bool:
         if len(named) >= 2 or (_EVALUATION.search(sentence) and (named or _LISTS.search(sentence))):
             return True
     return "remedy" in want and role == "contribution"
+
+
+_HEAD_WORD = re.compile(r"[\w'’-]+|[^\w\s]")
+_HEAD_STOP = frozenset({"is", "are", "was", "were", "do", "does", "did", "can", "could", "would", "will", "should", "has", "have", "had",
+                        "may", "might", "must", "that", "which", "who", "whose", "when", "where", "if", "in", "on", "for", "to", "from",
+                        "by", "with", "under", "at", "across", "between", "against", "toward", "towards", "into", "over", "through",
+                        "via", "about", "during", "among"})
+_HEAD_SKIP = frozenset({"type", "types", "kind", "kinds", "sort", "sorts", "form", "forms", "class", "classes", "family", "of", "the",
+                        "a", "an", "new", "novel", "specific", "particular", "main", "key", "exact", "other", "two", "three", "four",
+                        "both", "single", "real-world"})
+_HEAD_GENERIC = frozenset({"name", "names", "paper", "papers", "work", "works", "study", "studies", "author", "authors", "article", "articles"})
+HEAD_TOKENS = 2  # words of the noun phrase after "what"/"which" (after "type of", numbers, "new"…) that may name what is asked for
+
+
+def _third_person(word: str) -> bool:
+    return word.endswith("s") and not word.endswith("ss")
+
+
+def asked_head(question: str) -> str | None:
+    """The noun a "what/which X" question asks for, stemmed: "What loss trains…" → loss, "What type of weight
+    penalty, with…" → penalti, "Which learning dynamics are proven…" → dynam, "what role does depth play" → role.
+    The last of at most :data:`HEAD_TOKENS` words that a verb, a preposition or a comma ends; or a first word that
+    a verb agreeing with it follows ("Which algorithm aligns…", "Which environments host…"). None otherwise:
+    without a parser, "Which seq2seq model synthesizes…" does not say where the noun ends ("Which SGD settings
+    push…" gives "sgd"); and None without a "what/which", or when it asks for papers or a name."""
+    toks = [t.lower() for t in _HEAD_WORD.findall(question or "")]
+    at = next((i for i, t in enumerate(toks) if t in ("what", "which")), None)
+    if at is None:
+        return None
+    j = at + 1
+    if toks[j:j + 1] and toks[j] in ("is", "are", "was", "were") and toks[j + 1:j + 2] and toks[j + 1] in ("the", "a", "an"):
+        j += 2  # "what is the X …"
+    phrase: list[str] = []
+    ended = False
+    for t in toks[j:]:
+        if t in _HEAD_STOP or not t[0].isalnum() or (t == "of" and phrase):  # "type of X" goes on, "role of X" ends
+            ended = True
+            break
+        if t not in _HEAD_SKIP:
+            phrase.append(t)
+            if len(phrase) > HEAD_TOKENS:
+                break
+    if ended and 0 < len(phrase) <= HEAD_TOKENS:
+        head = phrase[-1]
+    elif len(phrase) >= 2 and _third_person(phrase[0]) != _third_person(phrase[1]) and phrase[0] not in STOPWORDS:
+        head = phrase[0]  # "algorithm aligns", "environments host": a noun, then a verb that agrees with it
+    else:
+        return None
+    return None if head in _HEAD_GENERIC or head in STOPWORDS else (content_terms(head) or [None])[-1]
 
 
 _ASK = re.compile(r"(?:[?;]\s+|,?\s+and\s+|,\s+)(?=(?:on |in |by |for |at |with |from )?(?:which|what|how|where|whom?|when|whose)\b)", re.I)
@@ -263,6 +314,8 @@ class Ranked:
     names: set[str] = field(default_factory=set)
     distinct: set[str] = field(default_factory=set)  # of ``names``, those few papers use (not "RL", "GAN": a field's acronyms)
     asked: set[str] = field(default_factory=set)  # sentences with what the question asks for (a name, a number, benchmarks)
+    listed: set[str] = field(default_factory=set)  # of ``asked``, those naming the benchmarks or tasks asked for ("evaluated")
+    headed: set[str] = field(default_factory=set)  # sentences naming the kind of thing a "what/which X" question asks for
     later: set[str] = field(default_factory=set)  # the sentence that best answers a compound question's later ask
     rare: set[str] = field(default_factory=set)  # the question's rare content words (stems)
     naming: set[str] = field(default_factory=set)  # sentences that give the paper's method a name ("we propose X")
@@ -296,6 +349,9 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     asked: set[str] = set()
     later: set[str] = set()
     naming: set[str] = set()
+    listed: set[str] = set()
+    headed: set[str] = set()
+    head = asked_head(focus(question) or question)  # a compound question's first ask is the opening's; the later one the evidence's
     for i, s in cands:
         cos = float(vectors[i] @ qvec) if vectors is not None and qvec is not None else 0.0
         role = role_of[i]
@@ -308,6 +364,11 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
             score += ASKED_BONUS
             if _has_asked(s, role, want - {"remedy"}, question):  # a name, a number, benchmarks (a remedy is any contribution)
                 asked.add(s)
+            if "evaluated" in want and _has_asked(s, role, {"evaluated"}, question):
+                listed.add(s)
+        if head and head in content_terms(s):
+            score += HEAD_BONUS
+            headed.add(s)
         if names_method(s, question):
             naming.add(s)
         score += SPECIFIC_BONUS * min(3, len(_new_names(s, question)))
@@ -318,7 +379,7 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     qnames = question_names(question)
     names = names_in(" ".join([text.paper.title, *text.sentences]), qnames) if qnames else set()
     return Ranked([s for _, _, s in scored], [sc for sc, _, _ in scored], {text.sentences[i]: role_of[i] for i, _ in cands},
-                  qnames, names, names - set(common or ()), asked=asked, later=later, naming=naming, rare=set(rare or ()),
+                  qnames, names, names - set(common or ()), asked=asked, listed=listed, headed=headed, later=later, naming=naming, rare=set(rare or ()),
                   by_meaning=vectors is not None and qvec is not None)
 
 
@@ -333,7 +394,7 @@ _CONNECTIVE = r"(?:then|also|further|furthermore|moreover|first|firstly|second|s
               r"additionally|subsequently|now|thus|hence|therefore|consequently|accordingly)"
 _START = r"^(?:(?P<pre>[^.;:]{0,120}?),\s+)?(?:" + _LEAD_IN + r",?\s+)?(?:" + _CONNECTIVE + r",?\s+)?"
 _ADVERB = r"(?:\w+ly|instead|rather|even|again|here)"  # before the verb: "we instead propose" → "instead proposes"
-_WE_VERB = re.compile(_START + r"we\s+(?P<adv>(?:" + _ADVERB + r"\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+)\b", re.I)
+_WE_VERB = re.compile(_START + r"we\s+(?P<adv>(?:" + _ADVERB + r"\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+(?:-\w+)*)\b", re.I)
 _THIS_VERB = re.compile(_START + r"this (?:paper|work|study|note)\s+(?P<adv>(?:" + _ADVERB + r"\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+s)\b", re.I)
 _CONNECTIVE_WORD = re.compile(r"^" + _CONNECTIVE + r"$", re.I)
 _IRREGULAR = {"go": "goes", "do": "does", "have": "has", "are": "is", "were": "was"}
