@@ -502,17 +502,34 @@ def restates(line: Line, shown: list[Line], at: float = 0.8) -> bool:
 
 
 KEEP_TERMS = 0.7  # share of the replaced opening's own content words a model's rewrite must keep
+# words that turn a claim around: a rewrite that drops or adds one can say the opposite with the same content words
+_POLARITY = re.compile(r"\b(?:not|no|never|none|nor|neither|without|cannot|rather|instead|unlike|than|fail(?:s|ed|ing|ure)?|"
+                       r"lacks?|\w+n['’]t)\b", re.I)
+
+
+def polarity(text: str) -> Counter:
+    """The negations and contrasts of ``text`` ("not", "without", "rather than", "fails"), counted."""
+    return Counter(m.lower() for m in _POLARITY.findall(text))
+
+
+def _same_polarity(old: str, new: str, cited: str) -> bool:
+    """Whether ``new`` has the negations and contrasts of ``old``, apart from the cited title's ("Not All Semantics
+    are Created Equal"): the same ones, except that a "without" clause may be left out (it says less, not the opposite)."""
+    title = polarity(cited)
+    had, has = polarity(old) - title, polarity(new) - title
+    return has["without"] <= had["without"] and +(had - Counter(without=had["without"])) == +(has - Counter(without=has["without"]))
 
 
 def keeps_specifics(line: Line, replaced: Line, paper) -> bool:
     """Whether ``line`` keeps what ``replaced`` says (apart from the paper's title and venue, which its citation
-    gives): every name and number, and ``KEEP_TERMS`` of its other content words. A rewrite that drops them (a
-    135M model turns "description length as a measure" into "a crucial example of Solomonoff's theory") answers
-    less than the sentence it replaces."""
+    gives): every name and number, its negations and contrasts (:func:`polarity`), and ``KEEP_TERMS`` of its other
+    content words. A rewrite that drops them (a 135M model turns "description length as a measure" into "a crucial
+    example of Solomonoff's theory") answers less than the sentence it replaces; one that drops "an ad-hoc post
+    processing step rather than" says the opposite (blind_r br-l-040)."""
     cited = f"{paper.title} {where(paper)}"
     given, title = key_tokens(cited), set(content_terms(cited))
     old, new = strip_markers(replaced.text), strip_markers(line.text)
-    if not key_tokens(old) - given <= key_tokens(new) | given:
+    if not key_tokens(old) - given <= key_tokens(new) | given or not _same_polarity(old, new, cited):
         return False
     terms = set(content_terms(old)) - title
     return not terms or len(terms & (set(content_terms(new)) | title)) >= KEEP_TERMS * len(terms)

@@ -666,3 +666,32 @@ def test_hyphenated_verbs_and_schedule_as_a_verb():
         == "re-interprets the logits of standard classifiers as unnormalized log-densities."
     assert "when" not in intents("What type of weight penalty does a network pruning method use to schedule pruning?")
     assert "when" in intents("When is the FORCE paper scheduled?") and "when" in intents("In which session is FORCE presented?")
+
+
+def test_a_model_lead_that_drops_a_contrast_does_not_replace_the_opening():
+    # blind_r br-l-040: SmolLM2 dropped "an ad-hoc post processing step rather than" and said the opposite of the paper,
+    # with the same content words (the support check and the word share both let it through)
+    from rag.compose import Line, keeps_specifics
+
+    p = Paper(id=paper_id("A Critique of Self-Expressive Deep Subspace Clustering"), venue="ICLR", year=2021,
+              title="A Critique of Self-Expressive Deep Subspace Clustering", abstract="")
+    opened = Line("“A Critique of Self-Expressive Deep Subspace Clustering” (ICLR 2021) [1] validates their theoretical results "
+                  "experimentally and also repeat prior experiments reported in the literature, where they conclude that a "
+                  "significant portion of the previously claimed performance benefits can be attributed to an ad-hoc post "
+                  "processing step rather than the deep subspace clustering model.", [1], {})
+    flipped = Line("“A Critique of Self-Expressive Deep Subspace Clustering” (ICLR 2021) validates their theoretical results "
+                   "experimentally and also repeat prior experiments reported in the literature where they conclude that a "
+                   "significant portion of the previously claimed performance benefits can be attributed to the deep subspace "
+                   "clustering model [1].", [1], {}, origin="model")
+    kept = Line(flipped.text.replace("attributed to the deep", "attributed to an ad-hoc post processing step rather than the deep"),
+                [1], {}, origin="model")
+    assert not keeps_specifics(flipped, opened, p)
+    assert keeps_specifics(kept, opened, p)
+    assert not keeps_specifics(Line(kept.text.replace("can be", "cannot be"), [1], {}), opened, p)  # nor one that adds a "not"
+    # the title's own "Not" is not a negation of the claim; a "without" clause left out says less, not the opposite
+    from rag.compose import _same_polarity
+
+    assert _same_polarity("“Not All Semantics are Created Equal” [1] proposes a loss.", "It proposes a loss [1].",
+                          "Not All Semantics are Created Equal ICLR 2023")
+    assert _same_polarity("It predicts accuracy without training on the task.", "It predicts accuracy.", "")
+    assert not _same_polarity("It predicts accuracy with training.", "It predicts accuracy without training.", "")
