@@ -12,8 +12,8 @@ Every abstract sentence gets a *role* from cues in its wording and position:
 - ``plain``: anything else.
 
 :func:`rank_sentences` orders a paper's sentences for a question: closeness in meaning (cosine) and
-in words, plus what the question asks for (a name, a number, a remedy), minus the roles that do not
-answer. :func:`lead_clause` turns the paper's best "we …" sentence into a clause about the paper
+in words, plus what the question asks for (a name, a number, a remedy, the kind of thing a "what/which X"
+question names: :func:`asked_head`), minus the roles that do not answer. :func:`lead_clause` turns the paper's best "we …" sentence into a clause about the paper
 ("proposes X, which …") for the answer's opening sentence.
 """
 
