@@ -27,6 +27,7 @@ from .text import content_terms, key_tokens, words
 
 MAX_WORDS = 96  # the answer's word budget: evidence sentences are added while it lasts
 MIN_EVIDENCE = 1  # evidence sentences a one-paper answer shows even past the budget
+BEST_OVER = 25  # words past the budget the best sentence not shown yet may take, when it says a question word not said yet
 # a sentence whose ranking score (rag.evidence.rank_sentences: cosine to the question with MiniLM, word overlap, role) is
 # below this is not quoted: on the 8 lookup tune files it cut 19 of 365 quoted sentences (mostly "To address these
 # issues, we put forth a novel … framework"), 1 of them with an answer fact, and no fact was lost overall (0.35: −2 facts)
@@ -312,6 +313,11 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
               and main_src.ranked.roles.get(s) not in SKIPPED_ROLES]
     head_pick = headed[0] if headed else None
     head_shown = main_src is not None and any(s in main_src.ranked.headed for s in used)
+    # the best sentence not shown yet, when it says a question word the answer does not: a one-paper answer shows it up to
+    # BEST_OVER words past the budget (the opening often uses the best-ranked sentence, and a long second-best, "RPG …
+    # including grid-world games and a real-world game Agar.io", gave way to two shorter ones that answered less: br-l-013)
+    best_free = {src.n: next((s for s in src.ranked.sentences if s not in used and src.ranked.roles.get(s) not in SKIPPED_ROLES),
+                             None) for src in sources}
     # two passes in rank order: first the sentences that say a question word the answer does not state yet (or
     # what a compound question's later ask wants), then the others worth quoting (a name or number only)
     passes = [(r, src, True) for r, src in queue] + [(r, src, False) for r, src in queue] if qterms is not None \
@@ -338,7 +344,9 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         # the name or number asked for if nothing shown has it
         asked = main and (s in src.ranked.later or (s in src.ranked.asked and not asked_shown) or listed
                           or (s == head_pick and not head_shown))
-        if count + n_words > budget and not (main and len(picked[src.n]) < MIN_EVIDENCE and rank == 0) and not asked:
+        best = main and len(picked[src.n]) < MIN_EVIDENCE and (rank == 0 or (first and s == best_free[src.n]
+                                                                            and count + n_words <= budget + BEST_OVER))
+        if count + n_words > budget and not best and not asked:
             continue
         asked_shown = asked_shown or s in src.ranked.asked
         listed_shown = listed_shown or s in src.ranked.listed

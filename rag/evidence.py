@@ -41,17 +41,17 @@ _INTENTS = {
                        r"tool|library|baseline|criterion|trick|module|operator|prior|kernel|policy|game|environment|task)s?\b"
                        r"|\b(?:called|named|name of)\b", re.I),
     "when": re.compile(r"\b(?:what|which) (?:day|time)\b|\b(?:time slot|slot|session|scheduled)\b|\bwhen (?:was|is|were|will)\b", re.I),
-    "number": re.compile(r"\bhow (?:much|many|large|big|fast|small|often|far)\b|\bby what (?:factor|margin)\b|\b(?:what|which) (?:\w+[\s-]+){0,3}?"
+    "number": re.compile(r"\bhow (?:much|many|few|little|large|big|fast|small|often|far)\b|\bby what (?:factor|margin)\b|\b(?:what|which) (?:\w+[\s-]+){0,3}?"
                          r"(?:accuracy|speed-?up|percentage|fraction|share|proportion|rate|error|score|number|factor|improvement|gain|"
                          r"reduction|ratio|count)s?\b|\b(?:speed-?up|percent)\b", re.I),
     "evaluated": re.compile(r"\b(?:evaluated|tested|benchmarked|validated|experiments?|results?) (?:on|in|with|across)\b|\b(?:on|in) (?:which|what) "
-                            r"(?:\w+\s+)?(?:benchmarks?|datasets?|tasks?|domains?|environments?|games?)\b"
+                            r"(?:[\w-]+\s+){0,2}(?:benchmarks?|datasets?|tasks?|domains?|environments?|games?)\b"
                             # "Where are X evaluated?", "Which applications test X?"
                             r"|\bwhere\b(?:\s+[\w-]+){1,10}?\s+(?:evaluated|tested|benchmarked|validated)\b"
                             r"|\b(?:which|what)\s+(?:\w+\s+)?(?:applications?|benchmarks?|datasets?|tasks?|domains?|environments?|settings?)\s+"
                             r"(?:do|does|did|are|were|is|was)?\s*(?:test|tests|tested|evaluate|evaluates|evaluated|validate|validates|validated)\b"
                             # "Which environments host the deep experiments…?": the data or testbeds, whatever the verb
-                            r"|\b(?:which|what)\s+(?:\w+\s+)?(?:benchmarks|datasets|environments|games|testbeds?)\b", re.I),
+                            r"|\b(?:which|what)\s+(?:[\w-]+\s+)?(?:benchmarks|datasets|environments|games|testbeds?)\b", re.I),
     # asks for papers: "papers"/"studies" anywhere; a plural method noun that heads what is asked for ("which methods…",
     # "recent approaches to…", "methods for X"), not one inside a singular ask ("which class of algorithms…", "which
     # defense models the attack…", "…of sequence-to-sequence models?")
@@ -173,7 +173,9 @@ def names_method(sentence: str, question: str) -> bool:
 
 
 def _new_numbers(sentence: str, question: str) -> bool:
-    return any(any(c.isdigit() for c in t) for t in key_tokens(sentence) - key_tokens(question))
+    """Whether ``sentence`` gives a number the question does not: a token that starts with a digit ("60%", "2.5x";
+    "ImageNet-1k" and "CIFAR-10" are names: blind_r br-l-030 quoted "ImageNet-1k" for "What share of ImageNet…")."""
+    return any(t[:1].isdigit() for t in key_tokens(sentence) - key_tokens(question))
 
 
 _LISTS = re.compile(r":\s*\S|(?:,[^,]+){2,}")  # a colon before a list, or three items in commas
@@ -204,17 +206,28 @@ HEAD_TOKENS = 2  # words of the noun phrase after "what"/"which" (after "type of
 
 
 def _third_person(word: str) -> bool:
-    return word.endswith("s") and not word.endswith("ss")
+    return word.endswith("s") and not word.endswith(("ss", "'s", "’s"))
+
+
+_ADJECTIVE_END = ("al", "ive", "ic", "ed", "ous", "ar", "ent", "ant", "ful", "less", "able", "ible")
+
+
+def _modifier(word: str) -> bool:
+    """A word as typed that reads as a modifier before a noun: hyphenated ("few-shot"), an acronym ("SGD"), or with
+    an adjective's ending ("neural", "contrastive")."""
+    return "-" in word or (word.isupper() and len(word) > 1) or word.lower().endswith(_ADJECTIVE_END)
 
 
 def asked_head(question: str) -> str | None:
     """The noun a "what/which X" question asks for, stemmed: "What loss trains…" → loss, "What type of weight
     penalty, with…" → penalti, "Which learning dynamics are proven…" → dynam, "what role does depth play" → role.
     The last of at most :data:`HEAD_TOKENS` words that a verb, a preposition or a comma ends; or a first word that
-    a verb agreeing with it follows ("Which algorithm aligns…", "Which environments host…"). None otherwise:
-    without a parser, "Which seq2seq model synthesizes…" does not say where the noun ends ("Which SGD settings
-    push…" gives "sgd"); and None without a "what/which", or when it asks for papers or a name."""
-    toks = [t.lower() for t in _HEAD_WORD.findall(question or "")]
+    a verb agreeing with it follows ("Which algorithm aligns…", "Which environments host…"), or a second, plural
+    one before a plural verb ("Which few-shot benchmarks show…"). None otherwise: without a parser, "Which seq2seq
+    model synthesizes…" does not say where the noun ends; and None without a "what/which", or when it asks for
+    papers or a name."""
+    typed = _HEAD_WORD.findall(question or "")
+    toks = [t.lower() for t in typed]
     at = next((i for i, t in enumerate(toks) if t in ("what", "which")), None)
     if at is None:
         return None
@@ -222,18 +235,23 @@ def asked_head(question: str) -> str | None:
     if toks[j:j + 1] and toks[j] in ("is", "are", "was", "were") and toks[j + 1:j + 2] and toks[j + 1] in ("the", "a", "an"):
         j += 2  # "what is the X …"
     phrase: list[str] = []
+    first = None  # the first word of the phrase as typed
     ended = False
-    for t in toks[j:]:
+    for t, as_typed in zip(toks[j:], typed[j:], strict=True):
         if t in _HEAD_STOP or not t[0].isalnum() or (t == "of" and phrase):  # "type of X" goes on, "role of X" ends
             ended = True
             break
         if t not in _HEAD_SKIP:
+            first = first or as_typed
             phrase.append(t)
             if len(phrase) > HEAD_TOKENS:
                 break
     if ended and 0 < len(phrase) <= HEAD_TOKENS:
         head = phrase[-1]
-    elif len(phrase) >= 2 and _third_person(phrase[0]) != _third_person(phrase[1]) and phrase[0] not in STOPWORDS:
+    elif len(phrase) > HEAD_TOKENS and _modifier(first or "") and _third_person(phrase[1]) and not _third_person(phrase[2]):
+        head = phrase[1]  # "few-shot benchmarks show", "SGD settings push": a modifier, a plural noun, its verb
+    elif len(phrase) >= 2 and _third_person(phrase[0]) != _third_person(phrase[1]) and "'" not in phrase[1] \
+            and "’" not in phrase[1] and phrase[0] not in STOPWORDS:
         head = phrase[0]  # "algorithm aligns", "environments host": a noun, then a verb that agrees with it
     else:
         return None

@@ -695,3 +695,41 @@ def test_a_model_lead_that_drops_a_contrast_does_not_replace_the_opening():
                           "Not All Semantics are Created Equal ICLR 2023")
     assert _same_polarity("It predicts accuracy without training on the task.", "It predicts accuracy.", "")
     assert not _same_polarity("It predicts accuracy with training.", "It predicts accuracy without training.", "")
+
+
+def test_question_forms_read_in_blind_r():
+    from rag.evidence import _new_numbers, asked_head
+
+    # "Which few-shot benchmarks…" (br-l-015) and "In which real-world online game…" (br-l-013) ask for the testbeds
+    assert "evaluated" in intents("Which few-shot benchmarks show gains from adding an object-part branch to CNNs?")
+    assert "evaluated" in intents("In which real-world online game does perturbing agents' rewards uncover strategies?")
+    assert "number" in intents("With how few labels does a BYOL-based method reach robustness on CIFAR-10?")  # br-l-037
+    # br-l-030: "ImageNet-1k" is a name, not the share asked for; "60%" is a number
+    assert not _new_numbers("DQ is the first method to distill ImageNet-1k.", "What share of ImageNet suffices?")
+    assert _new_numbers("With 60% data from ImageNet the models train.", "What share of ImageNet suffices?")
+    assert asked_head("Which few-shot benchmarks show gains from adding a branch?") == "benchmark"
+    assert asked_head("What replaces MAML's inner-loop updates when adapting in an RKHS?") is None
+
+
+RPG = Paper(
+    id=paper_id("Discovering Diverse Multi-Agent Strategic Behavior via Reward Randomization"), venue="ICLR", year=2021,
+    title="Discovering Diverse Multi-Agent Strategic Behavior via Reward Randomization",
+    abstract="We propose a simple, general and effective technique, Reward Randomization for discovering diverse strategic policies "
+    "in complex multi-agent games. Combining reward randomization and policy gradient, we derive a new algorithm, "
+    "Reward-Randomized Policy Gradient (RPG). RPG is able to discover a set of multiple distinctive human-interpretable "
+    "strategies in challenging temporal trust dilemmas, including grid-world games and a real-world game Agar.io, where multiple "
+    "equilibria exist but standard multi-agent policy gradient algorithms always converge to a fixed one with a sub-optimal payoff "
+    "for every player even using state-of-the-art exploration techniques. Furthermore, with the set of diverse strategies from "
+    "RPG, we can (1) achieve higher payoffs by fine-tuning the best policy from the set; and (2) obtain an adaptive agent by "
+    "using this set of strategies as its training opponents.")
+
+
+def test_the_best_sentence_not_shown_may_run_a_little_past_the_budget(monkeypatch):
+    # blind_r br-l-013: the opening used the best-ranked sentence; the second best, long, named Agar.io and did not fit the
+    # budget, so two shorter sentences that answer less were quoted instead
+    import rag.compose
+
+    q = "In which real-world online game does perturbing agents' rewards uncover multiple distinct multi-agent strategies?"
+    assert "Agar.io" in _answer_text(RPG, q, favour="We propose a simple")  # the opening takes the best-ranked sentence
+    monkeypatch.setattr(rag.compose, "BEST_OVER", 0)  # the control: the budget as it was
+    assert "Agar.io" not in _answer_text(RPG, q, favour="We propose a simple")
