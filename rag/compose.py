@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .evidence import HEAD_BONUS, METADATA_INTENTS, Ranked, continues, defines, lead_clause, pronouns, shorten, unframed
+from .evidence import METADATA_INTENTS, Ranked, continues, defines, lead_clause, pronouns, shorten, unframed
 from .models import Hit
 from .support import PaperText, PaperTexts, check_support, parse_markers, strip_markers, with_markers
 from .text import content_terms, key_tokens, words
@@ -66,10 +67,7 @@ class Source:
         the paper contributes ("we propose X"), then one that does not continue an earlier sentence
         ("We then propose…"), then the best-ranked."""
         r = self.ranked
-        # ranked without the bonus for naming the kind of thing asked for: that is what the evidence adds; the opening says
-        # what the paper does ("Which critic estimates…" opened "addresses these challenges by … training the critic")
-        plain = [s for _, s in sorted(zip(r.scores, r.sentences, strict=True),
-                                      key=lambda x: -(x[0] - HEAD_BONUS * (x[1] in r.headed)))]
+        plain = r.without_head()
         pool = plain[:LEAD_CANDIDATES]
         if r.names or r.rare:  # a sentence with the asked-for name may rank lower: it still may open the answer
             pool = list(dict.fromkeys(pool + [s for s in plain[:NAMED_LEAD_CANDIDATES] if r.carries(s)]))
@@ -308,16 +306,16 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
     listed_shown = any(s in src.ranked.listed for src in sources for s in used)
     # "What loss trains…": the best-ranked sentence naming the kind of thing asked for (rag.evidence.asked_head) that is not
     # shown yet may be quoted as a later ask's answer is, past the budget too if nothing shown names it (blind_q bq-l-006, -009)
+    def free(src: Source) -> Iterator[str]:  # a source's sentences in rank order that are not shown and may be quoted
+        return (s for s in src.ranked.sentences if s not in used and src.ranked.roles.get(s) not in SKIPPED_ROLES)
+
     main_src = primary or (sources[0] if len(sources) == 1 else None)
-    headed = [s for s in (main_src.ranked.sentences if main_src else []) if s in main_src.ranked.headed and s not in used
-              and main_src.ranked.roles.get(s) not in SKIPPED_ROLES]
-    head_pick = headed[0] if headed else None
+    head_pick = next((s for s in free(main_src) if s in main_src.ranked.headed), None) if main_src else None
     head_shown = main_src is not None and any(s in main_src.ranked.headed for s in used)
     # the best sentence not shown yet, when it says a question word the answer does not: a one-paper answer shows it up to
     # BEST_OVER words past the budget (the opening often uses the best-ranked sentence, and a long second-best, "RPG …
     # including grid-world games and a real-world game Agar.io", gave way to two shorter ones that answered less: br-l-013)
-    best_free = {src.n: next((s for s in src.ranked.sentences if s not in used and src.ranked.roles.get(s) not in SKIPPED_ROLES),
-                             None) for src in sources}
+    best_free = {src.n: next(free(src), None) for src in sources}
     # two passes in rank order: first the sentences that say a question word the answer does not state yet (or
     # what a compound question's later ask wants), then the others worth quoting (a name or number only)
     passes = [(r, src, True) for r, src in queue] + [(r, src, False) for r, src in queue] if qterms is not None \
@@ -525,7 +523,7 @@ def _same_polarity(old: str, new: str, cited: str) -> bool:
     are Created Equal"): the same ones, except that a "without" clause may be left out (it says less, not the opposite)."""
     title = polarity(cited)
     had, has = polarity(old) - title, polarity(new) - title
-    return has["without"] <= had["without"] and +(had - Counter(without=had["without"])) == +(has - Counter(without=has["without"]))
+    return had.pop("without", 0) >= has.pop("without", 0) and had == has
 
 
 def keeps_specifics(line: Line, replaced: Line, paper) -> bool:

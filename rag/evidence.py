@@ -342,6 +342,13 @@ class Ranked:
     def best(self, n: int) -> list[str]:
         return self.sentences[:n]
 
+    def without_head(self) -> list[str]:
+        """The sentences ranked without :data:`HEAD_BONUS`: naming the kind of thing asked for is what the evidence
+        adds; the opening says what the paper does ("Which critic estimates…" had opened "addresses these challenges
+        by … training the critic")."""
+        return [s for _, s in sorted(zip(self.scores, self.sentences, strict=True),
+                                     key=lambda x: -(x[0] - HEAD_BONUS * (x[1] in self.headed)))]
+
     def carries(self, sentence: str) -> int:
         """How many of the question's names and rare words ``sentence`` uses."""
         n = len(names_in(sentence, self.qnames)) if self.qnames else 0
