@@ -61,7 +61,8 @@ class Source:
     def lead(self) -> tuple[str | None, str | None]:
         """(clause about the paper, the sentence it comes from) from its best sentences, or (None, None).
 
-        Preferred, in order: the sentence that uses the most of the names the question asks about
+        Preferred, in order: a sentence that gives the name a question asks for ("Which agent…": "Our method, SPR,
+        trains an agent…"), the sentence that uses the most of the names the question asks about
         (FORCE, Hanabi) and of its words that are rare in the corpus, among those the one that introduces the name ("… sensitivity (FORCE)"),
         then one that names the paper's method ("we propose ANCE, which…"), then one that says what
         the paper contributes ("we propose X"), then one that does not continue an earlier sentence
@@ -76,8 +77,8 @@ class Source:
         for rank, s in enumerate(pool):
             clause = lead_clause(s)
             if clause and len(words(clause)) >= 4:
-                key = (-r.carries(s), not defines(s, r.qnames), s not in r.naming, r.roles.get(s) != "contribution", continues(s),
-                       rank)
+                key = (s not in r.gives_name, -r.carries(s), not defines(s, r.qnames), s not in r.naming,
+                       r.roles.get(s) != "contribution", continues(s), rank)
                 found.append((key, clause, s))
         if not found:
             return None, None
@@ -300,7 +301,8 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
     else:
         for rank in range(ONE_PAPER_SENTENCES if len(sources) == 1 else 3):
             queue += [(rank, src) for src in sources if rank < len(src.ranked.sentences)]
-    asked_shown = any(s in src.ranked.asked for src in sources for s in used)
+    # what the question asks for that a sentence shown gives: a name shown does not answer "and how much memory…" (bc-l-t015)
+    kinds_shown = {k for src in sources for s in used for k in src.ranked.kinds.get(s, ())}
     # the benchmarks asked for are listed unless a sentence shown lists them (an opening that gives the method's name
     # does not: "On which datasets was X evaluated?" lost "CIFAR-10, CIFAR-100" to it, blind_q bq-l-034)
     listed_shown = any(s in src.ranked.listed for src in sources for s in used)
@@ -340,13 +342,13 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         # past the budget: one-paper answers still show their best sentence; the paper asked about
         # shows the sentence that answers a compound question's later ask, and the first one with
         # the name or number asked for if nothing shown has it
-        asked = main and (s in src.ranked.later or (s in src.ranked.asked and not asked_shown) or listed
+        asked = main and (s in src.ranked.later or bool(src.ranked.kinds.get(s, frozenset()) - kinds_shown) or listed
                           or (s == head_pick and not head_shown))
         best = main and len(picked[src.n]) < MIN_EVIDENCE and (rank == 0 or (first and s == best_free[src.n]
                                                                             and count + n_words <= budget + BEST_OVER))
         if count + n_words > budget and not best and not asked:
             continue
-        asked_shown = asked_shown or s in src.ranked.asked
+        kinds_shown |= src.ranked.kinds.get(s, frozenset())
         listed_shown = listed_shown or s in src.ranked.listed
         if not main and picked[src.n]:
             continue  # several papers: one evidence sentence each

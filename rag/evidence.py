@@ -123,7 +123,9 @@ _OPEN_PROBLEM = re.compile(r"\b(?:remains?|is still|are still|stays?)\s+(?:an?\s
                            r"|\bopen (?:question|problem)s?\b", re.I)
 _ASKS_CODE = re.compile(r"\b(?:code|github|implementation|open[- ]source|released?|download|url|link)\b", re.I)
 _EVALUATION = re.compile(r"\b(?:evaluat\w*|test(?:s|ed)?|experiments?|benchmarks?|datasets?|validat\w*)\b", re.I)
-_NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:" + _INTRODUCING + r")|called|dubbed|named|termed|coined)\b", re.I)
+# "we propose X", "called X", "Our method, Self-Predictive Representations (SPR), trains…" (an appositive name: dev d012)
+_NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:" + _INTRODUCING + r")|called|dubbed|named|termed|coined)\b|\bour\s+(?:\w+\s+)?"
+                     r"(?:method|approach|model|framework|algorithm|agent|system|technique|architecture|scheme),\s+(?=(?-i:[A-Z]))", re.I)
 
 # weights of the sentence ranking (calibrated on the tune question files; see README "Answers")
 LEXICAL_WEIGHT = 0.3
@@ -178,6 +180,7 @@ def _new_numbers(sentence: str, question: str) -> bool:
     return any(t[:1].isdigit() for t in key_tokens(sentence) - key_tokens(question))
 
 
+ASKED_KINDS = frozenset({"number", "name", "evaluated"})  # what a sentence may give that the question asks for
 _LISTS = re.compile(r":\s*\S|(?:,[^,]+){2,}")  # a colon before a list, or three items in commas
 
 
@@ -332,11 +335,13 @@ class Ranked:
     names: set[str] = field(default_factory=set)
     distinct: set[str] = field(default_factory=set)  # of ``names``, those few papers use (not "RL", "GAN": a field's acronyms)
     asked: set[str] = field(default_factory=set)  # sentences with what the question asks for (a name, a number, benchmarks)
+    kinds: dict[str, frozenset[str]] = field(default_factory=dict)  # of ``asked``, which of them each gives ("name", "number", …)
     listed: set[str] = field(default_factory=set)  # of ``asked``, those naming the benchmarks or tasks asked for ("evaluated")
     headed: set[str] = field(default_factory=set)  # sentences naming the kind of thing a "what/which X" question asks for
     later: set[str] = field(default_factory=set)  # the sentence that best answers a compound question's later ask
     rare: set[str] = field(default_factory=set)  # the question's rare content words (stems)
     naming: set[str] = field(default_factory=set)  # sentences that give the paper's method a name ("we propose X")
+    gives_name: set[str] = field(default_factory=set)  # of ``naming``, those of a question that asks for a name ("Which agent…")
     by_meaning: bool = False  # the scores include the cosine to the question (sentence vectors were given)
 
     def best(self, n: int) -> list[str]:
@@ -372,8 +377,10 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     cands = [(i, s) for i, s in text.evidence_candidates()]
     scored = []
     asked: set[str] = set()
+    kinds: dict[str, frozenset[str]] = {}
     later: set[str] = set()
     naming: set[str] = set()
+    gives_name: set[str] = set()
     listed: set[str] = set()
     headed: set[str] = set()
     head = asked_head(focus(question) or question)  # a compound question's first ask is the opening's; the later one the evidence's
@@ -389,6 +396,7 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
             score += ASKED_BONUS
             if _has_asked(s, role, want - {"remedy"}, question):  # a name, a number, benchmarks (a remedy is any contribution)
                 asked.add(s)
+                kinds[s] = frozenset(k for k in ASKED_KINDS & want if _has_asked(s, role, {k}, question))
             if "evaluated" in want and _has_asked(s, role, {"evaluated"}, question):
                 listed.add(s)
         if head and head in content_terms(s):
@@ -396,6 +404,8 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
             headed.add(s)
         if names_method(s, question):
             naming.add(s)
+            if "name" in want:
+                gives_name.add(s)
         score += SPECIFIC_BONUS * min(3, len(_new_names(s, question)))
         if len(words(s)) < SHORT_WORDS:
             score -= SHORT_PENALTY
@@ -404,7 +414,7 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     qnames = question_names(question)
     names = names_in(" ".join([text.paper.title, *text.sentences]), qnames) if qnames else set()
     return Ranked([s for _, _, s in scored], [sc for sc, _, _ in scored], {text.sentences[i]: role_of[i] for i, _ in cands},
-                  qnames, names, names - set(common or ()), asked=asked, listed=listed, headed=headed, later=later, naming=naming, rare=set(rare or ()),
+                  qnames, names, names - set(common or ()), asked=asked, kinds=kinds, listed=listed, headed=headed, later=later, naming=naming, gives_name=gives_name, rare=set(rare or ()),
                   by_meaning=vectors is not None and qvec is not None)
 
 
@@ -489,7 +499,16 @@ def lead_clause(sentence: str) -> str | None:
     m = _THIS_VERB.match(s)
     if m:
         return _context(m.group("pre")) + (_adverbs(m.group("adv")) + m.group("verb") + pronouns(s[m.end():])).strip()
+    m = _OUR_NAMED.match(s)
+    if m:
+        return f"proposes {m.group('name')}, which {m.group('verb')}{pronouns(m.group('rest'))}"
     return None
+
+
+# "Our method, Self-Predictive Representations (SPR), trains an agent to …" → "proposes Self-Predictive Representations
+# (SPR), which trains an agent to …" (dev d012: the sentence that names what a "Which agent…" question asks for)
+_OUR_NAMED = re.compile(r"^our\s+(?:\w+\s+){0,2}?(?:method|approach|model|framework|algorithm|agent|system|technique|architecture|"
+                        r"scheme),\s+(?P<name>(?-i:[A-Z])[^,]{1,80}?),\s+(?P<verb>[a-z]+s)\b(?P<rest>.*)$", re.I | re.S)
 
 
 _FRAME = re.compile(r"^(?:" + _LEAD_IN + r"|" + _CONNECTIVE + r"|however|yet|but|still|in addition|in (?:this|the present) "

@@ -147,9 +147,10 @@ class AnswerSettings(_Section):
                             "networks?'; adds 0.2–0.4 s to an extractive answer), standout (the aligned features plus how far the best paper "
                             "stands out from the next ones: declines still more one-thing near misses, and topic questions with "
                             "several equal papers) or auto (standout for a question about one thing; for one asking for "
-                            "papers, faceted: the aligned features plus how well the question's worst-said facet is said by one paper, "
-                            "so a near miss joining two covered topics is declined). See README 'Refusal', eighth, twelfth, fourteenth "
-                            "and fifteenth sessions.")
+                            "papers, faceted: the aligned features plus how well the question's worst-said facet is said by one paper and by "
+                            "the first one, and how well each facet is said by some paper, so a near miss joining two topics the corpus "
+                            "covers apart is declined). See README 'Refusal', eighth, twelfth, fourteenth "
+                            "fifteenth and seventeenth sessions.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
 class UISettings(_Section):

@@ -12,7 +12,7 @@ from rag.compose import Source, also_related, evidence_lines, named, opening
 from rag.evidence import continues, defines, intents, lead_clause, question_names, rank_sentences, shorten
 from rag.models import Hit, Paper, paper_id
 from rag.support import paper_text
-from rag.text import question_terms
+from rag.text import content_terms, question_terms
 
 FORCE = Paper(
     id=paper_id("Progressive Skeletonization"),
@@ -733,3 +733,67 @@ def test_the_best_sentence_not_shown_may_run_a_little_past_the_budget(monkeypatc
     assert "Agar.io" in _answer_text(RPG, q, favour="We propose a simple")  # the opening takes the best-ranked sentence
     monkeypatch.setattr(rag.compose, "BEST_OVER", 0)  # the control: the budget as it was
     assert "Agar.io" not in _answer_text(RPG, q, favour="We propose a simple")
+
+
+SPR = Paper(
+    id=paper_id("Data-Efficient Reinforcement Learning with Self-Predictive Representations"),
+    title="Data-Efficient Reinforcement Learning with Self-Predictive Representations", venue="ICLR", year=2021,
+    abstract="While deep reinforcement learning excels at solving tasks where large amounts of data can be collected through "
+    "virtually unlimited interaction with the environment, learning from limited interaction remains a key challenge. We posit that "
+    "an agent can learn more efficiently if we augment reward maximization with self-supervised objectives based on structure in its "
+    "visual input and sequential interaction with the environment. Our method, Self-Predictive Representations (SPR), trains an "
+    "agent to predict its own latent state representations multiple steps into the future. We compute target representations for "
+    "future states using an encoder which is an exponential moving average of the agent's parameters and we make predictions using "
+    "a learned transition model. On its own, this future prediction objective outperforms prior methods for sample-efficient deep RL "
+    "from pixels. Our full self-supervised objective, which combines future prediction and data augmentation, achieves a median "
+    "human-normalized score of 0.415 on Atari in a setting limited to 100k steps of environment interaction, which represents a 55% "
+    "relative improvement over the previous state-of-the-art.")
+
+
+def test_a_question_asking_for_a_name_opens_with_the_sentence_that_gives_it():
+    # dev d012: "Which … agent …, and what score…?" opened with the EMA-encoder sentence (it carries the question's rare
+    # words) and never said SPR; "Our method, X (SPR), trains…" did not count as naming the method either
+    s = "Our method, Self-Predictive Representations (SPR), trains an agent to predict its own latent state representations."
+    assert lead_clause(s) == ("proposes Self-Predictive Representations (SPR), which trains an agent to predict its own latent "
+                              "state representations.")
+    assert lead_clause("Our method, which is simple, works well.") is None  # no name after the comma: not a naming
+    q = ("Which Atari agent forecasts its own latent states several steps ahead with an exponential moving average target "
+         "encoder, and what median human-normalized score did it reach?")
+    src = source(1, SPR, q, favour="We compute target")
+    # the question's rare words (as the corpus statistics would give them) are in the EMA sentence, not in the naming one
+    src = dataclasses.replace(src, ranked=dataclasses.replace(src.ranked, rare=set(content_terms("exponential moving average"))))
+    assert src.lead()[1].startswith("Our method, Self-Predictive")
+    # the control: were the name not asked for, the sentence that carries the rare words would open
+    plain = dataclasses.replace(src, ranked=dataclasses.replace(src.ranked, gives_name=set()))
+    assert plain.lead()[1].startswith("We compute target")
+
+
+INFOPRO = Paper(
+    id=paper_id("Revisiting Locally Supervised Learning: an Alternative to End-to-end Training"),
+    title="Revisiting Locally Supervised Learning: an Alternative to End-to-end Training", venue="ICLR", year=2021,
+    abstract="Due to the need to store the intermediate activations for back-propagation, end-to-end (E2E) training of deep networks "
+    "usually suffers from high GPUs memory footprint. This paper aims to address this problem by revisiting the locally supervised "
+    "learning, where a network is split into gradient-isolated modules and trained with local supervision. We experimentally show "
+    "that simply training local modules with E2E loss tends to collapse task-relevant information at early layers, and hence hurts "
+    "the performance of the full model. To avoid this issue, we propose an information propagation (InfoPro) loss, which encourages "
+    "local modules to preserve as much useful information as possible, while progressively discard task-irrelevant information. As "
+    "InfoPro loss is difficult to compute in its original form, we derive a feasible upper bound as a surrogate optimization "
+    "objective, yielding a simple but effective algorithm. In fact, we show that the proposed method boils down to minimizing the "
+    "combination of a reconstruction loss and a normal cross-entropy/contrastive term. Extensive empirical results on five datasets "
+    "(i.e., CIFAR, SVHN, STL-10, ImageNet and Cityscapes) validate that InfoPro is capable of achieving competitive performance with "
+    "less than 40% memory footprint compared to E2E training, while allowing using training data with higher-resolution or larger "
+    "batch sizes under the same GPU memory constraint. Our method also enables training local modules asynchronously for potential "
+    "training acceleration.")
+
+
+def test_a_name_shown_does_not_answer_the_number_also_asked_for():
+    # blind_c bc-l-t015: once the opening gave the loss's name, the sentence with "less than 40% memory footprint" (the
+    # number the question's second ask wants) lost its right to run past the budget: any asked-for thing counted as shown
+    q = ("What loss keeps gradient-isolated modules from collapsing task-relevant information early, and how much GPU "
+         "footprint does it need compared with full backpropagation?")
+    src = source(1, INFOPRO, q, favour="We experimentally show")
+    opened = opening([src], intents(q))
+    assert "InfoPro" in opened[0].text
+    budget = sum(len(ln.text.split()) for ln in opened) + 30  # room for one more sentence, not for the long one with the number
+    shown = " ".join(ln.text for ln in evidence_lines([src], opened, intents(q), budget=budget, qterms=question_terms(q)))
+    assert "less than 40% memory footprint" in shown

@@ -149,9 +149,13 @@ def test_the_worst_said_facet_must_be_said_by_one_paper_and_or_parts_are_alterna
     e = _OneHotWords()
     q = "pruning for graph networks"
     # each facet is said by one of two papers: the whole question's words are half said, and no paper says both facets
-    whole, facet = alignment(e, q, [pruning, graphs], stats)
+    whole, facet, first, apart = alignment(e, q, [pruning, graphs], stats)
     assert facet < 0.5 < whole
+    # the near miss's signature: each facet said, by a different paper; the first paper leaves one unsaid
+    assert first < 0.5 and apart == pytest.approx(1.0)
     assert alignment(e, q, [pruning, graphs, both], stats)[1] == pytest.approx(1.0)
+    assert alignment(e, q, [both, pruning], stats).first_facet == pytest.approx(1.0)
+    assert alignment(e, q, [pruning], stats).apart < 0.5  # one topic only: the other facet is said by no paper
     # "pruning or quantization": a paper that says either part says the facet
     assert alignment(e, "pruning or quantization for graph networks", [both], stats)[1] == pytest.approx(1.0)
     assert alignment(e, "pruning and quantization for graph networks", [both], stats)[1] < 0.5
@@ -188,9 +192,13 @@ def test_the_aligned_decline_model_is_used_when_word_alignment_is_there():
     sc.model = "faceted"
     assert sc.decline_model() is LEXICAL  # no facet alignment: the lexical model, never a model with a missing input
     sc.facet_alignment = 0.6
+    assert sc.decline_model() is LEXICAL  # the first paper's facet and the facets said apart are inputs too
+    sc.first_facet, sc.facets_apart = 0.5, 0.7
     assert sc.decline_model() is FACETED and sc.features() == [sc.feature_values()[n] for n in FACETED.features]
     facet = dict(zip(FACETED.features, FACETED.weights, strict=True))
     assert facet["facet_alignment"] < 0 and facet["alignment"] < 0  # a better-said facet lowers the decline log-odds
+    assert facet["first_facet"] < 0  # a first paper that says every facet answers
+    assert facet["facets_apart"] > 0  # at equal best paper, both topics said well by different papers is a near miss
     # a question about one thing is decided by the standout model: a best paper that stands out is answered
     sc.several, sc.model = False, "standout"
     vals = sc.feature_values()
