@@ -364,7 +364,8 @@ def alignment(embedder, question: str, texts: list[PaperText], stats: TermStats)
     worst-said facet of a paper, best over the papers: a near miss that joins two covered topics ("pruning
     graph neural networks at initialization") finds each said by a different paper, never both by one. Third, the
     first paper's worst facet; fourth, each facet's best alignment over the papers, worst facet: a near miss has both
-    topics said, by different papers (README "Refusal, seventeenth session"). None when the embedder gives no word vectors (``word_vectors``: the sentence-transformers embedder does)."""
+    topics said, by different papers (README "Refusal and answers, seventeenth session"). None when the embedder gives
+    no word vectors (``word_vectors``: the sentence-transformers embedder does)."""
     word_vectors = getattr(embedder, "word_vectors", None)
     if word_vectors is None or not texts:
         return None
