@@ -45,7 +45,7 @@ _INTENTS = {
                          r"(?:accuracy|speed-?up|percentage|fraction|share|proportion|rate|error|score|number|factor|improvement|gain|"
                          r"reduction|ratio|count)s?\b|\b(?:speed-?up|percent)\b", re.I),
     "evaluated": re.compile(r"\b(?:evaluated|tested|benchmarked|validated|experiments?|results?) (?:on|in|with|across)\b|\b(?:on|in) (?:which|what) "
-                            r"(?:[\w-]+\s+){0,2}(?:benchmarks?|datasets?|tasks?|domains?|environments?|games?)\b"
+                            r"(?:[\w-]+\s+){0,2}(?:benchmarks?|datasets?|data|tasks?|domains?|environments?|games?)\b"  # "On what kinds of data…" (bs-l-018)
                             # "Where are X evaluated?", "Which applications test X?"
                             r"|\bwhere\b(?:\s+[\w-]+){1,10}?\s+(?:evaluated|tested|benchmarked|validated)\b"
                             r"|\b(?:which|what)\s+(?:\w+\s+)?(?:applications?|benchmarks?|datasets?|tasks?|domains?|environments?|settings?)\s+"
@@ -97,7 +97,9 @@ def intents(question: str) -> set[str]:
 
 # ---------------------------------------------------------------- roles of sentences
 
-_OWN = re.compile(r"\b(?:we|our|us|this (?:paper|work|study|article|note)|here|the proposed|the present)\b", re.I)
+# the paper speaking of itself ("The current paper introduces…": blind_t bt-l-023, whose every sentence had read as background)
+_OWN = re.compile(r"\b(?:we|our|us|this (?:paper|work|study|article|note)|here|the proposed|the present|"
+                  r"the current (?:paper|work|study|article))\b", re.I)
 _OTHER = re.compile(r"\bet al\b|\(\s*(?:19|20)\d\d[a-z]?\s*\)|\b(?:19|20)\d\d\)"
                     r"|\b(?:recent|prior|previous|existing|earlier|related|past|many|several)\s+(?:\w+\s+)?(?:works?|studies|research|"
                     r"approaches|methods|literature|papers|efforts|attempts)\b"
@@ -430,7 +432,7 @@ _CONNECTIVE = r"(?:then|also|further|furthermore|moreover|first|firstly|second|s
 _START = r"^(?:(?P<pre>[^.;:]{0,120}?),\s+)?(?:" + _LEAD_IN + r",?\s+)?(?:" + _CONNECTIVE + r",?\s+)?"
 _ADVERB = r"(?:\w+ly|instead|rather|even|again|here)"  # before the verb: "we instead propose" → "instead proposes"
 _WE_VERB = re.compile(_START + r"we\s+(?P<adv>(?:" + _ADVERB + r"\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+(?:-\w+)*)\b", re.I)
-_THIS_VERB = re.compile(_START + r"this (?:paper|work|study|note)\s+(?P<adv>(?:" + _ADVERB + r"\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+s)\b", re.I)
+_THIS_VERB = re.compile(_START + r"(?:this|the current|the present) (?:paper|work|study|note)\s+(?P<adv>(?:" + _ADVERB + r"\s+|" + _CONNECTIVE + r"\s+){0,3})(?P<verb>\w+s)\b", re.I)
 _CONNECTIVE_WORD = re.compile(r"^" + _CONNECTIVE + r"$", re.I)
 _IRREGULAR = {"go": "goes", "do": "does", "have": "has", "are": "is", "were": "was"}
 _NOT_VERBS = frozenset({"the", "a", "an", "our", "this", "that", "these", "it", "its", "can", "will", "may", "must", "should", "would",

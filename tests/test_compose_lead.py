@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 
 from rag.compose import Source, also_related, evidence_lines, named, opening
-from rag.evidence import continues, defines, intents, lead_clause, question_names, rank_sentences, shorten
+from rag.evidence import continues, defines, intents, lead_clause, question_names, rank_sentences, roles, shorten
 from rag.models import Hit, Paper, paper_id
 from rag.support import paper_text
 from rag.text import content_terms, question_terms
@@ -797,3 +797,16 @@ def test_a_name_shown_does_not_answer_the_number_also_asked_for():
     budget = sum(len(ln.text.split()) for ln in opened) + 30  # room for one more sentence, not for the long one with the number
     shown = " ".join(ln.text for ln in evidence_lines([src], opened, intents(q), budget=budget, qterms=question_terms(q)))
     assert "less than 40% memory footprint" in shown
+
+
+def test_the_current_paper_is_the_papers_own_voice():
+    # blind_t bt-l-023: an abstract that says "The current paper introduces…" and never "we" had every sentence read as
+    # background (never quoted), so the answer was one sentence about its experiments
+    sents = ["Recent deep models using graph convolutions provide an appropriate framework for such data.",
+             "The current paper introduces a new type of graph convolution with learnable low-rank local filters.",
+             "To improve model robustness, regularization by local graph Laplacians is introduced."]
+    assert roles(sents) == ["background", "plain", "plain"]
+    # its other question (blind_s bs-l-018) asks for the data it was evaluated on, which the background reading had left
+    # as the only sentence to quote: "On what kinds of data…" asks for the testbeds
+    assert "evaluated" in intents("On what kinds of data is a locally filtered graph convolution evaluated?")
+    assert lead_clause(sents[1]) == "introduces a new type of graph convolution with learnable low-rank local filters."
