@@ -77,7 +77,7 @@ class Source:
         for rank, s in enumerate(pool):
             clause = lead_clause(s)
             if clause and len(words(clause)) >= 4:
-                key = (s not in r.gives_name, -r.carries(s), not defines(s, r.qnames), s not in r.naming,
+                key = (not r.gives_name(s), -r.carries(s), not defines(s, r.qnames), s not in r.naming,
                        r.roles.get(s) != "contribution", continues(s), rank)
                 found.append((key, clause, s))
         if not found:
@@ -301,11 +301,9 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
     else:
         for rank in range(ONE_PAPER_SENTENCES if len(sources) == 1 else 3):
             queue += [(rank, src) for src in sources if rank < len(src.ranked.sentences)]
-    # what the question asks for that a sentence shown gives: a name shown does not answer "and how much memory…" (bc-l-t015)
+    # what the question asks for that a sentence shown gives: a name shown does not answer "and how much memory…" (bc-l-t015),
+    # nor list the benchmarks asked for ("On which datasets was X evaluated?" lost "CIFAR-10, CIFAR-100" to it, bq-l-034)
     kinds_shown = {k for src in sources for s in used for k in src.ranked.kinds.get(s, ())}
-    # the benchmarks asked for are listed unless a sentence shown lists them (an opening that gives the method's name
-    # does not: "On which datasets was X evaluated?" lost "CIFAR-10, CIFAR-100" to it, blind_q bq-l-034)
-    listed_shown = any(s in src.ranked.listed for src in sources for s in used)
     # "What loss trains…": the best-ranked sentence naming the kind of thing asked for (rag.evidence.asked_head) that is not
     # shown yet may be quoted as a later ask's answer is, past the budget too if nothing shown names it (blind_q bq-l-006, -009)
     def free(src: Source) -> Iterator[str]:  # a source's sentences in rank order that are not shown and may be quoted
@@ -333,7 +331,8 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
             continue
         main = len(sources) == 1 or src is primary
         # the benchmarks or tasks a paper was evaluated on, when asked for, are worth quoting even without a new question word
-        listed = main and "evaluated" in want and s in src.ranked.listed and not listed_shown
+        gives = src.ranked.kinds.get(s, frozenset())
+        listed = main and "evaluated" in gives - kinds_shown
         # the sentence naming the kind of thing asked for adds it even if its question words are said (unless all its words are)
         headed_new = s == head_pick and not (terms and len(terms & said) >= STATED_SHARE * len(terms))
         if not listed and not headed_new and not _worth_quoting(terms, keys, said, said_keys, qterms):
@@ -342,14 +341,13 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         # past the budget: one-paper answers still show their best sentence; the paper asked about
         # shows the sentence that answers a compound question's later ask, and the first one with
         # the name or number asked for if nothing shown has it
-        asked = main and (s in src.ranked.later or bool(src.ranked.kinds.get(s, frozenset()) - kinds_shown) or listed
+        asked = main and (s in src.ranked.later or bool(gives - kinds_shown) or listed
                           or (s == head_pick and not head_shown))
         best = main and len(picked[src.n]) < MIN_EVIDENCE and (rank == 0 or (first and s == best_free[src.n]
                                                                             and count + n_words <= budget + BEST_OVER))
         if count + n_words > budget and not best and not asked:
             continue
-        kinds_shown |= src.ranked.kinds.get(s, frozenset())
-        listed_shown = listed_shown or s in src.ranked.listed
+        kinds_shown |= gives
         if not main and picked[src.n]:
             continue  # several papers: one evidence sentence each
         picked[src.n].append(s)

@@ -125,9 +125,11 @@ _OPEN_PROBLEM = re.compile(r"\b(?:remains?|is still|are still|stays?)\s+(?:an?\s
                            r"|\bopen (?:question|problem)s?\b", re.I)
 _ASKS_CODE = re.compile(r"\b(?:code|github|implementation|open[- ]source|released?|download|url|link)\b", re.I)
 _EVALUATION = re.compile(r"\b(?:evaluat\w*|test(?:s|ed)?|experiments?|benchmarks?|datasets?|validat\w*)\b", re.I)
+# what "Our method, NAME, …" calls the paper's contribution before giving its name
+_OUR_NOUN = r"(?:method|approach|model|framework|algorithm|agent|system|technique|architecture|scheme)"
 # "we propose X", "called X", "Our method, Self-Predictive Representations (SPR), trains…" (an appositive name: dev d012)
 _NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:" + _INTRODUCING + r")|called|dubbed|named|termed|coined)\b|\bour\s+(?:\w+\s+)?"
-                     r"(?:method|approach|model|framework|algorithm|agent|system|technique|architecture|scheme),\s+(?=(?-i:[A-Z]))", re.I)
+                     + _OUR_NOUN + r",\s+(?=(?-i:[A-Z]))", re.I)
 
 # weights of the sentence ranking (calibrated on the tune question files; see README "Answers")
 LEXICAL_WEIGHT = 0.3
@@ -337,13 +339,12 @@ class Ranked:
     names: set[str] = field(default_factory=set)
     distinct: set[str] = field(default_factory=set)  # of ``names``, those few papers use (not "RL", "GAN": a field's acronyms)
     asked: set[str] = field(default_factory=set)  # sentences with what the question asks for (a name, a number, benchmarks)
-    kinds: dict[str, frozenset[str]] = field(default_factory=dict)  # of ``asked``, which of them each gives ("name", "number", …)
-    listed: set[str] = field(default_factory=set)  # of ``asked``, those naming the benchmarks or tasks asked for ("evaluated")
+    kinds: dict[str, frozenset[str]] = field(default_factory=dict)  # of ``asked``, which each gives: "name", "number", "evaluated"
+    # (the benchmarks or tasks asked for)
     headed: set[str] = field(default_factory=set)  # sentences naming the kind of thing a "what/which X" question asks for
     later: set[str] = field(default_factory=set)  # the sentence that best answers a compound question's later ask
     rare: set[str] = field(default_factory=set)  # the question's rare content words (stems)
     naming: set[str] = field(default_factory=set)  # sentences that give the paper's method a name ("we propose X")
-    gives_name: set[str] = field(default_factory=set)  # of ``naming``, those of a question that asks for a name ("Which agent…")
     by_meaning: bool = False  # the scores include the cosine to the question (sentence vectors were given)
 
     def best(self, n: int) -> list[str]:
@@ -355,6 +356,10 @@ class Ranked:
         by … training the critic")."""
         return [s for _, s in sorted(zip(self.scores, self.sentences, strict=True),
                                      key=lambda x: -(x[0] - HEAD_BONUS * (x[1] in self.headed)))]
+
+    def gives_name(self, sentence: str) -> bool:
+        """Whether ``sentence`` gives the name a question asks for ("Which agent…": "Our method, SPR, trains…")."""
+        return "name" in self.kinds.get(sentence, ())
 
     def carries(self, sentence: str) -> int:
         """How many of the question's names and rare words ``sentence`` uses."""
@@ -382,8 +387,6 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     kinds: dict[str, frozenset[str]] = {}
     later: set[str] = set()
     naming: set[str] = set()
-    gives_name: set[str] = set()
-    listed: set[str] = set()
     headed: set[str] = set()
     head = asked_head(focus(question) or question)  # a compound question's first ask is the opening's; the later one the evidence's
     for i, s in cands:
@@ -394,20 +397,17 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
             score += FOCUS_WEIGHT * focused[i]
             if focused[i] >= max(FOCUS_ASKED, max(focused)):
                 later.add(s)  # the sentence that best answers the later ask
-        if _has_asked(s, role, want, question):
+        gives = frozenset(k for k in ASKED_KINDS & want if _has_asked(s, role, {k}, question))  # a name, a number, benchmarks
+        if gives or ("remedy" in want and role == "contribution"):  # a remedy is any contribution
             score += ASKED_BONUS
-            if _has_asked(s, role, want - {"remedy"}, question):  # a name, a number, benchmarks (a remedy is any contribution)
-                asked.add(s)
-                kinds[s] = frozenset(k for k in ASKED_KINDS & want if _has_asked(s, role, {k}, question))
-            if "evaluated" in want and _has_asked(s, role, {"evaluated"}, question):
-                listed.add(s)
+        if gives:
+            asked.add(s)
+            kinds[s] = gives
         if head and head in content_terms(s):
             score += HEAD_BONUS
             headed.add(s)
         if names_method(s, question):
             naming.add(s)
-            if "name" in want:
-                gives_name.add(s)
         score += SPECIFIC_BONUS * min(3, len(_new_names(s, question)))
         if len(words(s)) < SHORT_WORDS:
             score -= SHORT_PENALTY
@@ -416,7 +416,7 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     qnames = question_names(question)
     names = names_in(" ".join([text.paper.title, *text.sentences]), qnames) if qnames else set()
     return Ranked([s for _, _, s in scored], [sc for sc, _, _ in scored], {text.sentences[i]: role_of[i] for i, _ in cands},
-                  qnames, names, names - set(common or ()), asked=asked, kinds=kinds, listed=listed, headed=headed, later=later, naming=naming, gives_name=gives_name, rare=set(rare or ()),
+                  qnames, names, names - set(common or ()), asked=asked, kinds=kinds, headed=headed, later=later, naming=naming, rare=set(rare or ()),
                   by_meaning=vectors is not None and qvec is not None)
 
 
@@ -509,8 +509,7 @@ def lead_clause(sentence: str) -> str | None:
 
 # "Our method, Self-Predictive Representations (SPR), trains an agent to …" → "proposes Self-Predictive Representations
 # (SPR), which trains an agent to …" (dev d012: the sentence that names what a "Which agent…" question asks for)
-_OUR_NAMED = re.compile(r"^our\s+(?:\w+\s+){0,2}?(?:method|approach|model|framework|algorithm|agent|system|technique|architecture|"
-                        r"scheme),\s+(?P<name>(?-i:[A-Z])[^,]{1,80}?),\s+(?P<verb>[a-z]+s)\b(?P<rest>.*)$", re.I | re.S)
+_OUR_NAMED = re.compile(r"^our\s+(?:\w+\s+){0,2}?" + _OUR_NOUN + r",\s+(?P<name>(?-i:[A-Z])[^,]{1,80}?),\s+(?P<verb>[a-z]+s)\b(?P<rest>.*)$", re.I | re.S)
 
 
 _FRAME = re.compile(r"^(?:" + _LEAD_IN + r"|" + _CONNECTIVE + r"|however|yet|but|still|in addition|in (?:this|the present) "

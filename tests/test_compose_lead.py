@@ -764,7 +764,7 @@ def test_a_question_asking_for_a_name_opens_with_the_sentence_that_gives_it():
     src = dataclasses.replace(src, ranked=dataclasses.replace(src.ranked, rare=set(content_terms("exponential moving average"))))
     assert src.lead()[1].startswith("Our method, Self-Predictive")
     # the control: were the name not asked for, the sentence that carries the rare words would open
-    plain = dataclasses.replace(src, ranked=dataclasses.replace(src.ranked, gives_name=set()))
+    plain = dataclasses.replace(src, ranked=dataclasses.replace(src.ranked, kinds={}))
     assert plain.lead()[1].startswith("We compute target")
 
 
