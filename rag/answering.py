@@ -487,7 +487,7 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
             if not unsupported and lead_only:
                 # the opening about the model's paper alone is what its sentence would replace: not if the rewrite loses
                 # a name, a number or most of its words (keeps_specifics); after a multi-paper opening, a lead that restates it adds nothing
-                if alone and not keeps_specifics(model_lines[0], alone[0], lead_src.paper):
+                if alone and not keeps_specifics(model_lines[0], alone[0], lead_src.paper, question):
                     fallback = f"the {gen.name} model's sentence left out names or words of the opening it would replace; extractive answer"
                 elif others and restates(model_lines[0], others):
                     fallback = f"the {gen.name} model's sentence only restated the opening; extractive answer"

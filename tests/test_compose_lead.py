@@ -357,6 +357,13 @@ def test_a_model_lead_is_polished_before_it_is_checked():
     assert polish_lead("To this end, we propose an objective to find a skeletonized network (FORCE) [1].", src) == (
         "“Progressive Skeletonization” (ICLR 2021) [1] proposes an objective to find a skeletonized network (FORCE).")
     assert polish_lead("Progressive Skeletonization: Trimming more fat [1].", src) is None
+    # "It …" opening the answer names the paper it is (blind_u bu-l-023); "It is shown that …" is not the paper doing it
+    assert polish_lead("It also provides pruning at initialization at 99.5% sparsity [1].", src) == (
+        "“Progressive Skeletonization” (ICLR 2021) [1] also provides pruning at initialization at 99.5% sparsity.")
+    assert not polish_lead("It is shown that pruning at initialization keeps networks trainable [1].", src).startswith("“")
+    # a subordinate clause alone is no sentence (blind_u bu-l-038); with its main clause it is one
+    assert polish_lead("When pruned networks are trained to keep their gradient flow at initialization [1].", src) is None
+    assert polish_lead("When pruned at initialization, FORCE keeps networks trainable at 99.5% sparsity [1].", src) is not None
     assert polish_lead("However, random pruning beats these approaches beyond 95% sparsity [1].", src) \
         == "Random pruning beats these approaches beyond 95% sparsity [1]."
     # leads read in the blind_n answers: a longer preamble goes; the prompt's sentence, the authors' "our" and a loop are
@@ -810,3 +817,39 @@ def test_the_current_paper_is_the_papers_own_voice():
     # as the only sentence to quote: "On what kinds of data…" asks for the testbeds
     assert "evaluated" in intents("On what kinds of data is a locally filtered graph convolution evaluated?")
     assert lead_clause(sents[1]) == "introduces a new type of graph convolution with learnable low-rank local filters."
+
+
+def test_question_forms_read_in_blind_u():
+    # bu-l-011: a "which … models" inside a clause that describes the one paper asked about asks for no papers;
+    # "Which paper studies X" (12 questions of the eval files) has "studies" as its verb, not as "papers"
+    assert "several" not in intents("How is the fine-tuning 'evidence' for a feature quantified in the study that predicts "
+                                    "which features pretrained NLP models end up relying on?")
+    assert "several" in intents("Which pretrained NLP models end up relying on spurious features?")  # no study named: papers
+    assert "several" not in intents("Which paper studies backdoor attacks on capsule networks?")
+    assert "several" in intents("Which studies report backdoor attacks on capsule networks?")
+    assert "several" in intents("Are there studies of the paper that introduced capsule networks?")
+    # bu-l-004: "We study two algorithms, Entropy-SGD and Replicated-SGD, that …" names what "which two SGD variants" asks for
+    from rag.evidence import names_method
+
+    q = "Which two SGD variants that explicitly optimize local entropy are examined?"
+    assert names_method("We study two algorithms, Entropy-SGD and Replicated-SGD, that explicitly include the local entropy.", q)
+    assert not names_method("We study two algorithms, which include the local entropy.", q)
+
+
+def test_a_model_lead_that_puts_the_question_where_the_answer_was_does_not_replace_the_opening():
+    # blind_u bu-l-012: SmolLM2 wrote "The combination of …" for the abstract's "the concatenation of …", asked "which
+    # combination … performed best?": the question's word where the answer's was, which the word share lets through
+    from rag.compose import Line, keeps_specifics
+
+    p = Paper(id=paper_id("What Should Not Be Contrastive in Contrastive Learning"), venue="ICLR", year=2021,
+              title="What Should Not Be Contrastive in Contrastive Learning", abstract="")
+    q = "Which combination of representations performed best across the tasks studied?"
+    opened = Line("“What Should Not Be Contrastive in Contrastive Learning” (ICLR 2021) [1] finds that the concatenation of the "
+                  "invariant and varying spaces performs best across all tasks they investigate.", [1], {})
+    swapped = Line("The combination of the invariant and varying spaces performs best across all tasks they investigate [1].", [1], {},
+                   origin="model")
+    kept = Line("The concatenation of the invariant and varying spaces performs best across all tasks they investigate [1].", [1], {},
+                origin="model")
+    assert not keeps_specifics(swapped, opened, p, q)
+    assert keeps_specifics(swapped, opened, p)  # the word share alone let it through
+    assert keeps_specifics(kept, opened, p, q)
