@@ -52,7 +52,7 @@ _INTENTS = {
                             r"(?:do|does|did|are|were|is|was)?\s*(?:test|tests|tested|evaluate|evaluates|evaluated|validate|validates|validated)\b"
                             # "Which environments host the deep experiments…?": the data or testbeds, whatever the verb
                             r"|\b(?:which|what)\s+(?:[\w-]+\s+)?(?:benchmarks|datasets|environments|games|testbeds?)\b", re.I),
-    # asks for papers: "papers"/"studies" anywhere; a plural method noun that heads what is asked for ("which methods…",
+    # asks for papers: "papers"/"studies" anywhere ("Which paper studies X" has it as its verb: blind_u); a plural method noun that heads what is asked for ("which methods…",
     # "recent approaches to…", "methods for X"), not one inside a singular ask ("which class of algorithms…", "which
     # defense models the attack…", "…of sequence-to-sequence models?")
     # ("From which literature is X borrowed?" asks for a field; "beats existing algorithms" compares with them: blind_v)
