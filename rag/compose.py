@@ -495,10 +495,11 @@ def polish_lead(raw: str, src: Source) -> str | None:
     if _repeats_phrase(text, " ".join([src.paper.title, *src.text.sentences])):
         return None
     clause = lead_clause(text)
-    if clause and not _WE.search(clause):
+    if not clause or _WE.search(clause):  # "It also provides X" opens an answer about no paper named: the paper's name for "It"
+        it = _IT_DOES.match(text)
+        clause = it.group(1) if it else ""
+    if clause:
         return _sentence(said(named(src.paper, src.n), clause.rstrip(".")))
-    if it := _IT_DOES.match(text):  # "It also provides X" opens an answer about no paper named: the paper's name for "It"
-        return _sentence(said(named(src.paper, src.n), it.group(1).rstrip(".")))
     text = unframed(_cap(text))
     if _NOT_ABOUT_PAPER.match(text) or _FRAGMENT.match(text):
         return None
@@ -549,7 +550,7 @@ def keeps_specifics(line: Line, replaced: Line, paper, question: str = "") -> bo
     if (has - had) & asked and had - has - asked - title:
         return False
     terms = had - title
-    return not terms or len(terms & (set(content_terms(new)) | title)) >= KEEP_TERMS * len(terms)
+    return not terms or len(terms & (has | title)) >= KEEP_TERMS * len(terms)
 
 
 def _supported(texts: PaperTexts, text: str, srcs: list[Source]) -> bool:

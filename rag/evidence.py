@@ -30,6 +30,8 @@ from .text import STOPWORDS, content_terms, key_tokens, question_terms, tokens, 
 # ---------------------------------------------------------------- what the question asks for
 
 _SEVERAL_NOUNS = r"(?:works|approaches|methods|techniques|models|algorithms|architectures|frameworks)\b"
+# the nouns that ask for papers wherever they stand ("Which paper studies X" has "studies" as its verb: blind_u)
+_PAPER_NOUNS = r"\b(?:papers|articles)\b|(?<!paper )(?<!work )\bstudies\b"
 _INTENTS = {
     "authors": re.compile(r"\b(?<!-)(?:who|authors?|wrote|written|writers?|co-?authors?)\b", re.I),  # not "human-written"
     "type": re.compile(r"\b(?:oral|spotlight|poster|presentation type|presented as)\b", re.I),
@@ -52,11 +54,11 @@ _INTENTS = {
                             r"(?:do|does|did|are|were|is|was)?\s*(?:test|tests|tested|evaluate|evaluates|evaluated|validate|validates|validated)\b"
                             # "Which environments host the deep experiments…?": the data or testbeds, whatever the verb
                             r"|\b(?:which|what)\s+(?:[\w-]+\s+)?(?:benchmarks|datasets|environments|games|testbeds?)\b", re.I),
-    # asks for papers: "papers"/"studies" anywhere ("Which paper studies X" has it as its verb: blind_u); a plural method noun that heads what is asked for ("which methods…",
-    # "recent approaches to…", "methods for X"), not one inside a singular ask ("which class of algorithms…", "which
-    # defense models the attack…", "…of sequence-to-sequence models?")
-    # ("From which literature is X borrowed?" asks for a field; "beats existing algorithms" compares with them: blind_v)
-    "several": re.compile(r"\b(?:papers|articles)\b|(?<!which )(?<!what )\bliterature\b|(?<!paper )(?<!work )\bstudies\b|\b(?:work|research|literature) (?:on|about|in|that|which|regarding|using)\b"
+    # asks for papers: "papers"/"studies" anywhere (_PAPER_NOUNS); a plural method noun that heads what is asked for
+    # ("which methods…", "recent approaches to…", "methods for X"), not one inside a singular ask ("which class of
+    # algorithms…", "which defense models the attack…", "…of sequence-to-sequence models?"); "From which literature is X
+    # borrowed?" asks for a field and "beats existing algorithms" compares with them (blind_v)
+    "several": re.compile(_PAPER_NOUNS + r"|(?<!which )(?<!what )\bliterature\b|\b(?:work|research|literature) (?:on|about|in|that|which|regarding|using)\b"
                           r"|\bany (?:paper|work)s?\b|(?:\b(?:which|what|any|some|list|compare|are there)\s+(?:(?:recent|prior|existing)\s+)?"
                           r"|^\W*(?:recent|prior|existing)\s+)"
                           # "which two models…" counts the parts of one paper's answer (every such question of the eval files is a lookup)
@@ -95,7 +97,7 @@ _ONE_PAPER = re.compile(r"\b(?:the|this|that)\s+(?:[\w-]+\s+){0,3}?(?:paper|stud
                         r"introducing|presenting|showing)\b"
                         r"|\baccording to (?:the |this |that |a )?(?:[\w-]+\s+){0,2}?(?:paper|study|work|article|research)\b"
                         r"|\b(?:did|do|does|were|was)\s+(?:they|the authors|the researchers|it)\b", re.I)
-_PAPERS = re.compile(r"\b(?:papers|studies|articles)\b", re.I)
+_PAPERS = re.compile(_PAPER_NOUNS, re.I)
 
 
 def intents(question: str) -> set[str]:
