@@ -40,7 +40,8 @@ from rag.corpus import load_corpus  # noqa: E402
 from rag.models import normalize_title  # noqa: E402
 from rag.support import paper_text  # noqa: E402
 
-HELD_OUT = ("compare_labels_holdout11.jsonl",)  # blind files never fitted on nor read here (run once, README)
+HELD_OUT = ("compare_labels_holdout11.jsonl", "compare_labels_holdout11b.jsonl")  # blind files never fitted on nor read here
+# (run once, README); 11b is a second writer's labels of holdout11's papers (bench/label_agreement.py)
 FILES = {(f.stem.removeprefix("compare_labels").lstrip("_") or "tune"): f
          for f in sorted((ROOT / "eval").glob("compare_labels*.jsonl")) if f.name not in HELD_OUT}
 SHIPPED_RULES = dict(C.RULES)

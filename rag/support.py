@@ -37,8 +37,10 @@ from .text import (  # noqa: F401 - re-exported: support was their home before r
     clean_source_text,
     content_terms,
     key_tokens,
+    phrases,
     question_terms,
     split_sentences,
+    stems,
     tokens,
     words,
 )
@@ -46,6 +48,8 @@ from .text import (  # noqa: F401 - re-exported: support was their home before r
 MIN_OVERLAP = 0.65  # share of a sentence's content words found in the cited paper
 MIN_COSINE = 0.65  # best cosine between the sentence and one of the paper's sentences
 MIN_CONTENT = 2  # a sentence needs at least this many content words to state anything
+TOPIC_MIN_TITLES = 2  # a phrase of one title is that paper's name, not a topic of the corpus
+TOPIC_MAX_TITLES = 40  # a phrase of more titles ("neural network", "reinforcement learn") says nothing a paper lacks
 
 _MARKER = re.compile(r"\[\s*(?:(?:source|paper|ref|doc)s?\s*)?(\d+(?:\s*(?:,|;|and|&|[-–])\s*(?:(?:source|paper|ref|doc)\s*)?\d+)*)\s*\]",
                      re.IGNORECASE)
@@ -267,6 +271,17 @@ class TermStats:
             for t in {t for t in tokens(f"{p.title} {p.abstract}") if not t.islower()}:
                 typed[t] = typed.get(t, 0) + 1
         return typed
+
+    @cached_property
+    def title_phrases(self) -> frozenset[str]:
+        """Topic phrases of the corpus: word n-grams (:func:`rag.text.phrases`) that at least ``TOPIC_MIN_TITLES``
+        and at most ``TOPIC_MAX_TITLES`` titles use ("graph neural network", "optimal transport", "active learn"; not
+        "neural network", which half the titles use, nor a phrase of one title); built on first use."""
+        df: dict[str, int] = {}
+        for p in self._papers:
+            for g in phrases(stems(p.title)):
+                df[g] = df.get(g, 0) + 1
+        return frozenset(g for g, c in df.items() if TOPIC_MIN_TITLES <= c <= TOPIC_MAX_TITLES)
 
     def name_df(self, name: str) -> int:
         """How many papers use a name as typed: an acronym or mixed-case name exactly ("FORCE" is not the word

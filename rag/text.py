@@ -134,6 +134,23 @@ def content_terms(text: str) -> list[str]:
     return [_stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
+def stems(text: str) -> list[str]:
+    """Stemmed lowercase words in order, hyphens and apostrophes splitting them ("Self-Training" → self, train)."""
+    return [_stem(w) for w in re.findall(r"[a-z0-9]+", (text or "").lower())]
+
+
+def phrases(toks: list[str], shortest: int = 2, longest: int = 3) -> set[str]:
+    """The word n-grams of :func:`stems` output that may name a topic: ``shortest``–``longest`` words, neither
+    end a stop word, no number ("graph neural network", "out of distribut", not "of the")."""
+    out = set()
+    for n in range(shortest, longest + 1):
+        for i in range(len(toks) - n + 1):
+            g = toks[i:i + n]
+            if g[0] not in STOPWORDS and g[-1] not in STOPWORDS and not any(w.isdigit() for w in g):
+                out.add(" ".join(g))
+    return out
+
+
 def key_tokens(sentence: str) -> set[str]:
     """Tokens a sentence may only use if its source has them: numbers, acronyms, and capitalized
     words other than the first word (names of people, methods, datasets, venues)."""

@@ -201,11 +201,15 @@ def test_the_aligned_decline_model_is_used_when_word_alignment_is_there():
     assert facet["facets_apart"] > 0  # at equal best paper, both topics said well by different papers is a near miss
     # a question about one thing is decided by the standout model: a best paper that stands out is answered
     sc.several, sc.model = False, "standout"
+    assert sc.decline_model() is LEXICAL  # whether the first paper lacks a named topic is an input too
+    sc.topic_missing = 0.0
     vals = sc.feature_values()
     assert sc.decline_model() is STANDOUT and sc.features() == [vals[n] for n in STANDOUT.features]
     base = [vals[n] for n in STANDOUT.features]
     stands_out = [v + 0.1 if n == "margin" else v for n, v in zip(STANDOUT.features, base, strict=True)]
     assert STANDOUT.logit(stands_out) < STANDOUT.logit(base)
+    lacks_topic = [1.0 if n == "topic_missing" else v for n, v in zip(STANDOUT.features, base, strict=True)]
+    assert STANDOUT.logit(lacks_topic) > STANDOUT.logit(base)  # a first paper that never says a named topic: a near miss
 
 
 def test_word_vectors_of_the_real_model_align_a_paraphrase_better_than_a_near_miss(embedder):
@@ -246,6 +250,33 @@ def test_paraphrase_is_answered_with_its_paper_on_the_real_index(pipeline, quest
     ans = pipeline.answer(question, backend="extractive")
     assert ans.outcome == ANSWERED
     assert title in [c.paper.title for c in ans.citations]
+
+
+def test_missing_topics_are_corpus_title_phrases_the_first_paper_does_not_say_even_loosely():
+    """The standout model's ``topic_missing``: a phrase two or more titles use is a topic; a question naming one that
+    its first paper never says (not as a phrase, nor hyphen-joined, nor word by word as a prefix) is likely a near miss."""
+    from rag.models import Paper
+    from rag.relevance import missing_topics, question_topics
+    from rag.support import paper_text
+
+    titles = ["Optimal Transport for Domain Adaptation", "Sliced Optimal Transport Distances", "Active Learning for Detection",
+              "Deep Active Learning at Scale", "Graph Neural Networks for Molecules", "Expressive Graph Neural Networks",
+              "Self-Training with Noisy Students", "Robust Self-Training under Shift", "Neural Speech Synthesis"]
+    stats = TermStats([Paper(f"p{i}", t, "") for i, t in enumerate(titles)])
+    assert {"optim transport", "activ learn", "graph neural network", "self train"} <= stats.title_phrases
+    assert "neural speech" not in stats.title_phrases  # one title: that paper's own name, not a topic
+    q = "Which paper uses optimal transport to align speech and text with graph neural networks?"
+    assert question_topics(q, stats) == ["graph neural network", "optim transport"]  # longest first, no overlap
+    tts = paper_text(Paper("x", "Neural Speech Synthesis", "We align text and speech with a graph neural network attention."))
+    assert missing_topics(q, tts, stats) == ["optim transport"]
+    said = paper_text(Paper("y", "Aligning speech and text", "A Wasserstein (optimal-transport) loss on GNN features."))
+    assert missing_topics("Which paper uses optimal transport to align speech and text?", said, stats) == []
+    loose = paper_text(Paper("z", "Pseudo-labels", "Our self-trained model and graph-based neural networks."))
+    q = "self training of graph neural networks"
+    assert question_topics(q, stats) == ["graph neural network", "self train"]
+    assert missing_topics(q, loose, stats) == []  # "graph-based neural networks": each word's stem starts a word of it
+    assert missing_topics(q, tts, stats) == ["self train"]
+    assert missing_topics("speech synthesis from text", tts, stats) == []  # no topic phrase named: nothing missing
 
 
 def test_calibration_cites_as_many_papers_as_decide():
