@@ -533,6 +533,19 @@ def _same_polarity(old: str, new: str, cited: str) -> bool:
     return had.pop("without", 0) >= has.pop("without", 0) and had == has
 
 
+_DETAIL = re.compile(r"([A-Za-z][\w-]*)\s*\(([^()]{1,80})\)")
+
+
+def asked_details(sentence: str, asked: set[str]) -> set[str]:
+    """Content words of a parenthesis right after a word the question asks about: "physics parameters (mass and
+    friction)" asked "which physics parameters differ?" gives {mass, friction}, the answer itself."""
+    out: set[str] = set()
+    for m in _DETAIL.finditer(sentence):
+        if set(content_terms(m.group(1))) & asked:
+            out |= set(content_terms(m.group(2)))
+    return out
+
+
 def keeps_specifics(line: Line, replaced: Line, paper, question: str = "") -> bool:
     """Whether ``line`` keeps what ``replaced`` says (apart from the paper's title and venue, which its citation
     gives): every name and number, its negations and contrasts (:func:`polarity`), and ``KEEP_TERMS`` of its other
@@ -540,7 +553,9 @@ def keeps_specifics(line: Line, replaced: Line, paper, question: str = "") -> bo
     "description length as a measure" into "a crucial example of Solomonoff's theory") answers less than the sentence
     it replaces; one that drops "an ad-hoc post processing step rather than" says the opposite (blind_r br-l-040); one
     that writes "the combination of the invariant and varying spaces performs best" for "the concatenation of …",
-    asked "which combination … performed best?", repeats the question where the answer was (blind_u bu-l-012)."""
+    asked "which combination … performed best?", repeats the question where the answer was (blind_u bu-l-012); one that
+    keeps "physics parameters" but drops their "(mass and friction)", asked which physics parameters differ, drops the
+    answer (blind_w bw-l-035, :func:`asked_details`)."""
     cited = f"{paper.title} {where(paper)}"
     given, title = key_tokens(cited), set(content_terms(cited))
     old, new = strip_markers(replaced.text), strip_markers(line.text)
@@ -548,6 +563,8 @@ def keeps_specifics(line: Line, replaced: Line, paper, question: str = "") -> bo
         return False
     asked, had, has = set(content_terms(question)), set(content_terms(old)), set(content_terms(new))
     if (has - had) & asked and had - has - asked - title:
+        return False
+    if not asked_details(old, asked) <= has | title:
         return False
     terms = had - title
     return not terms or len(terms & (has | title)) >= KEEP_TERMS * len(terms)

@@ -870,3 +870,25 @@ def test_question_forms_read_in_blind_v():
               "Which model architectures use lambda layers?"]:
         assert "several" in intents(q), q
 
+
+
+def test_a_model_lead_that_drops_the_parenthesis_naming_what_was_asked_does_not_replace_the_opening():
+    # blind_w bw-l-035: SmolLM2 kept "physics parameters" and dropped "(mass and friction)", the answer to "which physics
+    # parameters differ?", while keeping enough of the sentence's other words to pass the word share
+    from rag.compose import Line, asked_details, keeps_specifics
+    from rag.text import content_terms
+
+    title = "Learning Cross-Domain Correspondence for Control with Dynamics Cycle-Consistency"
+    p = Paper(id=paper_id(title), venue="ICLR", year=2021, title=title, abstract="")
+    q = "Cross-domain robot correspondence: which physics parameters differ?"
+    opened = Line(f"“{title}” (ICLR 2021) [1] proposes to learn correspondence across such domains emphasizing on differing "
+                  "modalities (vision and internal state), physics parameters (mass and friction), and morphologies (number of limbs).",
+                  [1], {})
+    dropped = Line("The paper proposes to learn correspondence across such domains, emphasizing on differing modalities (vision and "
+                   "internal state, physics parameters, and morphologies), and morphologies (number of limbs) [1].", [1], {}, origin="model")
+    kept = Line("The paper learns correspondence across domains that differ in modalities, physics parameters (mass and friction) "
+                "and morphologies (number of limbs) [1].", [1], {}, origin="model")
+    assert asked_details(opened.text, set(content_terms(q))) == set(content_terms("mass and friction"))
+    assert not keeps_specifics(dropped, opened, p, q)
+    assert keeps_specifics(dropped, opened, p)  # without the question, the word share lets it through
+    assert keeps_specifics(kept, opened, p, q)
