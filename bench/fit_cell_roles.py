@@ -35,9 +35,8 @@ import numpy as np  # noqa: E402
 
 from rag import cell_roles  # noqa: E402
 from rag import comparison as C  # noqa: E402
-from rag.comparison_eval import contains_terms, load_labels  # noqa: E402
+from rag.comparison_eval import contains_terms, labelled_papers, load_labels  # noqa: E402
 from rag.corpus import load_corpus  # noqa: E402
-from rag.models import normalize_title  # noqa: E402
 from rag.support import paper_text  # noqa: E402
 
 HELD_OUT = ("compare_labels_holdout11.jsonl", "compare_labels_holdout11b.jsonl")  # blind files never fitted on nor read here
@@ -50,12 +49,10 @@ SHIPPED_RULES = dict(C.RULES)
 def examples(manifest: Path = ROOT / "data" / "sources.toml") -> list[dict]:
     """The labelled papers of every training label file (:data:`FILES`): ``{"file", "paper", "text", "cells"}``."""
     papers = load_corpus(manifest).papers
-    by_id = {p.id: p for p in papers}
-    by_title = {normalize_title(p.title): p for p in papers}
     out = []
     for name, path in FILES.items():
-        for lab in load_labels(path):
-            p = by_id.get(lab["id"]) or by_title[normalize_title(lab["title"])]
+        labels = load_labels(path)
+        for p, lab in zip(labelled_papers(papers, labels), labels, strict=True):
             out.append({"file": name, "paper": p, "text": paper_text(p), "cells": lab["cells"]})
     return out
 

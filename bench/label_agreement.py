@@ -20,9 +20,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rag.comparison import DEFAULT_COLUMNS  # noqa: E402
-from rag.comparison_eval import contains_terms, load_labels  # noqa: E402
+from rag.comparison_eval import contains_terms, labelled_papers, load_labels  # noqa: E402
 from rag.corpus import load_corpus  # noqa: E402
-from rag.models import normalize_title  # noqa: E402
 from rag.text import split_sentences  # noqa: E402
 
 
@@ -57,12 +56,7 @@ def main() -> None:
     args = ap.parse_args()
     a, b = load_labels(args.a), load_labels(args.b)
     papers = load_corpus(ROOT / "data" / "sources.toml").papers
-    by_title = {normalize_title(p.title): p for p in papers}
-    by_id = {p.id: p for p in papers}
-    abstracts = {}
-    for lab in (*a, *b):
-        p = by_id.get(lab["id"]) or by_title[normalize_title(lab["title"])]
-        abstracts[lab["id"]] = p.abstract
+    abstracts = {lab["id"]: p.abstract for lab, p in zip((*a, *b), labelled_papers(papers, [*a, *b]), strict=True)}
     print("| A's sentence scored on B's terms | " + " | ".join((*DEFAULT_COLUMNS, "all")) + " |")
     print("|---|" + "---:|" * (len(DEFAULT_COLUMNS) + 1))
     for name, x, y in ((f"{args.a.name} on {args.b.name}", a, b), (f"{args.b.name} on {args.a.name}", b, a)):

@@ -76,12 +76,13 @@ def contains_terms_loose(text: str, terms: list[str]) -> bool:
     return all(_loose(k).rstrip() in t for k in terms)
 
 
-def _papers(pipeline, labels: list[dict]):
-    r = pipeline.retriever
-    by_title = {normalize_title(p.title): p for p in r.papers}
+def labelled_papers(papers, labels: list[dict]) -> list:
+    """The paper of each label among ``papers``, by id or else by title; a label whose paper is missing is an error."""
+    by_id = {p.id: p for p in papers}
+    by_title = {normalize_title(p.title): p for p in papers}
     out = []
     for lab in labels:
-        p = r.by_id.get(lab["id"]) if lab["id"] else None
+        p = by_id.get(lab["id"]) if lab["id"] else None
         p = p or by_title.get(normalize_title(lab["title"]))
         if p is None:
             raise ConfigError(f"labelled paper {lab['id'] or lab['title']!r} is not in the index")
@@ -94,7 +95,7 @@ def eval_compare(pipeline, labels: list[dict], backend: str = "extractive") -> d
     from .comparison import paper_texts
     from .support import check_support
 
-    papers = _papers(pipeline, labels)
+    papers = labelled_papers(pipeline.retriever.papers, labels)
     per_col = {c: [0, 0] for c in DEFAULT_COLUMNS}
     loose = {c: 0 for c in DEFAULT_COLUMNS}
     sent_ok = labelled = empty = empty_ok = model_cells = unsupported = 0

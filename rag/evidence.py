@@ -104,14 +104,14 @@ def intents(question: str) -> set[str]:
     """What the question asks for: metadata (authors, type, venue, when), a name, a number, a remedy,
     several papers (asked for, or a topic typed as a phrase)."""
     found = {k for k, rx in _INTENTS.items() if rx.search(question)}
-    sentences = split_sentences(question)
-    if len(sentences) > 1 and not _PAPERS.search(question) and not _INTENTS["several"].search(sentences[-1]):
-        # a context sentence before the question asks for nothing: "In conditional latent variable models for
-        # probabilistic regression, …, fusing … is recast as inference. Which standard aggregation does this improve
-        # upon?" asks about one paper (blind_w bw-l-021), though "… models for …" opening a question asks for papers
-        found.discard("several")
-    if _ONE_PAPER.search(question) and not _PAPERS.search(question):  # "… in the study that predicts which features models…"
-        found.discard("several")
+    if "several" in found and not _PAPERS.search(question):
+        # about one paper: "… in the study that predicts which features models…" (_ONE_PAPER); or a context sentence
+        # before the question, which asks for nothing: "In conditional latent variable models for probabilistic
+        # regression, …. Which standard aggregation does this improve upon?" (blind_w bw-l-021), though "… models
+        # for …" opening a question asks for papers
+        sentences = split_sentences(question)
+        if _ONE_PAPER.search(question) or (len(sentences) > 1 and not _INTENTS["several"].search(sentences[-1])):
+            found.discard("several")
     if "several" not in found and not found & METADATA_INTENTS and topic_phrase(question):
         found.add("several")
     return found

@@ -52,7 +52,7 @@ import numpy as np
 
 from .models import Hit
 from .support import PaperText, PaperTexts, TermStats
-from .text import content_terms, stems
+from .text import PHRASE_WORDS, content_terms, stems
 
 # The shipped weights (DECLINE_WEIGHTS below) were fitted with `python -m bench.calibrate` on the tune files dev, user,
 # tune, blind_a_tune, blind_b_tune, blind_c_tune, blind_c_lookup_tune (208 answerable, 73 unanswerable): 5-fold CV
@@ -481,7 +481,7 @@ def question_topics(question: str, stats: TermStats) -> list[str]:
     toks, vocab = stems(question), stats.title_phrases
     spans: list[tuple[int, int]] = []
     found = []
-    for n in (3, 2):
+    for n in range(PHRASE_WORDS[1], PHRASE_WORDS[0] - 1, -1):
         for j in range(len(toks) - n + 1):
             g = " ".join(toks[j:j + n])
             if g in vocab and not any(a < j + n and j < b for a, b in spans):

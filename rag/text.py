@@ -139,11 +139,14 @@ def stems(text: str) -> list[str]:
     return [_stem(w) for w in re.findall(r"[a-z0-9]+", (text or "").lower())]
 
 
-def phrases(toks: list[str], shortest: int = 2, longest: int = 3) -> set[str]:
-    """The word n-grams of :func:`stems` output that may name a topic: ``shortest``–``longest`` words, neither
-    end a stop word, no number ("graph neural network", "out of distribut", not "of the")."""
+PHRASE_WORDS = (2, 3)  # the fewest and most words of a topic phrase (:func:`phrases`)
+
+
+def phrases(toks: list[str]) -> set[str]:
+    """The word n-grams of :func:`stems` output that may name a topic: ``PHRASE_WORDS`` words, neither end a stop
+    word, no number ("graph neural network", "out of distribut", not "of the")."""
     out = set()
-    for n in range(shortest, longest + 1):
+    for n in range(PHRASE_WORDS[0], PHRASE_WORDS[1] + 1):
         for i in range(len(toks) - n + 1):
             g = toks[i:i + n]
             if g[0] not in STOPWORDS and g[-1] not in STOPWORDS and not any(w.isdigit() for w in g):
