@@ -246,8 +246,9 @@ def plan(parts: AnswerParts, question: str, hits: list[Hit]) -> Plan:
     want = intents(question)
     if not hits:
         return Plan(question, None, hits, 0.0, NOT_COVERED, [], want=want, qterms=qterms)
+    chooser = getattr(parts.settings, "decline_model", "auto")
     sc = score_hits(parts.embedder, parts.texts, parts.stats, question, qterms, hits, several="several" in want,
-                    model=decline_choice(getattr(parts.settings, "decline_model", "auto"), "several" in want))
+                    model=decline_choice(chooser, "several" in want), topics=chooser == "auto")
     refuse, answer_at = thresholds(parts.settings)
     margin = getattr(parts.settings, "source_margin", None)
     if margin is None:

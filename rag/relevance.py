@@ -195,6 +195,11 @@ ALIGN_SKIP = frozenset({
     "posters", "presentation", "presented", "type", "talk", "published", "publish", "iclr", "icml", "neurips",
     "nips", "receive", "received", "get", "got", "title", "titled", "called",
 })
+# Twentieth session: a question asking for papers that names a topic phrase of the corpus (:func:`question_topics`)
+# which none of its first five papers says, even loosely (:func:`unsaid_topics`), is declined whatever the faceted
+# model reads ("federated continual learning" -> five federated-learning papers, none on continual learning). Pooled
+# over every question file but blind_w (a tuning figure; README "Refusal and answers, twentieth session").
+TOPIC_DEPTH = 5
 MARGIN_DEPTH = 5  # the margin is taken over the first 5 hits (the default k it was fitted at), whatever k is
 MARGIN_ALONE = 0.22  # a lone hit (filters, k=1) stands out from nothing: the tune files' mean margin, neither side
 CANDIDATE_SENTENCES = 4  # sentences per paper embedded for relevance (best by word overlap, plus the first)
@@ -284,6 +289,7 @@ class Scored:
     first_facet: float | None = None  # the first paper's worst-said facet (:attr:`Alignment.first_facet`)
     facets_apart: float | None = None  # each facet said by its best paper, the worst (:attr:`Alignment.apart`)
     topic_missing: float | None = None  # 1.0 when the first paper lacks a topic phrase the question names (:func:`missing_topics`)
+    topic_unsaid: bool = False  # a question asking for papers names a topic phrase none of the first TOPIC_DEPTH says
     several: bool = False  # the question asks for papers ("which papers…"): none stands out (``margin_one``, measured only)
     model: str = "aligned"  # the decline model that decides when its features are there (:data:`MODELS`), else LEXICAL
 
@@ -456,10 +462,12 @@ MODELS = {"lexical": LEXICAL, "aligned": ALIGNED, "faceted": FACETED, "standout"
 
 
 def score_hits(embedder, texts_cache: PaperTexts, stats: TermStats, question: str, qterms: set[str], hits: list[Hit],
-               several: bool = False, model: str = "lexical") -> Scored:
+               several: bool = False, model: str = "lexical", topics: bool = False) -> Scored:
     """Relevance of every hit and the decline model's features (see the module docstring); ``several``:
     the question asks for papers; ``model``: the decline model that decides (:func:`decline_choice`; any but
-    ``lexical`` also computes the word alignment, without which the :data:`LEXICAL` model decides)."""
+    ``lexical`` also computes the word alignment, without which the :data:`LEXICAL` model decides); ``topics``: a
+    question asking for papers must have each topic phrase it names said by one of its first :data:`TOPIC_DEPTH`
+    papers (the default decline model, ``auto``)."""
     texts = texts_cache.get_many([h.paper for h in hits])
     align = model != "lexical" and hasattr(embedder, "word_vectors")
     if align:
@@ -472,7 +480,9 @@ def score_hits(embedder, texts_cache: PaperTexts, stats: TermStats, question: st
                   [stats.coverage(qterms, t.terms) for t in texts], sentence_coverage(qterms, texts[:RELEVANCE_DEPTH], stats),
                   alignment=aligned and aligned.whole, facet_alignment=aligned and aligned.facet,
                   first_facet=aligned and aligned.first_facet, facets_apart=aligned and aligned.apart,
-                  topic_missing=float(bool(missing_topics(question, texts[0], stats))) if texts else None, several=several, model=model)
+                  topic_missing=float(bool(missing_topics(question, texts[0], stats))) if texts else None,
+                  topic_unsaid=topics and several and bool(texts) and bool(unsaid_topics(question, texts[:TOPIC_DEPTH], stats)),
+                  several=several, model=model)
 
 
 def question_topics(question: str, stats: TermStats) -> list[str]:
@@ -496,17 +506,24 @@ def missing_topics(question: str, text: PaperText, stats: TermStats) -> list[str
     as the start of one of its words ("neural nets" is said by "neural networks", "graph network" by "graph neural
     networks"). "Which paper uses optimal transport to align speech and text?" landing on a text-to-speech paper
     that never says "optimal transport" is a near miss; a lookup's paper says the field it belongs to."""
+    return unsaid_topics(question, [text], stats)
+
+
+def unsaid_topics(question: str, texts: list[PaperText], stats: TermStats) -> list[str]:
+    """The question's topic phrases that none of ``texts`` says, even loosely (see :func:`missing_topics`)."""
     asked = question_topics(question, stats)
-    if not asked:
-        return []
-    toks = stems(f"{text.paper.title} {text.paper.abstract}")
-    line, joined, have = f" {' '.join(toks)} ", "".join(toks), set(toks)
+    for text in texts:
+        if not asked:
+            break
+        asked = [g for g in asked if not _says(stems(f"{text.paper.title} {text.paper.abstract}"), g)]
+    return asked
 
-    def said(g: str) -> bool:
-        return (f" {g} " in line or g.replace(" ", "") in joined
-                or all(any(t.startswith(w[:max(4, len(w) - 2)]) for t in have) for w in g.split()))
 
-    return [g for g in asked if not said(g)]
+def _says(toks: list[str], g: str) -> bool:
+    """Whether stemmed text ``toks`` says the stemmed phrase ``g``: as a phrase, as one word, or every word's stem
+    (less its last two letters, at least four kept) starting one of its words."""
+    return (f" {g} " in f" {' '.join(toks)} " or g.replace(" ", "") in "".join(toks)
+            or all(any(t.startswith(w[:max(4, len(w) - 2)]) for t in set(toks)) for w in g.split()))
 
 
 @dataclass
@@ -534,6 +551,7 @@ def decide(sc: Scored, refuse_threshold: float = REFUSE_THRESHOLD, answer_thresh
     chosen = [i for i in range(len(sc.pool)) if rel[i] >= bar] or [int(np.argmax(rel))]  # in retrieval order
     inputs = sc.decline_inputs() if decline else None
     declined = inputs is not None and inputs[0].logit(inputs[1]) >= (inputs[0].at if decline_at is None else decline_at)
+    declined = declined or (decline and sc.topic_unsaid)
     if best < answer_threshold or declined:
         return Decision(RELATED, chosen[:MAX_SOURCES], best)  # related papers are not the answer: the cap is for citing
     # the first ``max_sources`` in retrieval order: simulated on the tune files with a cap of 2, the retrieval rank

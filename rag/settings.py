@@ -150,8 +150,8 @@ class AnswerSettings(_Section):
                             "several equal papers) or auto (standout for a question about one thing; for one asking for "
                             "papers, faceted: the aligned features plus how well the question's worst-said facet is said by one paper and by "
                             "the first one, and how well each facet is said by some paper, so a near miss joining two topics the corpus "
-                            "covers apart is declined). See README 'Refusal', eighth, twelfth, fourteenth, "
-                            "fifteenth and seventeenth sessions.")
+                            "covers apart is declined, as is one naming a topic phrase of the titles that none of its first five papers "
+                            "says). See README 'Refusal', eighth, twelfth, fourteenth, fifteenth, seventeenth and twentieth sessions.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
 class UISettings(_Section):

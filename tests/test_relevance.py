@@ -256,7 +256,7 @@ def test_missing_topics_are_corpus_title_phrases_the_first_paper_does_not_say_ev
     """The standout model's ``topic_missing``: a phrase two or more titles use is a topic; a question naming one that
     its first paper never says (not as a phrase, nor hyphen-joined, nor word by word as a prefix) is likely a near miss."""
     from rag.models import Paper
-    from rag.relevance import missing_topics, question_topics
+    from rag.relevance import missing_topics, question_topics, unsaid_topics
     from rag.support import paper_text
 
     titles = ["Optimal Transport for Domain Adaptation", "Sliced Optimal Transport Distances", "Active Learning for Detection",
@@ -277,6 +277,17 @@ def test_missing_topics_are_corpus_title_phrases_the_first_paper_does_not_say_ev
     assert missing_topics(q, loose, stats) == []  # "graph-based neural networks": each word's stem starts a word of it
     assert missing_topics(q, tts, stats) == ["self train"]
     assert missing_topics("speech synthesis from text", tts, stats) == []  # no topic phrase named: nothing missing
+    # over several papers: a topic is unsaid only when none of them says it
+    assert unsaid_topics(q, [tts, loose], stats) == [] and unsaid_topics(q, [tts, tts], stats) == ["self train"]
+    assert unsaid_topics("federated self-training", [], stats) == ["self train"]
+
+
+def test_a_question_asking_for_papers_is_declined_when_none_of_its_first_papers_says_a_named_topic():
+    close = _scored([0.75, 0.5], [0.9, 0.2], 0.5)
+    assert decide(close).outcome == ANSWERED
+    close.topic_unsaid = True  # set by score_hits(topics=True) for a question asking for papers (the default model)
+    assert decide(close).outcome == RELATED
+    assert decide(close, decline=False).outcome == ANSWERED  # a user's refusal threshold turns every decline off
 
 
 def test_calibration_cites_as_many_papers_as_decide():
@@ -352,3 +363,11 @@ def test_the_default_aligns_one_thing_questions_answers_broad_ones_and_declines_
         assert aligned.answer(near, backend="extractive").outcome == ANSWERED
         assert pipeline.answer(near, backend="extractive").outcome == RELATED
         assert standout.answer(near, backend="extractive").outcome == RELATED
+    # near misses asking for papers whose first five papers are all on one of the two topics (blind_p, blind_q):
+    # the faceted model alone answered them (so does the aligned one); the default declines them for the topic phrase
+    # none of the five says
+    for near, unsaid in (("federated continual learning", "continual"), ("differentially private recommender systems", "recommend")):
+        assert aligned.answer(near, backend="extractive").outcome == ANSWERED
+        ans = pipeline.answer(near, backend="extractive")
+        assert ans.outcome == RELATED and ans.related
+        assert not any(unsaid in f"{p.title} {p.abstract}".lower() for p in ans.related)
