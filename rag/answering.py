@@ -46,6 +46,7 @@ from .compose import (
     evidence_lines,
     invents_words,
     keeps_specifics,
+    lead_grammar,
     opening,
     polish_lead,
     restates,
@@ -330,9 +331,14 @@ class Assembly:
                 for src_n, ans_n in sorted(self.number.items(), key=lambda kv: kv[1])]
 
 
-def _lead_messages(question: str, src: Source) -> list[dict] | None:
+def _lead_sentence(src: Source) -> str | None:
+    """The evidence sentence a model's lead rewrites: the opening's, else the paper's best."""
     _, sent = src.lead()
-    sent = sent or (src.ranked.best(1) or [None])[0]
+    return sent or (src.ranked.best(1) or [None])[0]
+
+
+def _lead_messages(question: str, src: Source) -> list[dict] | None:
+    sent = _lead_sentence(src)
     if not sent:
         return None
     system = render("lead_system")
@@ -439,12 +445,15 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
         # a lead sentence the checks reject is asked for again, sampled (a fixed seed per try), up to lead_attempts
         # tries: every try passes the same checks, so a retry can only replace the extractive opening with a checked one
         tries = max(1, getattr(settings, "lead_attempts", 1)) if lead_only else 1
+        grammar = None  # the local model's lead keeps to the words it is given (settings lead_grammar)
+        if lead_only and gen.name == "local" and getattr(settings, "lead_grammar", False):
+            grammar = lead_grammar(lead_src.paper.title, _lead_sentence(lead_src) or "", question)
         first_reason = None  # why the first (greedy) try was rejected: what the warning reports when no try is kept
         for attempt in range(tries):
             fallback, model_lines = None, []
             temperature = settings.llm_temperature if attempt == 0 else max(settings.llm_temperature, LEAD_RETRY_TEMPERATURE)
             stream = gen.stream(messages, max_tokens=LEAD_MAX_TOKENS if lead_only else settings.llm_max_tokens,
-                                temperature=temperature, seed=attempt or None)
+                                temperature=temperature, seed=attempt or None, grammar=grammar)
             dropped = 0
             try:
                 for raw in sentences_from_stream(stream):

@@ -47,8 +47,10 @@ class Generator(Protocol):
 
     name: str
 
-    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None) -> Iterator[str]:
-        """``seed``: the sampler's seed (None: the backend's own), so a sampled retry is reproducible."""
+    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None,
+               grammar: str | None = None) -> Iterator[str]:
+        """``seed``: the sampler's seed (None: the backend's own), so a sampled retry is reproducible; ``grammar``: a
+        GBNF grammar the reply must follow (llama.cpp's; a backend that cannot constrain its reply ignores it)."""
         ...
 
 
@@ -177,12 +179,14 @@ class LocalGenerator:
             proc.kill()
             proc.wait(timeout=5)
 
-    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None) -> Iterator[str]:
+    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None,
+               grammar: str | None = None) -> Iterator[str]:
         with self.lock:
             if self.pid is None:
                 self._start()
             assert self._proc is not None
-            request = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "stop": list(STOP), "seed": seed}
+            request = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "stop": list(STOP), "seed": seed,
+                       "grammar": grammar}
             try:
                 self._proc.stdin.write(json.dumps(request) + "\n")
                 self._proc.stdin.flush()
@@ -252,7 +256,8 @@ class OpenAIGenerator:
             return GeneratorError(f"model server at {self.where} answered HTTP {e.status_code}: {_one_line(e)}")
         return GeneratorError(f"model server at {self.where} stopped mid-answer or sent a malformed reply ({type(e).__name__})")
 
-    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None) -> Iterator[str]:
+    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None,
+               grammar: str | None = None) -> Iterator[str]:
         client = self.client
         got_text, finished = False, False
         try:
@@ -287,7 +292,8 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None) -> Iterator[str]:
+    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float, seed: int | None = None,
+               grammar: str | None = None) -> Iterator[str]:
         return iter(())
 
 

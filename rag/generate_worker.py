@@ -2,7 +2,8 @@
 
 Started and supervised by :class:`rag.generate.LocalGenerator` as ``python -m rag.generate_worker``.
 It loads one GGUF file, says ``{"ready": ...}`` on its protocol stream, then answers one request a
-line from stdin (``{"messages": [...], "max_tokens": N, "temperature": T, "stop": [...]}``) with
+line from stdin (``{"messages": [...], "max_tokens": N, "temperature": T, "stop": [...], "seed": S,
+"grammar": GBNF or null}``) with
 ``{"piece": "..."}`` lines and a final ``{"done": true}`` (or ``{"error": "..."}``). SIGUSR1 stops
 the generation under way (the reply still ends with ``done``). A native crash, hang or
 out-of-memory here ends only this process: the supervisor turns it into a warning and the
@@ -119,9 +120,14 @@ def serve(llm, out, inp) -> None:
             fault = _fault()
             if fault and fault != "segv":
                 _misbehave(fault)
+            grammar = None
+            if req.get("grammar"):
+                from llama_cpp import LlamaGrammar
+
+                grammar = LlamaGrammar.from_string(req["grammar"], verbose=False)
             chunks = llm.create_chat_completion(messages=req["messages"], max_tokens=int(req.get("max_tokens", 256)),
                                                 temperature=float(req.get("temperature", 0.0)), stop=req.get("stop") or None,
-                                                seed=req.get("seed"),
+                                                seed=req.get("seed"), grammar=grammar,
                                                 stream=True)
             for chunk in chunks:
                 if cancelled[0]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 
 import pytest
 
@@ -136,3 +137,29 @@ def test_injected_instruction_in_an_abstract_changes_nothing(twin_indexes, backe
     assert [c.paper.title for c in a.citations] == [c.paper.title for c in b.citations]
     if backend == "extractive":
         assert a.text == b.text
+
+
+def test_the_lead_grammar_keeps_the_real_local_model_to_the_words_it_is_given(local_pipeline):
+    """settings ``lead_grammar``: the worker's llama.cpp samples only words of the title, the evidence sentence, the
+    question and the frame (rag.compose.lead_grammar); a reply of the same request without it is free to add its own."""
+    from rag.compose import LEAD_FRAME, lead_grammar
+    from rag.prompts import render
+    from rag.text import STOPWORDS
+
+    title = "Mind the Pad -- CNNs Can Develop Blind Spots"
+    sentence = "We show that zero padding causes spatial asymmetries in the learned convolution weights."
+    question = "What does padding do to convolution weights?"
+    user = render("lead_user", question=question, title=title, sentence=sentence)
+    messages = [{"role": "system", "content": render("lead_system")}, {"role": "user", "content": user}]
+    grammar = lead_grammar(title, sentence, question)
+    gen = local_pipeline.generator("local")
+    allowed = {w.lower() for w in re.findall(r"\w+", " ".join([title, sentence, question, LEAD_FRAME, *STOPWORDS]))}
+    for seed in (None, 1, 2):
+        reply = "".join(gen.stream(messages, max_tokens=48, temperature=0.8 if seed else 0.0, seed=seed, grammar=grammar))
+        assert reply.strip(), "the constrained model wrote nothing"
+        said = re.findall(r"\w+", reply.lower())
+        said = said if reply.rstrip().endswith(".") else said[:-1]  # cut at max_tokens: the last word may be partial
+        assert set(said) <= allowed, reply
+    free = {w for seed in (1, 2, 3) for w in re.findall(r"\w+", "".join(
+        gen.stream(messages, max_tokens=48, temperature=1.2, seed=seed)).lower())}
+    assert free - allowed, "unconstrained, the sampled model keeps to the words anyway: the grammar test would prove nothing"

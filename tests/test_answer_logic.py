@@ -58,7 +58,7 @@ class ScriptedGenerator:
     def __init__(self, pieces, fail: Exception | None = None):
         self.pieces, self.fail, self.messages = pieces, fail, None
 
-    def stream(self, messages, *, max_tokens, temperature, seed=None):
+    def stream(self, messages, *, max_tokens, temperature, seed=None, grammar=None):
         self.messages = messages
         yield from self.pieces
         if self.fail:
@@ -546,7 +546,7 @@ class RetriedGenerator(ScriptedGenerator):
         super().__init__([])
         self.replies, self.calls = list(replies), []
 
-    def stream(self, messages, *, max_tokens, temperature, seed=None):
+    def stream(self, messages, *, max_tokens, temperature, seed=None, grammar=None):
         self.messages = messages
         self.calls.append((temperature, seed))
         yield self.replies[min(len(self.calls), len(self.replies)) - 1]

@@ -165,7 +165,7 @@ class FakeGenerator:
     def __init__(self, reply: str):
         self.reply, self.seen = reply, []
 
-    def stream(self, messages, *, max_tokens, temperature, seed=None):
+    def stream(self, messages, *, max_tokens, temperature, seed=None, grammar=None):
         self.seen.append(messages)
         yield self.reply
 

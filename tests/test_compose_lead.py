@@ -371,6 +371,9 @@ def test_a_model_lead_is_polished_before_it_is_checked():
     assert polish_lead("The one-sentence answer to the question is: FORCE keeps pruned networks trainable [1].", src) \
         == "FORCE keeps pruned networks trainable [1]."
     assert polish_lead("This sentence proposes an objective to find a skeletonized network [1].", src) is None
+    # blind_w bw-l-013 (read in the twentieth session): "The correct sentence is:" and a quoted authors' sentence
+    assert polish_lead('The correct sentence is: "To this end, we propose an objective to find a skeletonized network [1].', src) \
+        == "“Progressive Skeletonization” (ICLR 2021) [1] proposes an objective to find a skeletonized network."
     assert polish_lead("Our progressive pruning keeps networks trainable at extreme sparsity [1].", src) is None
     assert polish_lead("FORCE keeps pruned networks trainable with the ability to keep pruned networks trainable [1].", src) is None
     assert polish_lead("FORCE prunes networks at initialization and keeps networks trainable at 99.5% sparsity [1].", src) is not None
@@ -909,3 +912,42 @@ def test_read_in_blind_w_a_context_sentence_asks_for_no_papers_and_so_far_is_the
              "To date we know little about it, so we study it.",
              "We demonstrate that BA consistently improves upon traditional mean aggregation."]
     assert roles(sents) == ["background", "plain", "background", "plain", "result"]
+
+
+def _grammar_words(grammar: str) -> set[str]:
+    """Every word the ``word`` rule of a :func:`rag.compose.lead_grammar` spells (expanded by hand, no llama.cpp)."""
+    import json
+    import re
+
+    rules = dict(line.split(" ::= ", 1) for line in grammar.strip().splitlines())
+
+    def spell(name: str) -> set[str]:
+        body, optional = rules[name], False
+        if body.startswith("( ") and body.endswith(" )?"):
+            body, optional = body[2:-3], True
+        out = {""} if optional else set()
+        for alt in body.split(" | "):
+            m = re.fullmatch(r'("(?:[^"\\]|\\.)*")(?: (\S+))?', alt)
+            assert m, alt
+            head = json.loads(m.group(1))
+            out |= {head + tail for tail in (spell(m.group(2)) if m.group(2) else {""})}
+        return out
+
+    assert rules["root"] == 'word (sep word)* "."'
+    return spell("word")
+
+
+def test_the_lead_grammar_spells_exactly_the_words_it_is_given_as_a_prefix_tree():
+    from rag.compose import lead_grammar
+    from rag.text import STOPWORDS
+
+    title, sentence = "Mind the Pad -- CNNs Can Develop Blind Spots", "Zero padding causes asymmetries (7.0%) in “learned” weights."
+    words = _grammar_words(lead_grammar(title, sentence, "What does padding do?"))
+    for w in ("Mind", "mind", "CNNs", "cnns", "padding", "Padding", "asymmetries", "7.0%", "learned", "do", "proposes", "the", "The"):
+        assert w in words, w
+    assert words >= STOPWORDS
+    assert not {w for w in words if not w or w[-1] in ".,;:’'-" or "“" in w or "”" in w}  # punctuation is the grammar's
+    assert "asymmetry" not in words and "weight" not in words and "convolution" not in words  # nothing it was not given
+    # a prefix tree: a rule per shared prefix, far fewer than one alternative per word at the top (what makes it fast)
+    top = lead_grammar(title, sentence, "What does padding do?").split("\nword ::= ")[1].splitlines()[0]
+    assert top.count(" | ") + 1 < 60 < len(words)
