@@ -75,7 +75,7 @@ from .relevance import (
 )
 from .settings import AnswerSettings
 from .support import PaperText, PaperTexts, TermStats, metadata_sentences, paper_details, strip_markers
-from .text import question_terms, strip_markup, words
+from .text import content_terms, question_terms, strip_markup, words
 
 NO_MATCH = "no_match"
 LEAD_MAX_TOKENS = 64  # one sentence
@@ -331,6 +331,11 @@ class Assembly:
                 for src_n, ans_n in sorted(self.number.items(), key=lambda kv: kv[1])]
 
 
+def asked_terms(lines: list[Line], qterms: set[str]) -> set[str]:
+    """The question's content words that ``lines`` say."""
+    return set(content_terms(" ".join(strip_markers(line.text) for line in lines))) & qterms
+
+
 def _lead_sentence(src: Source) -> str | None:
     """The evidence sentence a model's lead rewrites: the opening's, else the paper's best."""
     _, sent = src.lead()
@@ -514,16 +519,22 @@ def stream_answer(parts: AnswerParts, question: str, *, backend: str | None = No
     related = also_related(p.sources, p.want) if task != "full" or not model_lines else None
     tail = check_lines(parts.texts, p.sources, [related]) if related else []
     budget = MAX_WORDS - sum(len(words(strip_markers(line.text))) for line in tail)
-    if not model_lines:
-        head = opened
-        evidence = evidence_lines(p.sources, opened, p.want, budget, qterms=p.qterms)
-    elif task == "lead":
-        # the model's sentence opens the answer in place of the code-built opening about its paper (replaced, not
-        # repeated); a multi-paper opening that names them all stays before it
-        head = others + model_lines
-        # the evidence is the extractive answer's: chosen after the code-built opening, which says the paper's own
-        # words, not after the model's sentence, which may echo the question's (blind_p bp-l-014 lost its evidence so)
-        evidence = evidence_lines(p.sources, opened, p.want, budget, qterms=p.qterms, shown=tuple(model_lines))
+    if not model_lines or task == "lead":
+        # with a model lead, the model's sentence opens the answer in place of the code-built opening about its paper
+        # (replaced, not repeated); a multi-paper opening that names them all stays before it. The evidence is the
+        # extractive answer's: chosen after the code-built opening, which says the paper's own words, not after the
+        # model's sentence, which may echo the question's (blind_p bp-l-014 lost its evidence so)
+        head = others + model_lines if model_lines else opened
+        shown = tuple(model_lines)
+        evidence = evidence_lines(p.sources, opened, p.want, budget, qterms=p.qterms, shown=shown)
+        if tail:
+            # the paper asked about comes first: when its evidence, given the related clause's words too, says question
+            # words the answer would not, and the clause says none the answer then lacks, it is shown and the clause on
+            # the other papers is not (blind_x bx-l-014: "converges from scratch … on a single RTX-2080 GPU")
+            fuller = evidence_lines(p.sources, opened, p.want, MAX_WORDS, qterms=p.qterms, shown=shown)
+            before, after = asked_terms(head + evidence + tail, p.qterms), asked_terms(head + fuller, p.qterms)
+            if after - before and not before - after:
+                evidence, tail = fuller, []
     else:
         head = []  # already shown as it streamed
         evidence = evidence_lines(p.sources, model_lines, p.want, qterms=p.qterms) if settings.answer_quotes else []

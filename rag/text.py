@@ -48,6 +48,9 @@ _OLD_FONT = re.compile(r"\{\\?(?:em|bf|it|sc|tt|rm|sl|sf)\s+([^{}]*)\}")  # "{\e
 # "needed.However" → "needed. However", also after a bracket or a percent: "to 77.2% (OCMM).The code is …" (the result
 # glued to the code link read as one "availability" sentence and was never quoted, blind_m)
 _GLUED = re.compile(r"([a-z]{2}\)?|\S\)|\d%)\.([A-Z][a-z]+)\b")
+# HTML sub- and superscripts an export left in ("1024<sup>2</sup> resolution"): digits as Unicode superscripts, else ^x / _x
+_SCRIPT = re.compile(r"<(sup|sub)>([^<>]{1,20})</\1>", re.IGNORECASE)
+_SUPERSCRIPT = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Eqs|Sec|No|approx|resp|w\.r\.t)\.$", re.IGNORECASE)
 
 
@@ -74,9 +77,11 @@ def split_sentences(text: str) -> list[str]:
 def clean_source_text(text: str) -> str:
     """Abstract text as it may be shown or quoted: bracketed reference numbers (which would look
     like our citation markers) removed, LaTeX markup turned into plain text (``\\leq`` → ≤,
-    ``\\textbf{x}`` → x, ``$`` dropped), sentences glued by a missing space split
+    ``\\textbf{x}`` → x, ``$`` dropped, ``<sup>2</sup>`` → ²), sentences glued by a missing space split
     ("needed.However" → "needed. However"), whitespace collapsed."""
     text = _ANY_BRACKET_NUM.sub("", text or "")
+    text = _SCRIPT.sub(lambda m: m.group(2).translate(_SUPERSCRIPT) if m.group(1).lower() == "sup" and re.fullmatch(r"[0-9+-]+", m.group(2))
+                       else ("^" if m.group(1).lower() == "sup" else "_") + m.group(2), text)
     text = re.sub(r"\{\\color\{[^{}]*\}([^{}]*)\}", r"\1", text)
     text = _OLD_FONT.sub(r"\1", text)
     for _ in range(3):  # nested wrappers: \textbf{\emph{x}}

@@ -135,6 +135,8 @@ def test_stream_sentences_attach_trailing_markers():
 
 def test_source_text_loses_reference_markers_and_latex():
     assert clean_source_text(r"We use \textit{SAM} [12] with 5\% noise.") == "We use SAM with 5% noise."
+    # HTML scripts an export left (blind_x bx-l-014's "1024<sup>2</sup> resolution")
+    assert clean_source_text("on 1024<sup>2</sup> resolution, x<sub>i</sub> and 2<sup>n</sup>") == "on 1024² resolution, x_i and 2^n"
     # norm bars, escaped braces and math spacing (seen in a shown answer: "an \|·\|_1 regularized program")
     assert clean_source_text(r"an $\|\cdot\|_1$ regularized program over $\{1,\,2\}$") == "an ‖·‖_1 regularized program over 1, 2"
     # old font switches, with and without their backslash (both in the shipped corpus: "open QA over em both tabular")

@@ -371,3 +371,14 @@ def test_the_default_aligns_one_thing_questions_answers_broad_ones_and_declines_
         ans = pipeline.answer(near, backend="extractive")
         assert ans.outcome == RELATED and ans.related
         assert not any(unsaid in f"{p.title} {p.abstract}".lower() for p in ans.related)
+
+
+@pytest.mark.slow
+def test_the_paper_asked_about_keeps_its_answering_sentence_before_a_clause_on_other_papers(pipeline):
+    """blind_x bx-l-014 (read after its run): the sentence with the convergence time and the GPU lost its place in the word
+    budget to an "Also related" clause on a tangential GAN paper; now the asked paper's evidence comes first."""
+    q = ("A lightweight GAN synthesizes megapixel images after training on fewer than a hundred examples. How long does it "
+         "take to converge from scratch, and what computing hardware is that measured on?")
+    ans = pipeline.answer(q, backend="extractive")
+    assert ans.outcome == ANSWERED and "a few hours of training on a single RTX-2080 GPU" in ans.text
+    assert "Also related" not in ans.text and "1024²" in ans.text  # the export's "1024<sup>2</sup>" shown as a square
