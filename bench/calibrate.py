@@ -17,6 +17,9 @@ gold, and the decline model's features (:meth:`rag.relevance.Scored.features`). 
 (``lexical``, ``aligned``, ``auto``: :func:`rag.relevance.decline_choice`) with its shipped weights, nothing fitted
 (README "Refusal, twelfth session"; ~6 min for the 1,011 questions of every question file on 2 cores).
 
+The rule that declines a question asking for papers when none of its first five papers says a topic phrase it names
+(:func:`rag.relevance.unsaid_topics`, twentieth session) is not a fitted feature and is not simulated here.
+
 Only tune files may be passed here: a figure measured on a file used for choosing is a tuning figure. Since the
 eighth session the earlier held-out files (blind_a … blind_f) are tune files too (README "Refusal, eighth session");
 blind_g is held out.

@@ -20,7 +20,8 @@ decides is :func:`decline_choice`: by default (``decline_model="auto"``) the sta
 thing (:data:`STANDOUT`: the aligned features plus how far the best paper stands out from the rest and whether it
 lacks a topic phrase the question names, :func:`missing_topics`), the faceted one (:data:`FACETED`: the aligned features plus the alignment of the question's worst-said facet,
 so that "pruning graph neural networks" needs one paper saying both; and the first paper's worst facet and the
-facets said apart, by whichever paper says each best) for a question asking for papers. See the calibration comments
+facets said apart, by whichever paper says each best) for a question asking for papers, which is also declined when it
+names a topic phrase none of its first five papers says (:func:`unsaid_topics`). See the calibration comments
 for what each weighs and what was measured and dropped. It helps, but it is not the whole answer:
 on the blind_n near misses (run once) it declined 0.750, on blind_p 0.567 (with the standout model; 0.467 before it),
 and near misses that combine two covered topics still get through.
@@ -515,15 +516,18 @@ def unsaid_topics(question: str, texts: list[PaperText], stats: TermStats) -> li
     for text in texts:
         if not asked:
             break
-        asked = [g for g in asked if not _says(stems(f"{text.paper.title} {text.paper.abstract}"), g)]
+        toks = stems(f"{text.paper.title} {text.paper.abstract}")
+        line, joined, have = f" {' '.join(toks)} ", "".join(toks), set(toks)
+        asked = [g for g in asked if not _says(line, joined, have, g)]
     return asked
 
 
-def _says(toks: list[str], g: str) -> bool:
-    """Whether stemmed text ``toks`` says the stemmed phrase ``g``: as a phrase, as one word, or every word's stem
-    (less its last two letters, at least four kept) starting one of its words."""
-    return (f" {g} " in f" {' '.join(toks)} " or g.replace(" ", "") in "".join(toks)
-            or all(any(t.startswith(w[:max(4, len(w) - 2)]) for t in set(toks)) for w in g.split()))
+def _says(line: str, joined: str, have: set[str], g: str) -> bool:
+    """Whether a stemmed text (its stems space-joined with a space at each end, run together, and as a set) says the
+    stemmed phrase ``g``: as a phrase, as one word, or every word's stem (less its last two letters, at least four kept)
+    starting one of its words."""
+    return (f" {g} " in line or g.replace(" ", "") in joined
+            or all(any(t.startswith(w[:max(4, len(w) - 2)]) for t in have) for w in g.split()))
 
 
 @dataclass
