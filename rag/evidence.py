@@ -212,6 +212,7 @@ def _new_numbers(sentence: str, question: str) -> bool:
     return any(t[:1].isdigit() for t in key_tokens(sentence) - key_tokens(question))
 
 
+_EXAMPLES = re.compile(r"\((?:e\.g\.|i\.e\.|such as|like)[^()]*\)", re.I)
 ASKED_KINDS = frozenset({"number", "name", "evaluated"})  # what a sentence may give that the question asks for
 _LISTS = re.compile(r":\s*\S|(?:,[^,]+){2,}")  # a colon before a list, or three items in commas
 
@@ -222,7 +223,9 @@ def _has_asked(sentence: str, role: str, want: set[str], question: str) -> bool:
     if "name" in want and names_method(sentence, question):
         return True
     if "evaluated" in want:  # "evaluated on which benchmarks": a sentence naming datasets or tasks, or listing them
-        named = _new_names(sentence, question)  # ("… on a wide range of tasks: color transfer, …, and domain adaptation")
+        # ("… on a wide range of tasks: color transfer, …, and domain adaptation"); names given as examples of other
+        # work, "Unlike conventional methods (e.g., BERT, GloVe) …", are no benchmarks (blind_x bx-l-035)
+        named = _new_names(_EXAMPLES.sub("", sentence), question)
         if len(named) >= 2 or (_EVALUATION.search(sentence) and (named or _LISTS.search(sentence))):
             return True
     return "remedy" in want and role == "contribution"

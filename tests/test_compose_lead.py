@@ -951,3 +951,18 @@ def test_the_lead_grammar_spells_exactly_the_words_it_is_given_as_a_prefix_tree(
     # a prefix tree: a rule per shared prefix, far fewer than one alternative per word at the top (what makes it fast)
     top = lead_grammar(title, sentence, "What does padding do?").split("\nword ::= ")[1].splitlines()[0]
     assert top.count(" | ") + 1 < 60 < len(words)
+
+
+def test_names_given_as_examples_of_other_work_are_no_benchmarks():
+    """blind_x bx-l-035 ("evaluated on which tasks?"): "Unlike conventional methods (e.g., BERT, GloVe) …" read as naming
+    benchmarks and took the place of the sentence that lists the tasks."""
+    p = Paper(id="fly", title="Can a Fruit Fly Learn Word Embeddings?", venue="ICLR", year=2021, abstract=(
+        "Unlike conventional methods (e.g., BERT, GloVe) that use dense representations for word embedding, our algorithm "
+        "encodes semantic meaning of words in the form of sparse binary hash codes. The quality of the learned representations "
+        "is evaluated on word similarity analysis, word-sense disambiguation, and document classification."))
+    q = "Insect-brain-inspired word vectors: evaluated on which tasks?"
+    text = paper_text(p)
+    assert "evaluated" in intents(q)
+    ranked = rank_sentences(text, None, None, [0.0] * len(text.sentences), intents(q), q)
+    unlike, listed = text.sentences
+    assert "evaluated" not in ranked.kinds.get(unlike, ()) and "evaluated" in ranked.kinds.get(listed, ())
