@@ -460,9 +460,9 @@ def _repeats_phrase(text: str, source: str) -> bool:
 
 
 # words a lead about the paper may add to its sentence: the frame of a sentence about a paper, not a claim
-_FRAME_WORDS = frozenset(content_terms("paper papers study work authors author method approach model framework technique "
-                                       "proposes propose proposed presents present introduces introduce shows show uses use "
-                                       "new novel called named"))
+_FRAME_TEXT = ("paper papers study work authors author method approach model framework technique proposes propose proposed "
+               "presents present introduces introduce shows show uses use new novel called named")
+_FRAME_WORDS = frozenset(content_terms(_FRAME_TEXT))
 
 
 MAX_NEW_WORDS = 1  # one word of its own is a paraphrase ("random pruning beats these approaches"); more is invention
@@ -480,8 +480,7 @@ def invents_words(text: str, src: Source, question: str = "") -> bool:
     return len(new) > MAX_NEW_WORDS
 
 
-LEAD_FRAME = ("paper study work method approach model framework technique proposes presents introduces shows uses "
-               "finds improves achieves called named new")
+LEAD_FRAME = f"{_FRAME_TEXT} finds improves achieves"  # the frame of a sentence about a paper, and what it found
 _GRAMMAR_WORD = re.compile(r"[\w%$+/'’.-]+")
 
 

@@ -477,12 +477,14 @@ def score_hits(embedder, texts_cache: PaperTexts, stats: TermStats, question: st
     cands = [candidates(t, qterms, stats) for t in texts]
     qvec = embed_candidates(embedder, cands, question)
     aligned = alignment(embedder, question, texts[:ALIGN_DEPTH], stats) if align else None
+    missing = missing_topics(question, texts[0], stats) if texts else None
     return Scored(list(hits), texts, qvec, qterms, [c.closeness(qvec) for c in cands],
                   [stats.coverage(qterms, t.terms) for t in texts], sentence_coverage(qterms, texts[:RELEVANCE_DEPTH], stats),
                   alignment=aligned and aligned.whole, facet_alignment=aligned and aligned.facet,
                   first_facet=aligned and aligned.first_facet, facets_apart=aligned and aligned.apart,
-                  topic_missing=float(bool(missing_topics(question, texts[0], stats))) if texts else None,
-                  topic_unsaid=topics and several and bool(texts) and bool(unsaid_topics(question, texts[:TOPIC_DEPTH], stats)),
+                  topic_missing=None if missing is None else float(bool(missing)),
+                  # what the first paper lacks, said by none of the next ones either
+                  topic_unsaid=topics and several and bool(missing) and bool(_unsaid(missing or [], texts[1:TOPIC_DEPTH])),
                   several=several, model=model)
 
 
@@ -512,7 +514,11 @@ def missing_topics(question: str, text: PaperText, stats: TermStats) -> list[str
 
 def unsaid_topics(question: str, texts: list[PaperText], stats: TermStats) -> list[str]:
     """The question's topic phrases that none of ``texts`` says, even loosely (see :func:`missing_topics`)."""
-    asked = question_topics(question, stats)
+    return _unsaid(question_topics(question, stats), texts)
+
+
+def _unsaid(asked: list[str], texts: list[PaperText]) -> list[str]:
+    """The phrases of ``asked`` that none of ``texts`` says (:func:`_says`)."""
     for text in texts:
         if not asked:
             break
