@@ -53,7 +53,9 @@ _INTENTS = {
                             r"|\b(?:which|what)\s+(?:\w+\s+)?(?:applications?|benchmarks?|datasets?|tasks?|domains?|environments?|settings?)\s+"
                             r"(?:do|does|did|are|were|is|was)?\s*(?:test|tests|tested|evaluate|evaluates|evaluated|validate|validates|validated)\b"
                             # "Which environments host the deep experiments…?": the data or testbeds, whatever the verb
-                            r"|\b(?:which|what)\s+(?:[\w-]+\s+)?(?:benchmarks|datasets|environments|games|testbeds?)\b", re.I),
+                            r"|\b(?:which|what)\s+(?:[\w-]+\s+)?(?:benchmarks|datasets|environments|games|testbeds?)\b"
+                            # "…: which evaluations?", "what experiments support it?" (bx-l-032)
+                            r"|\b(?:which|what)\s+(?:[\w-]+\s+)?(?:evaluations?|experiments|empirical (?:studies|results))\b", re.I),
     # asks for papers: "papers"/"studies" anywhere (_PAPER_NOUNS); a plural method noun that heads what is asked for
     # ("which methods…", "recent approaches to…", "methods for X"), not one inside a singular ask ("which class of
     # algorithms…", "which defense models the attack…", "…of sequence-to-sequence models?"); "From which literature is X
@@ -214,6 +216,7 @@ def _new_numbers(sentence: str, question: str) -> bool:
 
 _EXAMPLES = re.compile(r"\((?:e\.g\.|i\.e\.|such as|like)[^()]*\)", re.I)
 ASKED_KINDS = frozenset({"number", "name", "evaluated"})  # what a sentence may give that the question asks for
+_ON_DATA = re.compile(r"\b(?:on|across|over)\s+(?:(?!(?:on|in|of|to|for|and)\b)[\w-]+\s+){1,5}?(?:benchmarks|datasets|data sets|tasks|domains|environments|problems|games)\b", re.I)
 _LISTS = re.compile(r":\s*\S|(?:,[^,]+){2,}")  # a colon before a list, or three items in commas
 
 
@@ -227,6 +230,10 @@ def _has_asked(sentence: str, role: str, want: set[str], question: str) -> bool:
         # work, "Unlike conventional methods (e.g., BERT, GloVe) …", are no benchmarks (blind_x bx-l-035)
         named = _new_names(_EXAMPLES.sub("", sentence), question)
         if len(named) >= 2 or (_EVALUATION.search(sentence) and (named or _LISTS.search(sentence))):
+            return True
+        # the paper's own finding "on" kinds of data, unnamed: "We demonstrate improved accuracy … on both standard
+        # few-shot classification benchmarks and few-shot domain transfer tasks" (bx-l-032)
+        if role in ("result", "contribution") and _ON_DATA.search(sentence):
             return True
     return "remedy" in want and role == "contribution"
 

