@@ -435,7 +435,7 @@ class Checker:
 
 _PREAMBLE = re.compile(r"^(?:(?:the |my |an? )?(?:[\w-]+ ){0,2}?(?:answer|(?:rewritten|correct|revised) sentence|rewrite(?:d)?(?: sentence)?)(?: to (?:the|your) question)?"
                        r"(?: is)?\s*[:\-–]\s*|(?:paper|sentence|lead|response|output)\s*:\s*"  # "Rewrite sentence:", "Paper:"
-                       r"|(?:sure|here is[^:]{0,40}|certainly)[,!.:]\s*)+", re.I)
+                       r"|(?:sure|here is[^:]{0,40}|certainly)[,!.:]\s*|a\s*:\s+)+", re.I)  # "A: A new paper, …" (blind_y)
 _WE = re.compile(r"\b(?:we|our|us)\b", re.I)
 # a lead about the prompt rather than the paper ("This sentence proposes …") or in the authors' voice that lead_clause
 # could not turn into one about the paper ("Our iterative reasoning approach can solve …")

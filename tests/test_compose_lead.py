@@ -377,6 +377,9 @@ def test_a_model_lead_is_polished_before_it_is_checked():
     assert polish_lead("Our progressive pruning keeps networks trainable at extreme sparsity [1].", src) is None
     assert polish_lead("FORCE keeps pruned networks trainable with the ability to keep pruned networks trainable [1].", src) is None
     assert polish_lead("FORCE prunes networks at initialization and keeps networks trainable at 99.5% sparsity [1].", src) is not None
+    # blind_y by-u-008 (read after its run): an "A:" label is a preamble, an opening "A" is not
+    assert polish_lead("A: FORCE keeps pruned networks trainable at 99.5% sparsity [1].", src) == "FORCE keeps pruned networks trainable at 99.5% sparsity [1]."
+    assert polish_lead("A pruning objective, FORCE, keeps networks trainable at 99.5% sparsity [1].", src).startswith("A pruning")
     # a word swapped inside a copied phrase (blind_o bo-l-023: "end-to-end" → "end-to-tail") is no rewrite to keep
     assert invents_words("FORCE keeps pruned networks trainable at 99.5% sparsity beyond end-to-tail random pruning [1].", src)
     assert not invents_words("FORCE keeps pruned networks trainable at 99.5% sparsity [1].", src)
