@@ -896,7 +896,9 @@ def test_a_model_lead_that_drops_the_parenthesis_naming_what_was_asked_does_not_
                 "and morphologies (number of limbs) [1].", [1], {}, origin="model")
     assert asked_details(opened.text, set(content_terms(q))) == set(content_terms("mass and friction"))
     assert not keeps_specifics(dropped, opened, p, q)
-    assert keeps_specifics(dropped, opened, p)  # without the question, the word share lets it through
+    # without the question the word share would let it through, but it writes "morphologies" twice where the
+    # sentence has it once and drops "mass" and "friction": a swap
+    assert not keeps_specifics(dropped, opened, p)
     assert keeps_specifics(kept, opened, p, q)
 
 
@@ -1011,3 +1013,23 @@ def test_why_questions_quote_the_problem_and_compute_questions_the_hardware():
     assert "compute" in intents(compute) and "compute" in intents("How long does it take to converge, and on what hardware?")
     ranked = rank_sentences(text, None, None, [0.0] * len(text.sentences), intents(compute), compute)
     assert ranked.sentences[0] == text.sentences[4] and "compute" in ranked.kinds[text.sentences[4]]
+
+
+def test_a_model_lead_that_writes_a_word_twice_where_another_went_is_a_swap():
+    """blind_y by-l-016 / dev d008 (read in the blind_y session): "keeps the number of false negatives of the compressed
+    model close to the one of the original model at the price of increasing the number of false positives" rewritten with
+    "false positives of the original model" in the first place: every word is the paper's, the claim is not."""
+    from rag.compose import Line, keeps_specifics
+
+    title = "Class-dependent Compression of Deep Neural Networks"
+    p = Paper(id=paper_id(title), venue="ICLR", year=2021, title=title, abstract="")
+    opened = Line(f"“{title}” [1] proposes an iterative deep model compression technique, which keeps the number of false "
+                  "negatives of the compressed model close to the one of the original model at the price of increasing the "
+                  "number of false positives if necessary.", [1], {})
+    swapped = Line("The paper proposes an iterative deep model compression technique that keeps the number of false positives "
+                   "of the original model close to the one of the original model at the price of increasing the number of false "
+                   "positives if necessary [1].", [1], {}, origin="model")
+    kept = Line("The paper proposes an iterative compression technique that keeps the number of false negatives of the compressed "
+                "model close to that of the original model, at the price of more false positives if necessary [1].", [1], {},
+                origin="model")
+    assert not keeps_specifics(swapped, opened, p) and keeps_specifics(kept, opened, p)
