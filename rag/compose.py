@@ -578,6 +578,25 @@ def _same_polarity(old: str, new: str, cited: str) -> bool:
     return had.pop("without", 0) >= has.pop("without", 0) and had == has
 
 
+# words that come in opposite pairs: a rewrite that keeps both but in the other order has swapped them ("keeps the false
+# positives … close …, at the price of more false negatives" for the paper's "false negatives … false positives": dev d008)
+_OPPOSITES = (("positive", "negative"), ("increase", "decrease"), ("higher", "lower"), ("larger", "smaller"), ("more", "fewer"),
+              ("more", "less"), ("source", "target"), ("input", "output"), ("upper", "lower"), ("train", "test"),
+              ("compressed", "original"), ("student", "teacher"), ("minimum", "maximum"), ("best", "worst"))
+
+
+def _keeps_order(old: str, new: str) -> bool:
+    """Whether each pair of opposite words (:data:`_OPPOSITES`) that both texts use comes in the same order in both."""
+    def first(text: str, word: str) -> int:
+        m = re.search(rf"\b{word}", text, re.I)
+        return m.start() if m else -1
+    for a, b in _OPPOSITES:
+        fo, so, fn, sn = first(old, a), first(old, b), first(new, a), first(new, b)
+        if min(fo, so, fn, sn) >= 0 and (fo < so) != (fn < sn):
+            return False
+    return True
+
+
 _DETAIL = re.compile(r"([A-Za-z][\w-]*)\s*\(([^()]{1,80})\)")
 
 
@@ -604,7 +623,7 @@ def keeps_specifics(line: Line, replaced: Line, paper, question: str = "") -> bo
     cited = f"{paper.title} {where(paper)}"
     given, title = key_tokens(cited), set(content_terms(cited))
     old, new = strip_markers(replaced.text), strip_markers(line.text)
-    if not key_tokens(old) - given <= key_tokens(new) | given or not _same_polarity(old, new, cited):
+    if not key_tokens(old) - given <= key_tokens(new) | given or not _same_polarity(old, new, cited) or not _keeps_order(old, new):
         return False
     asked, had, has = set(content_terms(question)), set(content_terms(old)), set(content_terms(new))
     if (has - had) & asked and had - has - asked - title:

@@ -1033,3 +1033,7 @@ def test_a_model_lead_that_writes_a_word_twice_where_another_went_is_a_swap():
                 "model close to that of the original model, at the price of more false positives if necessary [1].", [1], {},
                 origin="model")
     assert not keeps_specifics(swapped, opened, p) and keeps_specifics(kept, opened, p)
+    reversed_ = Line("The paper proposes an iterative deep model compression technique that keeps the number of false positives "
+                     "of the compressed model close to the one of the original model at the price of increasing the number of false "
+                     "negatives if necessary [1].", [1], {}, origin="model")
+    assert not keeps_specifics(reversed_, opened, p)  # the same words, the two kinds of error swapped (dev d008)
