@@ -625,7 +625,8 @@ def keeps_specifics(line: Line, replaced: Line, paper, question: str = "") -> bo
     old, new = strip_markers(replaced.text), strip_markers(line.text)
     if not key_tokens(old) - given <= key_tokens(new) | given or not _same_polarity(old, new, cited) or not _keeps_order(old, new):
         return False
-    asked, had, has = set(content_terms(question)), set(content_terms(old)), set(content_terms(new))
+    n_old, n_new = Counter(content_terms(old)), Counter(content_terms(new))
+    asked, had, has = set(content_terms(question)), set(n_old), set(n_new)
     if (has - had) & asked and had - has - asked - title:
         return False
     if not asked_details(old, asked) <= has | title:
@@ -633,8 +634,8 @@ def keeps_specifics(line: Line, replaced: Line, paper, question: str = "") -> bo
     # a word written more often than the sentence has it, where one of the sentence's words went: a swap ("keeps the
     # number of false positives of the original model close to the one of the original model" for "… false negatives
     # of the compressed model …": dev d008, read in the blind_y session)
-    n_old, n_new = Counter(content_terms(old)), Counter(content_terms(new))
-    if had - has - title - _FRAME_WORDS and any(n > n_old[t] for t, n in n_new.items() if t in had and t not in title | _FRAME_WORDS):
+    fixed = title | _FRAME_WORDS
+    if had - has - fixed and any(n_new[t] > n_old[t] for t in had - fixed):
         return False
     terms = had - title
     return not terms or len(terms & (has | title)) >= KEEP_TERMS * len(terms)

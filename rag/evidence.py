@@ -449,8 +449,9 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
     role_of = [("availability" if _AVAILABILITY.search(s) and not _ASKS_CODE.search(question)
                 else "background" if r == "plain" and _OPEN_PROBLEM.search(s) and not _OWN.search(s) else r)
                for s, r in zip(text.sentences, roles(text.sentences), strict=True)]
-    if "problem" in want:  # asked why something fails: the opening sentences stating the problem answer it
-        role_of = ["plain" if r == "background" and _PROBLEM_CUE.search(s) else r for s, r in zip(text.sentences, role_of, strict=True)]
+    # asked why something fails: the sentences stating a problem answer it, the opening ones too
+    problem = [bool(_PROBLEM_CUE.search(s)) for s in text.sentences] if "problem" in want else [False] * len(text.sentences)
+    role_of = ["plain" if r == "background" and p else r for r, p in zip(role_of, problem, strict=True)]
     cands = [(i, s) for i, s in text.evidence_candidates()]
     scored = []
     asked: set[str] = set()
@@ -468,7 +469,7 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
             if focused[i] >= max(FOCUS_ASKED, max(focused)):
                 later.add(s)  # the sentence that best answers the later ask
         gives = frozenset(k for k in ASKED_KINDS & want if _has_asked(s, role, {k}, question))  # a name, a number, benchmarks
-        if gives or ("remedy" in want and role == "contribution") or ("problem" in want and _PROBLEM_CUE.search(s)):
+        if gives or ("remedy" in want and role == "contribution") or problem[i]:
             score += ASKED_BONUS  # a remedy is any contribution; a problem, any sentence stating one
         if gives:
             asked.add(s)
