@@ -14,6 +14,7 @@ passes the same check.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from .text import STOPWORDS, content_terms, key_tokens, words
 
 MAX_WORDS = 96  # the answer's word budget: evidence sentences are added while it lasts
 MIN_EVIDENCE = 1  # evidence sentences a one-paper answer shows even past the budget
+TOP_QUOTED = 2  # the best-ranked sentences of the paper asked about quoted without a question word the answer does not say yet
 BEST_OVER = 25  # words past the budget the best sentence not shown yet may take, when it says a question word not said yet
 # a sentence whose ranking score (rag.evidence.rank_sentences: cosine to the question with MiniLM, word overlap, role) is
 # below this is not quoted: on the 8 lookup tune files it cut 19 of 365 quoted sentences (mostly "To address these
@@ -283,7 +285,9 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
     (the question's content words), a sentence is quoted only if it adds a name, a number or a
     question word the answer does not state yet, and the sentences that add a question word go first
     (in rank order), those that add only a name or number after them: the budget goes to sentences
-    that answer. None that ranks below :data:`MIN_EVIDENCE_SCORE` (a score with the cosine in it) is quoted. ``shown``:
+    that answer; then the :data:`TOP_QUOTED` best-ranked sentences of the paper asked about that use any question word and
+    whose words the answer does not mostly say. None that ranks below :data:`MIN_EVIDENCE_SCORE` (a score with the cosine
+    in it) is quoted. ``shown``:
     lines shown in place of some of ``opened`` (a model's lead sentence): the sentences they rest on are not quoted
     again, but their words do not count as said (a lead that echoes the question's words would leave nothing to quote)."""
     if want & METADATA_INTENTS and any(src.meta for src in sources):
@@ -318,17 +322,29 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
     # BEST_OVER words past the budget (the opening often uses the best-ranked sentence, and a long second-best, "RPG …
     # including grid-world games and a real-world game Agar.io", gave way to two shorter ones that answered less: br-l-013)
     best_free = {src.n: next(free(src), None) for src in sources}
-    # two passes in rank order: first the sentences that say a question word the answer does not state yet (or
-    # what a compound question's later ask wants), then the others worth quoting (a name or number only)
-    passes = [(r, src, True) for r, src in queue] + [(r, src, False) for r, src in queue] if qterms is not None \
-        else [(r, src, False) for r, src in queue]
-    for rank, src, first in passes:
+    # the two best-ranked sentences of the paper asked about that are not shown yet are worth quoting when they use a question
+    # word, even one the answer says already, unless the answer mostly says their words: "Specifically, we adopted three tests
+    # to evaluate whether the relevance metrics satisfy the minimal requirements…" ranked first for "How did the study …
+    # judge whether a relevance metric is reasonable?" but said no question word the opening had not (blind_z bz-l-040).
+    # In a third pass, after those that say a question word the answer does not and those that add a name or number: in
+    # the first, they took the budget from the sentence that answered (by-l-014, bu-l-001)
+    top_free = set(itertools.islice(free(main_src), TOP_QUOTED)) if main_src else set()
+    # passes in rank order: first the sentences that say a question word the answer does not state yet (or what a compound
+    # question's later ask wants), then the others worth quoting (a name or number only), then the two best-ranked (top_free)
+    passes = [(r, src, 1) for r, src in queue] + [(r, src, 2) for r, src in queue] if qterms is not None \
+        else [(r, src, 2) for r, src in queue]
+    passes += [(r, src, 3) for r, src in queue if src is main_src and src.ranked.sentences[r] in top_free]
+    for rank, src, step in passes:
+        first = step == 1
         s = src.ranked.sentences[rank]
         if s in used or s in picked[src.n] or src.ranked.roles.get(s) in SKIPPED_ROLES:
             continue
         if src.ranked.by_meaning and src.ranked.scores[rank] < MIN_EVIDENCE_SCORE:
             continue  # ranked low for this question: "Extensive experiments demonstrate the superiority of our method"
         terms, keys = set(content_terms(s)), key_tokens(s)
+        mostly_said = bool(terms) and len(terms & said) >= STATED_SHARE * len(terms)
+        # the third pass: the best-ranked on the question, not all said
+        top = step == 3 and not mostly_said and bool(qterms is None or terms & qterms)
         if first and not ((terms & qterms) - said or s in src.ranked.later or s == head_pick):
             continue
         main = len(sources) == 1 or src is primary
@@ -336,7 +352,7 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         gives = src.ranked.kinds.get(s, frozenset())
         listed = main and "evaluated" in gives - kinds_shown
         # the sentence naming the kind of thing asked for adds it even if its question words are said (unless all its words are)
-        headed_new = s == head_pick and not (terms and len(terms & said) >= STATED_SHARE * len(terms))
+        headed_new = (s == head_pick and not mostly_said) or top
         if not listed and not headed_new and not _worth_quoting(terms, keys, said, said_keys, qterms):
             continue
         n_words = len(words(s))

