@@ -267,13 +267,18 @@ def several(items: list[tuple[int, str, str, str | None]], head: str | None = No
                 clauses={n: (shown, clause, s) for n, shown, clause, s in items}, head=head)
 
 
+def _mostly_said(terms: set[str], said: set[str]) -> bool:
+    """Whether the answer so far (its content words ``said``) says most of a sentence's content words ``terms``."""
+    return bool(terms) and len(terms & said) >= STATED_SHARE * len(terms)
+
+
 def _worth_quoting(terms: set[str], keys: set[str], said: set[str], said_keys: set[str], qterms: set[str] | None) -> bool:
     """Whether a sentence (its content words ``terms``, names and numbers ``keys``) adds to the answer
     so far: a name or number it lacks; else, when most of its words are already said, nothing; else,
     with ``qterms`` (the question's content words), a question word the answer does not state yet."""
     if keys - said_keys:
         return True  # a sentence that adds a name or a number adds what may be asked
-    if terms and len(terms & said) >= STATED_SHARE * len(terms):
+    if _mostly_said(terms, said):
         return False
     return qterms is None or bool((terms & qterms) - said)
 
@@ -342,7 +347,7 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         if src.ranked.by_meaning and src.ranked.scores[rank] < MIN_EVIDENCE_SCORE:
             continue  # ranked low for this question: "Extensive experiments demonstrate the superiority of our method"
         terms, keys = set(content_terms(s)), key_tokens(s)
-        mostly_said = bool(terms) and len(terms & said) >= STATED_SHARE * len(terms)
+        mostly_said = _mostly_said(terms, said)
         # the third pass: the best-ranked on the question, not all said
         top = step == 3 and not mostly_said and bool(qterms is None or terms & qterms)
         if first and not ((terms & qterms) - said or s in src.ranked.later or s == head_pick):
@@ -351,9 +356,10 @@ def evidence_lines(sources: list[Source], opened: list[Line], want: set[str], bu
         # the benchmarks or tasks a paper was evaluated on, when asked for, are worth quoting even without a new question word
         gives = src.ranked.kinds.get(s, frozenset())
         listed = main and "evaluated" in gives - kinds_shown
-        # the sentence naming the kind of thing asked for adds it even if its question words are said (unless all its words are)
-        headed_new = (s == head_pick and not mostly_said) or top
-        if not listed and not headed_new and not _worth_quoting(terms, keys, said, said_keys, qterms):
+        # the sentence naming the kind of thing asked for adds it even if its question words are said (unless all its words
+        # are), as does a best-ranked one in the third pass
+        adds = (s == head_pick and not mostly_said) or top
+        if not listed and not adds and not _worth_quoting(terms, keys, said, said_keys, qterms):
             continue
         n_words = len(words(s))
         # past the budget: one-paper answers still show their best sentence; the paper asked about
